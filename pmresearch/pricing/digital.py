@@ -174,38 +174,33 @@ def digital_merton(
 def twap_log_moments(
     tau_s: npt.ArrayLike, lookback_s: int, step_s: float = 1.0
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Time structure of a TWAP over the ``lookback_s / step_s`` ticks ending at expiry.
+    """Time structure of a TWAP over the ``L = lookback_s / step_s`` ticks ending at expiry.
 
-    For a decision ``tau_s`` seconds before expiry, the average's ticks sit at ``u_i = tau_s - (L - i)
-    step`` (``i = 1..L``) seconds from now; only those with ``u_i > 0`` are still unknown. Returns,
-    per element, ``(m_future, sum_u_years, sum_min_years, u_first_years, span_years, w_mean, w_sq_mean)``:
-    the count of unknown ticks, the sum of their horizons, ``sum_{i,j} min(u_i, u_j)`` (the Brownian
-    covariance sum), the first unknown tick's horizon, the span to the last one, and the mean and mean
-    square of the weight a jump inside that span carries in the average.
+    The average's ticks are stamped ``j * step`` seconds before expiry (``j = 0..L-1``); seen from a
+    decision ``tau_s`` seconds before expiry, tick ``j`` lies ``u_j = tau_s - j step`` ahead and is
+    still unknown when ``u_j > 0``. With ``m`` unknown ticks (the ``j < m``), in closed form:
+
+    * ``sum_u = m tau - step m (m - 1) / 2``;
+    * ``sum_{i,k} min(u_i, u_k) = sum_j u_j (2 j + 1) = tau m^2 - step (m-1) m (4m + 1) / 6``, the
+      Brownian covariance sum (the ``j``-th latest tick is the minimum of ``2j + 1`` ordered pairs);
+    * a jump between two unknown ticks moves ``1..m-1`` of them, equally likely, so its weight in the
+      average has mean ``m / (2L)`` and mean square ``m (2m - 1) / (6 L^2)``.
+
+    Returns ``(m, sum_u, sum_min, u_first, span, w_mean, w_sq_mean)`` per element, horizons in years.
     """
     tau = _f64(tau_s)
     n_ticks = int(round(lookback_s / step_s))
     if n_ticks < 1:
         raise ValueError("TWAP lookback must cover at least one tick")
-    offsets = (n_ticks - np.arange(1, n_ticks + 1)) * step_s  # seconds before expiry, descending
-    u = tau[..., None] - offsets  # horizons in seconds, ascending along the last axis
-    future = u > 1e-9
-    m = future.sum(axis=-1).astype(np.float64)
-    u_f = np.where(future, u, 0.0)
-    # With ascending u, the k-th smallest future horizon (1-indexed) appears in 2(m-k)+1 ordered pairs.
-    order_rank = np.cumsum(future, axis=-1)  # rank among future ticks
-    pair_count = np.where(future, 2.0 * (m[..., None] - order_rank) + 1.0, 0.0)
-    sum_min = (u_f * pair_count).sum(axis=-1) / SECONDS_PER_YEAR
-    sum_u = u_f.sum(axis=-1) / SECONDS_PER_YEAR
-    u_first = np.where(future, u, np.inf).min(axis=-1)
-    u_first = np.where(np.isfinite(u_first), u_first, 0.0) / SECONDS_PER_YEAR
-    span = (np.where(future, u, 0.0).max(axis=-1) / SECONDS_PER_YEAR) - u_first
-    span = np.maximum(span, 0.0)
+    # Unknown ticks: j = 0..m-1 with tau - j*step > 0 (a tick stamped exactly now is known).
+    m = np.where(tau > 0.0, np.minimum(np.floor((tau - 1e-9) / step_s) + 1.0, n_ticks), 0.0)
+    sum_u = (m * tau - step_s * m * (m - 1.0) / 2.0) / SECONDS_PER_YEAR
+    sum_min = (tau * m * m - step_s * (m - 1.0) * m * (4.0 * m + 1.0) / 6.0) / SECONDS_PER_YEAR
+    u_first = np.where(m > 0, tau - (m - 1.0) * step_s, 0.0) / SECONDS_PER_YEAR
+    span = np.where(m > 0, (m - 1.0) * step_s, 0.0) / SECONDS_PER_YEAR
     lf = float(n_ticks)
-    # A jump between the k-th and (k+1)-th future tick moves m-k ticks: weights j/L, j = 1..m-1.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w_mean = np.where(m > 1, m / (2.0 * lf), 0.0)
-        w_sq = np.where(m > 1, m * (2.0 * m - 1.0) / (6.0 * lf * lf), 0.0)
+    w_mean = np.where(m > 1, m / (2.0 * lf), 0.0)
+    w_sq = np.where(m > 1, m * (2.0 * m - 1.0) / (6.0 * lf * lf), 0.0)
     return m, sum_u, sum_min, u_first, span, w_mean, w_sq
 
 

@@ -1,0 +1,25 @@
+"""Ground-truth market world: spot, oracle, Polymarket books, outcomes and the true P(up).
+
+``simulate(preset, days, seed, start)`` returns a :class:`World` in the canonical schemas of
+``../shared/data/README.md`` whose quotes carry ``true_prob_up``; ``World.write(dir)`` lays it out as a
+data directory that loads exactly like a real one. :func:`simulate_decisions` is the light path mode.
+"""
+
+from __future__ import annotations
+
+from pmresearch.simulate.config import PRESETS, SimConfig, make_config
+from pmresearch.simulate.light import simulate_decisions
+from pmresearch.simulate.process import true_prob_up, window_vols
+from pmresearch.simulate.world import World, simulate, simulate_config
+
+__all__ = [
+    "PRESETS",
+    "SimConfig",
+    "World",
+    "make_config",
+    "simulate",
+    "simulate_config",
+    "simulate_decisions",
+    "true_prob_up",
+    "window_vols",
+]

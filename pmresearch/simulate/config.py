@@ -1,0 +1,97 @@
+"""Simulator configuration: every knob of the ground-truth world, and the named presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pmresearch.config import from_mapping, param
+
+__all__ = ["PRESETS", "SimConfig", "make_config"]
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """All parameters of a simulated world (see :func:`pmresearch.simulate.simulate`).
+
+    Volatilities and drifts are annualized on the 24/7 year; intensities are per day where named so.
+    """
+
+    # --- calendar -------------------------------------------------------------------------------
+    start: str = param("2026-06-15", doc="UTC date (or ISO time with offset) where the world starts")
+    days: float = param(7.0, gt=0.0, le=366.0, doc="length of the world in days")
+    seed: int = param(0, ge=0, doc="random seed: the world is a deterministic function of the config")
+    warmup_minutes: int = param(60, ge=0, le=1440, doc="data before the first market (feature history)")
+    intervals: tuple[int, ...] = param((15, 5), doc="market window lengths in minutes (5 and/or 15)")
+    # --- BTC spot: log-diffusion with per-window volatility and Merton jumps ----------------------
+    s0: float = param(65_000.0, gt=0.0, doc="BTC price at the start")
+    substeps_per_s: int = param(4, ge=1, le=100, doc="path steps per second (sets the 1 s bar ranges)")
+    sigma: float = param(0.45, gt=0.0, le=5.0, doc="base annualized diffusion volatility")
+    drift: float = param(0.0, ge=-10.0, le=10.0, doc="annualized real-world log drift (excluding jumps)")
+    vol_ar: float = param(0.9, ge=0.0, lt=1.0, doc="AR(1) persistence of log-vol from one 15-min window to the next")
+    vol_of_vol: float = param(0.2, ge=0.0, le=2.0, doc="stationary sd of the AR(1) log-vol component")
+    regime_high_mult: float = param(1.8, ge=1.0, le=10.0, doc="vol multiplier in the high-vol regime")
+    regime_p_enter: float = param(0.01, ge=0.0, le=1.0, doc="per-window probability of entering the high regime")
+    regime_p_exit: float = param(0.08, ge=0.0, le=1.0, doc="per-window probability of leaving the high regime")
+    seasonality: float = param(0.25, ge=0.0, le=2.0, doc="amplitude of the intraday log-vol cycle")
+    seasonality_peak_hour: float = param(15.0, ge=0.0, lt=24.0, doc="UTC hour of peak intraday volatility")
+    jumps_per_day: float = param(4.0, ge=0.0, le=10_000.0, doc="Merton jump intensity (per day)")
+    jump_mean: float = param(0.0, ge=-0.5, le=0.5, doc="mean log-jump size")
+    jump_sd: float = param(0.003, ge=0.0, le=0.5, doc="sd of the log-jump size")
+    # --- volume -----------------------------------------------------------------------------------
+    volume_per_s: float = param(0.3, gt=0.0, doc="mean BTC volume per second at typical activity")
+    volume_abs_return_beta: float = param(0.6, ge=0.0, doc="volume multiplier slope on |return| / sd")
+    volume_noise: float = param(0.5, ge=0.0, doc="sd of the lognormal volume noise")
+    trade_size_btc: float = param(0.02, gt=0.0, doc="mean exchange trade size (sets the trade count)")
+    # --- ETH ----------------------------------------------------------------------------------------
+    eth_s0: float = param(3_000.0, gt=0.0, doc="ETH price at the start")
+    eth_rho: float = param(0.8, ge=-1.0, le=1.0, doc="correlation of ETH and BTC diffusion shocks")
+    eth_vol_ratio: float = param(1.25, gt=0.0, doc="ETH diffusion vol / BTC diffusion vol")
+    eth_jump_beta: float = param(1.2, ge=0.0, doc="ETH log-jump = beta x BTC log-jump (common jumps)")
+    # --- settlement oracle (Chainlink Data Streams-like) -------------------------------------------
+    oracle_noise_bps: float = param(0.5, ge=0.0, le=100.0, doc="sd of the oracle's i.i.d. log-noise (bp)")
+    oracle_latency_s: float = param(0.6, ge=0.0, le=30.0, doc="mean delay from stamp to receipt")
+    oracle_missing_rate: float = param(0.0, ge=0.0, lt=1.0, doc="share of 1 Hz ticks missing from the file")
+    settlement: str = param("timeline", choices=("timeline", "instant", "twap"),
+                            doc="settlement mode: from the rules timeline, or forced")
+    twap_lookback_s: int = param(0, ge=0, le=600, doc="TWAP lookback (0: the timeline's default)")
+    push_deviation: float = param(0.001, gt=0.0, le=0.5, doc="push feed: update on this relative move")
+    push_heartbeat_s: int = param(60, ge=1, doc="push feed: update at least this often")
+    # --- Polymarket market maker ------------------------------------------------------------------
+    quote_every_s: float = param(2.0, ge=0.25, le=60.0, doc="mean seconds between quote snapshots")
+    quote_jitter_s: float = param(0.5, ge=0.0, le=30.0, doc="uniform jitter added to each snapshot time")
+    book_every: int = param(5, ge=1, doc="write an L2 book every n-th quote snapshot")
+    book_levels: int = param(4, ge=1, le=10, doc="depth levels per side (3-5 in the spec)")
+    half_spread: float = param(0.005, ge=0.0, le=0.2, doc="maker's half spread around its belief")
+    depth_shares: float = param(150.0, gt=0.0, doc="median size at the best level (shares)")
+    depth_growth: float = param(1.6, ge=1.0, doc="size multiplier per level deeper")
+    mm_stale_s: float = param(0.0, ge=0.0, le=600.0, doc="maker's spot is this many seconds stale")
+    mm_vol_mult: float = param(1.0, gt=0.0, le=10.0, doc="maker's vol = true vol x this factor")
+    mm_noise: float = param(0.0, ge=0.0, le=3.0, doc="sd of logit noise on the maker's belief")
+    mm_ignores_jumps: bool = param(False, doc="maker prices with a pure diffusion")
+    taker_trades_per_min: float = param(1.5, ge=0.0, doc="noise-taker arrivals per minute per market")
+    taker_size_shares: float = param(40.0, gt=0.0, doc="median noise-taker size (shares)")
+
+
+#: Named worlds. ``no-edge``: the maker quotes the true P (nothing beats it after fees and spread);
+#: ``edge``: a stale, vol-misspecified, noisy maker leaves exploitable mispricing; ``hard``: the
+#: faults are small, so the edge sits close to the fee curve.
+PRESETS: dict[str, dict[str, Any]] = {
+    "no-edge": {"mm_stale_s": 0.0, "mm_vol_mult": 1.0, "mm_noise": 0.0, "half_spread": 0.005},
+    "edge": {"mm_stale_s": 20.0, "mm_vol_mult": 1.5, "mm_noise": 0.25, "half_spread": 0.005},
+    "hard": {"mm_stale_s": 5.0, "mm_vol_mult": 1.15, "mm_noise": 0.08, "half_spread": 0.005},
+}
+
+
+def make_config(preset: str = "edge", **overrides: Any) -> SimConfig:
+    """A :class:`SimConfig` from a named preset with keyword overrides (all validated)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    values = {**PRESETS[preset], **overrides}
+    cfg = from_mapping(SimConfig, values, what=f"simulator config (preset {preset!r})")
+    bad = [i for i in cfg.intervals if i not in (5, 15)]
+    if bad or not cfg.intervals:
+        raise ValueError(f"simulator config: intervals must be 5 and/or 15 minutes, got {cfg.intervals}")
+    if cfg.quote_jitter_s >= cfg.quote_every_s:
+        raise ValueError("simulator config: quote_jitter_s must be smaller than quote_every_s (ordered quotes)")
+    return cfg
