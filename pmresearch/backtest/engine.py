@@ -1,0 +1,116 @@
+"""A taker threshold backtest: buy the side the model finds cheap, at the ask after the taker delay.
+
+At each decision row the strategy compares the model's P(up) with the all-in cost of each token
+(best ask plus the taker fee per share at that price). When the net edge of a side reaches the
+threshold it sends a marketable limit order at the ask it sees; the order reaches the book after the
+venue's taker delay (:func:`pmresearch.rules.taker_delay_at`) and fills at the ask standing then,
+provided that ask is not above its limit. The position is held to settlement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pmresearch import rules
+from pmresearch.config import param
+
+__all__ = ["TRADE_COLUMNS", "TakerThreshold", "run_taker_threshold"]
+
+TRADE_COLUMNS = [
+    "t", "slug", "window_start", "window_end", "side", "p_model", "ask_seen", "edge", "t_fill", "price",
+    "shares", "fee", "capital", "label", "won", "pnl", "true_prob_up", "true_edge",
+]
+
+
+@dataclass(frozen=True)
+class TakerThreshold:
+    """Parameters of the taker threshold strategy."""
+
+    edge_threshold: float = param(0.03, ge=0.0, le=1.0, doc="net edge (prob units, after fees) to trade")
+    shares: float = param(20.0, ge=5.0, doc="order size in shares (venue minimum 5)")
+    max_trades_per_window: int = param(1, ge=1, doc="positions per market window")
+
+
+def _fee_per_share(price: np.ndarray, rate: np.ndarray, expo: np.ndarray) -> np.ndarray:
+    return np.asarray(rate * (price * (1.0 - price)) ** expo, dtype=np.float64)
+
+
+def run_taker_threshold(
+    rows: pd.DataFrame, quotes: pd.DataFrame, markets: pd.DataFrame, strategy: TakerThreshold
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Simulate the strategy over decision rows.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        Decision rows (DESIGN.md columns) with a ``p_model`` column.
+    quotes : DataFrame
+        Canonical quotes of the same markets (the book after the delay is looked up here); a
+        ``true_prob_up`` column (simulated worlds) is carried into the trades.
+    markets : DataFrame
+        Canonical markets; their ``fee_rate``/``fee_exponent`` override the timeline when present.
+    strategy : TakerThreshold
+
+    Returns
+    -------
+    trades, counts
+        One row per filled order (:data:`TRADE_COLUMNS`) and counts of ``signals``, ``filled`` and
+        ``missed`` (the ask moved above the limit during the delay).
+    """
+    need = {"t", "slug", "p_model", "bid_up", "ask_up", "label"}
+    missing = need - set(rows.columns)
+    if missing:
+        raise ValueError(f"decision rows: missing columns {sorted(missing)}")
+    r = rows[rows["p_model"].notna() & rows["bid_up"].notna() & rows["ask_up"].notna()].copy()
+    fees = markets.set_index("slug")[["fee_rate", "fee_exponent"]]
+    rate_tl, expo_tl = rules.fees_at(pd.DatetimeIndex(r["t"]))
+    r["rate"] = r["slug"].map(fees["fee_rate"]).fillna(pd.Series(rate_tl, index=r.index))
+    r["expo"] = r["slug"].map(fees["fee_exponent"]).fillna(pd.Series(expo_tl, index=r.index))
+    p = r["p_model"].to_numpy(dtype=np.float64)
+    ask_up = r["ask_up"].to_numpy(dtype=np.float64)
+    ask_dn = np.round(1.0 - r["bid_up"].to_numpy(dtype=np.float64), 3)
+    rate, expo = r["rate"].to_numpy(dtype=np.float64), r["expo"].to_numpy(dtype=np.float64)
+    edge_up = p - ask_up - _fee_per_share(ask_up, rate, expo)
+    edge_dn = (1.0 - p) - ask_dn - _fee_per_share(ask_dn, rate, expo)
+    r["side"] = np.where(edge_up >= edge_dn, "Up", "Down")
+    r["edge"] = np.maximum(edge_up, edge_dn)
+    r["ask_seen"] = np.where(edge_up >= edge_dn, ask_up, ask_dn)
+    sig = r[r["edge"] >= strategy.edge_threshold].copy()
+    counts = {"signals": len(sig), "filled": 0, "missed": 0}
+    if sig.empty:
+        return pd.DataFrame(columns=TRADE_COLUMNS), counts
+
+    delay = np.asarray(rules.taker_delay_at(pd.DatetimeIndex(sig["t"])), dtype=np.float64)
+    sig["t_fill"] = (sig["t"] + pd.to_timedelta(delay, unit="s")).astype("datetime64[us, UTC]")
+    qcols = ["slug", "ts", "best_bid_up", "best_ask_up"] + (["true_prob_up"] if "true_prob_up" in quotes else [])
+    q = quotes[qcols].sort_values("ts", kind="stable")
+    sig = sig.sort_values("t_fill", kind="stable")
+    book = pd.merge_asof(sig[["t_fill", "slug"]].reset_index(), q, left_on="t_fill", right_on="ts", by="slug",
+                         direction="backward").set_index("index").reindex(sig.index)
+    fill_px = np.where(sig["side"] == "Up", book["best_ask_up"], np.round(1.0 - book["best_bid_up"], 3))
+    fillable = ~np.isnan(fill_px) & (fill_px <= sig["ask_seen"].to_numpy() + 1e-12)
+    sig["price"] = fill_px
+    sig["true_prob_up"] = book["true_prob_up"] if "true_prob_up" in book else np.nan
+    filled = sig[fillable].sort_values("t", kind="stable")
+    filled = filled.groupby("slug", sort=False).head(strategy.max_trades_per_window)
+    counts["missed"] = int((~fillable).sum())
+    counts["filled"] = len(filled)
+    if filled.empty:
+        return pd.DataFrame(columns=TRADE_COLUMNS), counts
+    out = filled.copy()
+    out["shares"] = strategy.shares
+    price = out["price"].to_numpy(dtype=np.float64)
+    out["fee"] = rules.taker_fee(strategy.shares, price, out["rate"].to_numpy(), out["expo"].to_numpy())
+    out["capital"] = strategy.shares * price + out["fee"]
+    up = out["side"].to_numpy() == "Up"
+    label = out["label"].astype("float64").to_numpy()
+    out["won"] = np.where(up, label == 1.0, label == 0.0)
+    out["pnl"] = strategy.shares * out["won"].astype(np.float64) - out["capital"]
+    # Ground truth (simulated worlds): expected PnL per share of the position at the fill.
+    p_true = out["true_prob_up"].to_numpy(dtype=np.float64)
+    out["true_edge"] = np.where(up, p_true, 1.0 - p_true) - price - out["fee"].to_numpy() / strategy.shares
+    out = out[out["label"].notna()]
+    return out[TRADE_COLUMNS].reset_index(drop=True), counts
