@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 
-__all__ = ["ConfigError", "from_mapping", "load_yaml", "param", "to_mapping"]
+__all__ = ["ConfigError", "from_mapping", "from_namespace", "load_yaml", "param", "to_mapping"]
 
 T = TypeVar("T")
 
@@ -177,3 +177,14 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping of keys to values, got {type(data).__name__}")
     return data
+
+
+def from_namespace(cls: type[T], namespace: Mapping[str, Any], *, what: str = "parameters") -> T:
+    """Build ``cls`` from the variables of ``namespace`` named like its fields (a notebook's globals).
+
+    Fields missing from the namespace keep their defaults; validation is :func:`from_mapping`'s.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    names = [f.name for f in dataclasses.fields(cls)]
+    return from_mapping(cls, {n: namespace[n] for n in names if n in namespace}, what=what)

@@ -133,7 +133,7 @@ def evaluate(trades: pd.DataFrame, cfg: GoNoGoConfig) -> tuple[str, tuple[Criter
     return ("GO" if all(c.passed for c in crit) else "NO-GO"), crit
 
 
-def ensure_world(cfg: GoNoGoConfig, root: Path) -> tuple[Path, dict[str, Any]]:
+def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tuple[Path, dict[str, Any]]:
     """The data directory of the run: ``cfg.data_dir``, or a simulated world under ``data/sim/``.
 
     A simulated world is a deterministic function of its config, so one already written with the
@@ -155,18 +155,22 @@ def ensure_world(cfg: GoNoGoConfig, root: Path) -> tuple[Path, dict[str, Any]]:
             return path, meta["summary"]
     if path.exists():
         shutil.rmtree(path)
-    world = simulate_config(sim_cfg, preset=cfg.preset, progress=True)
+    world = simulate_config(sim_cfg, preset=cfg.preset, progress=progress)
     world.write(path)
     return path, world.summary()
 
 
-def run_go_no_go(cfg: GoNoGoConfig, *, root: Path | None = None) -> GoNoGoResult:
-    """Run the whole slice for ``cfg`` and return the verdict with everything the report shows."""
+def run_go_no_go(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -> GoNoGoResult:
+    """Run the whole slice for ``cfg`` and return the verdict with everything the report shows.
+
+    ``root`` is where relative paths and ``data/`` resolve (default: the working directory);
+    ``progress`` shows progress bars over the steps and the simulation.
+    """
     root = Path.cwd() if root is None else root
     timings: dict[str, float] = {}
-    steps = tqdm(total=5, desc="go/no-go", unit="step")
+    steps = tqdm(total=5, desc="go/no-go", unit="step", disable=not progress)
     clock = time.perf_counter()
-    data_dir, world = ensure_world(cfg, root)
+    data_dir, world = ensure_world(cfg, root, progress=progress)
     timings["world_s"] = time.perf_counter() - clock
     steps.update()
 
@@ -176,7 +180,7 @@ def run_go_no_go(cfg: GoNoGoConfig, *, root: Path | None = None) -> GoNoGoResult
         db_path = root / "data" / "runs" / "04_go_no_go" / f"{cfg.run_name}.duckdb"
         db_path.parent.mkdir(parents=True, exist_ok=True)
         db_path.unlink(missing_ok=True)  # each run builds its own store: worlds never mix
-        url = f"duckdb:///{db_path}" if db_path.is_absolute() else f"duckdb:///{db_path}"
+        url = f"duckdb:///{db_path}"  # absolute path: duckdb:////abs/...
     clock = time.perf_counter()
     with DuckDBStore(url) as store:
         store.load_data_dir(data_dir)

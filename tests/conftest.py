@@ -1,0 +1,34 @@
+"""Shared fixtures: the real data sample and small simulated worlds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pmresearch.simulate import World, simulate
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real sample (../shared/data). Its absence is a failure, never a skip."""
+    if not (SHARED_DATA / "README.md").exists():
+        pytest.fail(f"real data sample not found at {SHARED_DATA}: tests need ../shared/data beside the repo")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def edge_world() -> World:
+    """One simulated day of the edge preset (both 5- and 15-minute markets)."""
+    return simulate("edge", days=1, seed=11)
+
+
+@pytest.fixture(scope="session")
+def edge_world_dir(edge_world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``edge_world`` written as a data directory."""
+    out = tmp_path_factory.mktemp("edge_world")
+    edge_world.write(out)
+    return out
