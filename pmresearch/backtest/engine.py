@@ -60,7 +60,7 @@ def run_taker_threshold(
         One row per filled order (:data:`TRADE_COLUMNS`) and counts of ``signals``, ``filled`` and
         ``missed`` (the ask moved above the limit during the delay).
     """
-    need = {"t", "slug", "p_model", "bid_up", "ask_up", "label"}
+    need = {"t", "slug", "window_start", "window_end", "p_model", "bid_up", "ask_up", "label"}
     missing = need - set(rows.columns)
     if missing:
         raise ValueError(f"decision rows: missing columns {sorted(missing)}")
