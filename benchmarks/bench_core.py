@@ -59,7 +59,8 @@ def bench_push_feed() -> str:
     push_update_indices(t[:10], p[:10], 0.001, 60)  # compile outside the timing
     t_fast = _best(lambda: push_update_indices(t, p, 0.001, 60))
     t_slow = _best(lambda: push_update_indices_py(t, p, 0.001, 60), repeat=1)
-    return f"push feed (1 Hz week): numba {t_fast * 1e3:.1f} ms, Python {t_slow * 1e3:.0f} ms; ratio {t_slow / t_fast:,.0f}x"
+    return (f"push feed (1 Hz week): numba {t_fast * 1e3:.1f} ms, Python {t_slow * 1e3:.0f} ms; "
+            f"ratio {t_slow / t_fast:,.0f}x")
 
 
 def bench_simulator() -> str:

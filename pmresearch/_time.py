@@ -61,7 +61,8 @@ def ensure_utc(series: pd.Series, *, what: str) -> pd.Series:
         if pd.api.types.is_datetime64_dtype(series.dtype):
             raise ValueError(f"{what}: timestamps are naive; pmresearch requires tz-aware UTC")
         raise ValueError(f"{what}: expected tz-aware UTC timestamps, got dtype {series.dtype}")
-    return series.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    out: pd.Series = series.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    return out
 
 
 def require_utc_column(frame: pd.DataFrame, column: str, *, what: str) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["ArrayLike", "FloatArray", "IntArray", "BoolArray", "TimestampLike"]
+__all__ = ["ArrayLike", "BoolArray", "FloatArray", "IntArray", "TimestampLike"]
 
 ArrayLike: TypeAlias = npt.ArrayLike
 FloatArray: TypeAlias = npt.NDArray[np.float64]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 import types
 import typing
 from collections.abc import Mapping
@@ -115,10 +116,10 @@ def _check_bounds(value: Any, meta: Mapping[str, Any], where: str) -> None:
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return
     for key, ok, word in (
-        ("ge", lambda v, b: v >= b, ">="),
-        ("gt", lambda v, b: v > b, ">"),
-        ("le", lambda v, b: v <= b, "<="),
-        ("lt", lambda v, b: v < b, "<"),
+        ("ge", operator.ge, ">="),
+        ("gt", operator.gt, ">"),
+        ("le", operator.le, "<="),
+        ("lt", operator.lt, "<"),
     ):
         bound = meta.get(key)
         if bound is not None and not ok(value, bound):

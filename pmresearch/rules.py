@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -151,7 +151,7 @@ def fee_schedule_at(ts: pd.Timestamp | str) -> FeeSchedule:
     return FeeSchedule(0.07, 1.0, "crypto_fees_v2")
 
 
-def _as_utc_index(ts: pd.Series | pd.DatetimeIndex | npt.ArrayLike) -> pd.DatetimeIndex:
+def _as_utc_index(ts: Any) -> pd.DatetimeIndex:
     idx = pd.DatetimeIndex(ts)
     if idx.tz is None:
         raise ValueError("rules lookup: timestamps are naive; pmresearch requires tz-aware UTC")
@@ -268,9 +268,16 @@ def round_to_tick(price: npt.ArrayLike, direction: Literal["down", "up", "neares
     grid, so a price just inside 0.96 stays on the 0.01 grid.
     """
     p = np.asarray(price, dtype=np.float64)
-    fn = {"down": np.floor, "up": np.ceil, "nearest": np.round}[direction]
-    coarse = fn(p * 100.0 - (1e-9 if direction == "up" else -1e-9 if direction == "down" else 0.0)) / 100.0
-    fine = fn(p * 1000.0 - (1e-9 if direction == "up" else -1e-9 if direction == "down" else 0.0)) / 1000.0
+
+    def grid(scale: float) -> FloatArray:
+        x = p * scale
+        if direction == "down":
+            return np.floor(x + 1e-9) / scale
+        if direction == "up":
+            return np.ceil(x - 1e-9) / scale
+        return np.round(x) / scale
+
+    coarse, fine = grid(100.0), grid(1000.0)
     out = np.where((coarse > 0.96) | (coarse < 0.04), fine, coarse)
     return np.asarray(np.clip(np.round(out, 3), 0.001, 0.999), dtype=np.float64)
 

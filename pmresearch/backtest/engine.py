@@ -93,7 +93,7 @@ def run_taker_threshold(
     fill_px = np.where(sig["side"] == "Up", book["best_ask_up"], np.round(1.0 - book["best_bid_up"], 3))
     fillable = ~np.isnan(fill_px) & (fill_px <= sig["ask_seen"].to_numpy() + 1e-12)
     sig["price"] = fill_px
-    sig["true_prob_up"] = book["true_prob_up"] if "true_prob_up" in book else np.nan
+    sig["true_prob_up"] = book.get("true_prob_up", np.nan)
     filled = sig[fillable].sort_values("t", kind="stable")
     filled = filled.groupby("slug", sort=False).head(strategy.max_trades_per_window)
     counts["missed"] = int((~fillable).sum())

@@ -21,9 +21,11 @@ def realized_vol_1m(closes: pd.Series, window: int) -> pd.Series:
     ``sqrt(sum r^2 / n x SECONDS_PER_YEAR / 60)`` over close-to-close returns, with ``n = window``
     (NaN until ``window`` returns exist) (Andersen, Bollerslev, Diebold & Labys 2003).
     """
-    r = np.log(closes.astype(np.float64)).diff()
+    log_close = pd.Series(np.log(closes.to_numpy(dtype=np.float64)), index=closes.index)
+    r = log_close.diff()
     mean_sq = (r * r).rolling(window, min_periods=window).mean()
-    return np.sqrt(mean_sq * SECONDS_PER_YEAR / 60.0)
+    out: pd.Series = (mean_sq * SECONDS_PER_YEAR / 60.0) ** 0.5
+    return out
 
 
 def add_realized_vol(

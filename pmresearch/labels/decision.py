@@ -22,6 +22,11 @@ DECISION_COLUMNS = [
 ]
 
 
+def _labelled(mask: pd.Series, name: str) -> pd.Series:
+    """A string Series: ``name`` where ``mask``, else null."""
+    return pd.Series(name, index=mask.index, dtype="str").where(mask.to_numpy(), None)
+
+
 def decision_times(markets: pd.DataFrame, every_s: float, first_s: float, last_s: float) -> pd.DataFrame:
     """Decision times ``window_start + first_s + k every_s`` up to ``window_end - last_s`` per market."""
     if every_s <= 0:
@@ -40,7 +45,7 @@ def decision_times(markets: pd.DataFrame, every_s: float, first_s: float, last_s
         return pd.DataFrame(columns=["slug", "interval_minutes", "window_start", "window_end", "t"])
     out = pd.concat(frames, ignore_index=True).sort_values(["t", "slug"], ignore_index=True)
     out["t"] = out["t"].astype("datetime64[us, UTC]")
-    return out
+    return pd.DataFrame(out)
 
 
 def decision_rows(
@@ -95,7 +100,7 @@ def decision_rows(
 
     # spot S_t in the declared order of sources
     spot = rows["oracle_spot"].copy()
-    source = pd.Series(np.where(spot.notna(), "oracle", None), index=rows.index, dtype="str")
+    source = _labelled(spot.notna(), "oracle")
     for col, name in (("quote_spot", "quote-reference"), ("kline_spot", "exchange-kline")):
         fill = spot.isna() & rows[col].notna()
         spot[fill] = rows.loc[fill, col]
@@ -106,7 +111,7 @@ def decision_rows(
     oracle = store.query(f"SELECT ts, price, source FROM oracle_prices WHERE source = '{SETTLEMENT_SOURCE}'")
     mk = markets.set_index("slug")
     strike = mk["strike"].astype("float64")
-    strike_src = pd.Series(np.where(strike.notna(), "recorded", None), index=mk.index, dtype="str")
+    strike_src = _labelled(strike.notna(), "recorded")
     stream = pd.Series(oracle["price"].to_numpy(), index=pd.DatetimeIndex(oracle["ts"])).sort_index()
     stream = stream[~stream.index.duplicated()]
     from_oracle = pd.Series(settlement_values(pd.DatetimeIndex(mk["window_start"]), stream, 0), index=mk.index)
@@ -119,7 +124,7 @@ def decision_rows(
         strike[fill] = values[fill]
         strike_src[fill] = name
     label = mk["outcome_up"].astype("Int8")
-    label_src = pd.Series(np.where(label.notna(), "resolution", None), index=mk.index, dtype="str")
+    label_src = _labelled(label.notna(), "resolution")
     recomputed = outcomes_from_oracle(markets, oracle)
     last_close = klines["close"].reindex(
         pd.DatetimeIndex(mk["window_end"]) - pd.Timedelta(minutes=1)).to_numpy()

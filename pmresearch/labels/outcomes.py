@@ -35,12 +35,12 @@ def settlement_values(stamps: pd.DatetimeIndex, stream: pd.Series, lookback_s: i
     is missing: there is no nearest-tick fallback.
     """
     if lookback_s <= 0:
-        return stream.reindex(stamps).to_numpy(dtype=np.float64)
+        return np.asarray(stream.reindex(stamps).to_numpy(dtype=np.float64))
     offsets = pd.to_timedelta(np.arange(lookback_s - 1, -1, -1), unit="s")
     grid = stamps.tz_convert(None).to_numpy()[:, None] - offsets.to_numpy()[None, :]
-    vals = stream.reindex(pd.DatetimeIndex(grid.ravel(), tz="UTC")).to_numpy(dtype=np.float64)
-    vals = vals.reshape(len(stamps), lookback_s)
-    out = vals.mean(axis=1)
+    flat = stream.reindex(pd.DatetimeIndex(grid.ravel(), tz="UTC")).to_numpy(dtype=np.float64)
+    vals = flat.reshape(len(stamps), lookback_s)
+    out = np.asarray(vals.mean(axis=1), dtype=np.float64)
     out[np.isnan(vals).any(axis=1)] = np.nan
     return out
 

@@ -189,7 +189,7 @@ def twap_log_moments(
     Returns ``(m, sum_u, sum_min, u_first, span, w_mean, w_sq_mean)`` per element, horizons in years.
     """
     tau = _f64(tau_s)
-    n_ticks = int(round(lookback_s / step_s))
+    n_ticks = round(lookback_s / step_s)
     if n_ticks < 1:
         raise ValueError("TWAP lookback must cover at least one tick")
     # Unknown ticks: j = 0..m-1 with tau - j*step > 0 (a tick stamped exactly now is known).

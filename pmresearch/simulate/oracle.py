@@ -38,7 +38,7 @@ def push_update_indices_py(
     return np.asarray(out, dtype=np.int64)
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]
+@numba.njit(cache=True)
 def _push_kernel(t: FloatArray, p: FloatArray, deviation: float, heartbeat_s: float) -> IntArray:
     n = t.size
     out = np.empty(n, dtype=np.int64)

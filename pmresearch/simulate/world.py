@@ -138,10 +138,10 @@ class World:
             "preset": self.preset,
             "start": str(self.klines["ts"].iloc[0]),
             "end": str(self.klines["ts"].iloc[-1] + pd.Timedelta(minutes=1)),
-            "markets": int(len(self.markets)),
-            "quotes": int(len(q)),
-            "book_rows": int(len(self.books)),
-            "polymarket_trades": int(len(self.trades)),
+            "markets": len(self.markets),
+            "quotes": len(q),
+            "book_rows": len(self.books),
+            "polymarket_trades": len(self.trades),
             "share_up": float(self.markets["outcome_up"].astype(float).mean()),
             "mean_abs_mid_minus_true": float((mid - q["true_prob_up"]).abs().mean()),
             "median_spread": float((q["best_ask_up"] - q["best_bid_up"]).median()),
@@ -184,10 +184,8 @@ def simulate(
     return simulate_config(cfg, preset=preset, progress=progress)
 
 
-def _klines_frame(
-    start_us: int, bar_s: int, o: FloatArray, h: FloatArray, low: FloatArray, c: FloatArray,
-    vol: FloatArray, qvol: FloatArray, trades: IntArray, tbv: FloatArray, symbol: str,
-) -> pd.DataFrame:
+def _klines_frame(start_us: int, bar_s: int, bars: Bars, symbol: str) -> pd.DataFrame:
+    o, h, low, c, vol, qvol, trades, tbv = bars
     n = o.size
     return pd.DataFrame({
         "ts": _ts(start_us, np.arange(n, dtype=np.float64) * bar_s),
@@ -197,13 +195,16 @@ def _klines_frame(
     })
 
 
-def _aggregate_bars(o: FloatArray, h: FloatArray, low: FloatArray, c: FloatArray, v: FloatArray,
-                    qv: FloatArray, n: IntArray, tb: FloatArray, k: int) -> tuple[Any, ...]:
+#: open, high, low, close, volume, quote volume, trade count, taker-buy volume
+Bars = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, IntArray, FloatArray]
+
+
+def _aggregate_bars(bars: Bars, k: int) -> Bars:
     """Aggregate consecutive groups of ``k`` bars exactly: first open, max high, min low, last close, sums."""
-    def r(a: np.ndarray) -> np.ndarray:
-        return a.reshape(-1, k)
-    return (r(o)[:, 0], r(h).max(axis=1), r(low).min(axis=1), r(c)[:, -1], r(v).sum(axis=1),
-            r(qv).sum(axis=1), r(n).sum(axis=1), r(tb).sum(axis=1))
+    o, h, low, c, v, qv, tb = (np.asarray(a, dtype=np.float64).reshape(-1, k) for a in (*bars[:6], bars[7]))
+    n = np.asarray(bars[6], dtype=np.int64).reshape(-1, k)
+    return (o[:, 0], h.max(axis=1), low.min(axis=1), c[:, -1], v.sum(axis=1), qv.sum(axis=1),
+            n.sum(axis=1), tb.sum(axis=1))
 
 
 def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = False) -> World:
@@ -214,7 +215,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
         raise ValueError(f"simulator start {start} must fall on a 15-minute boundary (volatility windows)")
     start_us = start.value // 1000
     m = cfg.substeps_per_s
-    n_sec = int(round(cfg.days * 86400 / WINDOW_S)) * WINDOW_S
+    n_sec = round(cfg.days * 86400 / WINDOW_S) * WINDOW_S
     if n_sec < 2 * WINDOW_S:
         raise ValueError("simulator: days must cover at least two 15-minute windows")
     n_steps = n_sec * m
@@ -240,7 +241,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     bar.update()
 
     # --- klines ---------------------------------------------------------------------------------
-    def one_second_bars(log_path: FloatArray, rng: np.random.Generator, size_scale: float) -> tuple[Any, ...]:
+    def one_second_bars(log_path: FloatArray, rng: np.random.Generator, size_scale: float) -> Bars:
         p = np.exp(log_path[:n_steps]).reshape(n_sec, m)
         o, h, low, c = p[:, 0], p.max(axis=1), p.min(axis=1), p[:, -1]
         sd_1s = np.repeat(sig_w, WINDOW_S) * np.sqrt(1.0 / (365.0 * 86400.0))
@@ -254,10 +255,10 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
         return o, h, low, c, vol, vol * (o + h + low + c) / 4.0, n_tr, vol * buy_share
 
     b1 = one_second_bars(log_s, rng_volu, 1.0)
-    klines_1s = _klines_frame(start_us, 1, *b1, symbol="BTCUSDT")
-    klines = _klines_frame(start_us, 60, *_aggregate_bars(*b1, k=60), symbol="BTCUSDT")
+    klines_1s = _klines_frame(start_us, 1, b1, "BTCUSDT")
+    klines = _klines_frame(start_us, 60, _aggregate_bars(b1, 60), "BTCUSDT")
     be = one_second_bars(log_e, rng_ethv, cfg.s0 / cfg.eth_s0)
-    eth_klines = _klines_frame(start_us, 60, *_aggregate_bars(*be, k=60), symbol="ETHUSDT")
+    eth_klines = _klines_frame(start_us, 60, _aggregate_bars(be, 60), "ETHUSDT")
     del b1, be
     bar.update()
 
@@ -352,7 +353,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
         base_idx = t1[w_of] - lb_q  # the average's ticks are stamped base+1 .. t1
         known_sum = np.where((lb_q > 0) & (known_hi > base_idx), cum_log_o[known_hi] - cum_log_o[base_idx], 0.0)
         spot_q = np.exp(log_s[g])
-        g_mm = np.maximum(g - int(round(cfg.mm_stale_s * m)), 0)
+        g_mm = np.maximum(g - round(cfg.mm_stale_s * m), 0)
         spot_mm = np.exp(log_s[g_mm])
         p_true = np.empty(qt.size)
         p_mm = np.empty(qt.size)

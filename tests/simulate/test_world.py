@@ -66,7 +66,8 @@ def test_tie_resolves_up_in_the_simulated_settlement() -> None:
     oracle = w.oracle.assign(price=np.round(w.oracle["price"]))
     out = outcomes_from_oracle(w.markets, oracle)
     stream = oracle.set_index("ts")["price"]
-    start, end = stream.reindex(w.markets["window_start"]).to_numpy(), stream.reindex(w.markets["window_end"]).to_numpy()
+    start = stream.reindex(w.markets["window_start"]).to_numpy()
+    end = stream.reindex(w.markets["window_end"]).to_numpy()
     ties = start == end
     assert ties.sum() >= 5
     assert (out.to_numpy(dtype=int)[ties] == 1).all()
@@ -112,7 +113,8 @@ def test_quotes_books_and_trades_are_consistent(edge_world: World) -> None:
     gaps = q[q["interval_minutes"] == 15].groupby("slug")["ts"].diff().dt.total_seconds().dropna()
     assert 1.5 < gaps.median() < 2.5  # ~2 s snapshots
     assert (q["best_ask_up"] > q["best_bid_up"]).all()
-    best = b[(b["level"] == 0) & (b["outcome"] == "Up")].pivot_table(index=["ts", "slug"], columns="side", values="price")
+    top = b[(b["level"] == 0) & (b["outcome"] == "Up")]
+    best = top.pivot_table(index=["ts", "slug"], columns="side", values="price")
     joined = best.join(q.set_index(["ts", "slug"])[["best_bid_up", "best_ask_up"]], how="inner")
     assert len(joined) == len(best)
     np.testing.assert_array_equal(joined["bid"], joined["best_bid_up"])
