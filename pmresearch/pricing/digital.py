@@ -228,8 +228,11 @@ def digital_twap(
     geometric one (their logs differ by half the cross-sectional variance of the ticks, about
     ``sigma^2 L / 6`` years, i.e. ~1e-7 for 60 s at 50% vol), whose log is Gaussian given the jump
     counts; jumps before the first unknown tick move every unknown tick, jumps between unknown ticks
-    are matched by their first two moments (Turnbull-Wakeman / Levy style). The error against a Monte
-    Carlo of the exact arithmetic TWAP is measured in ``tests/simulate/test_truth.py``.
+    are matched by their first two moments (Turnbull-Wakeman / Levy style). Measured against a
+    400,000-path Monte Carlo of the exact arithmetic 60-tick TWAP on 60 states (ln S/K within
+    +-0.1%, 3 s to 10 min to expiry, 30% and 90% vol), the largest absolute error was 0.0025 with
+    the simulator's default jumps and 0.0022 with 48 jumps a day; ``tests/simulate/test_truth.py``
+    checks it within 4 standard errors + 0.002 on a fixed subset.
 
     Parameters
     ----------
