@@ -79,7 +79,7 @@ class SimConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "no-edge": {"mm_stale_s": 0.0, "mm_vol_mult": 1.0, "mm_noise": 0.0, "half_spread": 0.005},
     "edge": {"mm_stale_s": 20.0, "mm_vol_mult": 1.5, "mm_noise": 0.25, "half_spread": 0.005},
-    "hard": {"mm_stale_s": 5.0, "mm_vol_mult": 1.15, "mm_noise": 0.08, "half_spread": 0.005},
+    "hard": {"mm_stale_s": 3.0, "mm_vol_mult": 1.1, "mm_noise": 0.05, "half_spread": 0.005},
 }
 
 
