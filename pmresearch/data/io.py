@@ -1,0 +1,104 @@
+"""Read a data directory: recognize files by their name prefix, read and validate them.
+
+The prefixes are those of ``../shared/data/README.md``; a simulated world uses the same ones, so a
+simulated directory reads exactly like a real one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pmresearch.data.schemas import SchemaError, validate
+
+__all__ = ["FILE_KINDS", "DataDir", "read_data_dir", "read_file", "recognize"]
+
+#: (file-name pattern, data kind) in the order they are tried.
+FILE_KINDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^[a-z]+usdt_1[ms]_.*\.(parquet|csv)$"), "klines"),
+    (re.compile(r"^btcusdt_trades_.*\.(parquet|csv)$"), "trades"),
+    (re.compile(r"^chainlink_btcusd_.*\.(parquet|csv)$"), "oracle"),
+    (re.compile(r"^polymarket_btc_(5|15)m_markets_.*\.(parquet|csv)$"), "markets"),
+    (re.compile(r"^polymarket_btc_(5|15)m_quotes_.*\.(parquet|csv)$"), "quotes"),
+    (re.compile(r"^polymarket_btc_(5|15)m_books_.*\.(parquet|csv)$"), "books"),
+    (re.compile(r"^polymarket_btc_(5|15)m_trades_.*\.(parquet|csv)$"), "trades"),
+]
+
+
+def recognize(path: str | Path) -> str | None:
+    """The data kind of a file from its name, or ``None`` when no prefix matches."""
+    name = Path(path).name
+    for pattern, kind in FILE_KINDS:
+        if pattern.match(name):
+            return kind
+    return None
+
+
+def read_file(path: str | Path, kind: str | None = None) -> pd.DataFrame:
+    """Read one canonical Parquet/CSV file and validate it against its schema.
+
+    Raises
+    ------
+    SchemaError
+        When the file is unreadable (e.g. truncated) or does not fit the schema; the message
+        names the file.
+    """
+    p = Path(path)
+    kind = kind or recognize(p)
+    if kind is None:
+        raise ValueError(f"{p}: file name matches no known data prefix")
+    try:
+        if p.suffix == ".parquet":
+            frame = pq.read_table(p).to_pandas()
+        else:
+            frame = pd.read_csv(p)
+            for col in frame.columns:
+                if col == "ts" or col.endswith(("_ts", "_at", "window_start", "window_end")):
+                    frame[col] = pd.to_datetime(frame[col], format="ISO8601")
+    except (OSError, pa.ArrowInvalid, pd.errors.ParserError, ValueError) as exc:
+        raise SchemaError(f"{p}: cannot read file ({exc})") from exc
+    return validate(frame, kind, source=str(p))
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """Frames of a data directory, concatenated per kind, with the files read and skipped."""
+
+    path: Path
+    frames: dict[str, pd.DataFrame]
+    files: dict[str, list[Path]]
+    skipped: list[Path] = field(default_factory=list)
+
+    def get(self, kind: str) -> pd.DataFrame | None:
+        """The frame of ``kind``, or ``None`` when the directory has no such file."""
+        return self.frames.get(kind)
+
+
+def read_data_dir(path: str | Path) -> DataDir:
+    """Read and validate every recognized file of a directory (not recursive).
+
+    Files whose names match no prefix are listed in ``skipped`` (``world.json`` of a simulated
+    world, notes, ...). Quotes keep ``true_prob_up`` when a simulated world provides it.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data directory {root} does not exist")
+    parts: dict[str, list[pd.DataFrame]] = {}
+    files: dict[str, list[Path]] = {}
+    skipped: list[Path] = []
+    for p in sorted(root.iterdir()):
+        if p.is_dir() or p.name.startswith("."):
+            continue
+        kind = recognize(p)
+        if kind is None:
+            skipped.append(p)
+            continue
+        parts.setdefault(kind, []).append(read_file(p, kind))
+        files.setdefault(kind, []).append(p)
+    frames = {k: pd.concat(v, ignore_index=True) if len(v) > 1 else v[0] for k, v in parts.items()}
+    return DataDir(path=root, frames=frames, files=files, skipped=skipped)

@@ -1,0 +1,160 @@
+"""Canonical data schemas (pandera) and the one validation path every importer and the simulator use.
+
+The schemas follow ``../shared/data/README.md``. Every timestamp column must be tz-aware UTC;
+prices of Polymarket tokens lie in [0, 1]; keys must be unique. :func:`validate` raises
+:class:`SchemaError` naming the source, the column and the first offending rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaError as _PanderaSchemaError
+from pandera.errors import SchemaErrors as _PanderaSchemaErrors
+
+__all__ = ["KEYS", "SCHEMAS", "SchemaError", "validate"]
+
+
+class SchemaError(ValueError):
+    """A frame does not fit its canonical schema; the message names source, column and rows."""
+
+
+def _utc(nullable: bool = False) -> pa.Column:
+    return pa.Column(
+        pd.DatetimeTZDtype("us", "UTC"), nullable=nullable, coerce=False,
+    )
+
+
+def _float(nullable: bool = False, checks: list[pa.Check] | None = None) -> pa.Column:
+    return pa.Column(float, nullable=nullable, checks=checks or [], coerce=True)
+
+
+def _str(nullable: bool = False, checks: list[pa.Check] | None = None) -> pa.Column:
+    return pa.Column(str, nullable=nullable, checks=checks or [], coerce=True)
+
+
+_PROB = [pa.Check.in_range(0.0, 1.0)]
+_POS = [pa.Check.gt(0.0)]
+_NONNEG = [pa.Check.ge(0.0)]
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "klines": pa.DataFrameSchema(
+        {
+            "ts": _utc(),
+            "open": _float(checks=_POS), "high": _float(checks=_POS), "low": _float(checks=_POS),
+            "close": _float(checks=_POS), "volume": _float(checks=_NONNEG),
+            "quote_volume": _float(nullable=True, checks=_NONNEG),
+            "trades": pa.Column("Int64", nullable=True, coerce=True),
+            "taker_buy_volume": _float(nullable=True, checks=_NONNEG),
+            "symbol": _str(), "interval": _str(), "source": _str(),
+        },
+        checks=[pa.Check(lambda d: (d["high"] >= d[["open", "close", "low"]].max(axis=1)) &
+                         (d["low"] <= d[["open", "close"]].min(axis=1)), name="high >= open, close >= low")],
+    ),
+    "oracle": pa.DataFrameSchema({
+        "ts": _utc(), "price": _float(checks=_POS), "price_exact": _str(nullable=True),
+        "round_id": pa.Column("Int64", nullable=True, coerce=True),
+        "server_ts": _utc(nullable=True), "received_at": _utc(nullable=True),
+        "feed": _str(), "source": _str(),
+    }),
+    "markets": pa.DataFrameSchema({
+        "slug": _str(checks=[pa.Check.str_matches(r"^[a-z0-9]+-updown-\d+m-\d+$")]),
+        "asset": _str(), "interval_minutes": pa.Column("int16", coerce=True, checks=[pa.Check.isin([5, 15, 60])]),
+        "window_start": _utc(), "window_end": _utc(),
+        "outcome_up": pa.Column("Int8", nullable=True, coerce=True, checks=[pa.Check.isin([0, 1])]),
+        "outcome_from": _str(nullable=True), "strike": _float(nullable=True, checks=_POS),
+        "last_price_up": _float(nullable=True, checks=_PROB), "market_id": _str(nullable=True),
+        "clob_token_id_up": _str(nullable=True), "fee_rate": _float(nullable=True, checks=_NONNEG),
+        "fee_exponent": _float(nullable=True, checks=_NONNEG), "source": _str(),
+    }, checks=[pa.Check(lambda d: d["window_end"] > d["window_start"], name="window_end > window_start")]),
+    "quotes": pa.DataFrameSchema({
+        "ts": _utc(), "slug": _str(), "market_id": _str(nullable=True),
+        "interval_minutes": pa.Column("int16", coerce=True), "window_start": _utc(), "window_end": _utc(),
+        "strike": _float(nullable=True, checks=_POS), "strike_logged": _float(nullable=True, checks=_POS),
+        "reference_price": _float(nullable=True, checks=_POS),
+        "best_bid_up": _float(nullable=True, checks=_PROB), "best_ask_up": _float(nullable=True, checks=_PROB),
+        "best_bid_down": _float(nullable=True, checks=_PROB), "best_ask_down": _float(nullable=True, checks=_PROB),
+        "source": _str(),
+        "true_prob_up": pa.Column(float, nullable=False, required=False, checks=_PROB, coerce=True),
+    }),
+    "trades": pa.DataFrameSchema({
+        "ts": _utc(), "price": _float(checks=_POS), "qty": _float(checks=_POS),
+        "side": _str(checks=[pa.Check.isin(["buy", "sell"])]), "received_at": _utc(nullable=True),
+        "symbol": _str(), "venue": _str(),
+        "trade_id": pa.Column(str, nullable=True, required=False, coerce=True),
+        "slug": pa.Column(str, nullable=True, required=False, coerce=True),
+        "outcome": pa.Column(str, nullable=True, required=False, coerce=True),
+    }),
+    "books": pa.DataFrameSchema({
+        "ts": _utc(), "slug": _str(nullable=True), "token_id": _str(),
+        "outcome": _str(nullable=True), "side": _str(checks=[pa.Check.isin(["bid", "ask"])]),
+        "level": pa.Column("int16", coerce=True, checks=_NONNEG), "price": _float(checks=_PROB),
+        "size": _float(checks=_NONNEG),
+    }),
+}
+
+#: Natural keys of each kind within one file (duplicates are an error).
+KEYS: dict[str, list[str]] = {
+    "klines": ["symbol", "interval", "ts"],
+    "oracle": ["feed", "source", "ts"],
+    "markets": ["slug"],
+    "quotes": ["slug", "ts"],
+    "books": ["token_id", "ts", "side", "level"],
+    "trades": [],  # trade ticks may repeat exactly (README); keys come from trade_id or position
+}
+
+
+def _describe(exc: Any, source: str) -> str:
+    cases = getattr(exc, "failure_cases", None)
+    column = getattr(exc, "column_name", None) or getattr(getattr(exc, "schema", None), "name", None)
+    head = f"{source}: column {column!r}: " if column else f"{source}: "
+    if isinstance(cases, pd.DataFrame) and not cases.empty:
+        rows = cases.get("index", pd.Series(dtype=object)).head(5).tolist()
+        vals = cases.get("failure_case", pd.Series(dtype=object)).head(5).tolist()
+        check = getattr(exc, "check", None)
+        what = getattr(check, "error", None) or getattr(check, "name", None) or "check"
+        return f"{head}failed {what} at rows {rows} (values {vals})"
+    return head + str(exc).splitlines()[0]
+
+
+def validate(frame: pd.DataFrame, kind: str, *, source: str = "frame") -> pd.DataFrame:
+    """Validate ``frame`` against the canonical schema ``kind``; return it with canonical dtypes.
+
+    Raises
+    ------
+    SchemaError
+        On a missing column, a naive or non-UTC timestamp, a wrong dtype, a null where none is
+        allowed, a value out of range, or duplicate keys; the message names ``source``, the
+        column and the first offending rows.
+    """
+    if kind not in SCHEMAS:
+        raise ValueError(f"unknown data kind {kind!r}; one of {sorted(SCHEMAS)}")
+    schema = SCHEMAS[kind]
+    for name, col in schema.columns.items():
+        if name not in frame.columns:
+            if col.required:
+                raise SchemaError(f"{source}: missing column {name!r} (kind {kind})")
+            continue
+        dtype = frame[name].dtype
+        if isinstance(col.dtype.type, pd.DatetimeTZDtype) or str(col.dtype).startswith("datetime64"):
+            if pd.api.types.is_datetime64_dtype(dtype) and not isinstance(dtype, pd.DatetimeTZDtype):
+                raise SchemaError(f"{source}: column {name!r}: naive timestamps; pmresearch requires tz-aware UTC")
+            if not isinstance(dtype, pd.DatetimeTZDtype):
+                if frame[name].isna().all() and col.nullable:
+                    frame = frame.assign(**{name: pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")})
+                    continue
+                raise SchemaError(f"{source}: column {name!r}: expected tz-aware UTC timestamps, got {dtype}")
+            frame = frame.assign(**{name: frame[name].dt.tz_convert("UTC").astype("datetime64[us, UTC]")})
+    try:
+        out = schema.validate(frame, lazy=False)
+    except (_PanderaSchemaError, _PanderaSchemaErrors) as exc:
+        raise SchemaError(_describe(exc, source)) from None
+    keys = KEYS[kind]
+    if keys:
+        dup = out.duplicated(subset=keys, keep=False)
+        if dup.any():
+            rows = list(out.index[dup][:5])
+            raise SchemaError(f"{source}: duplicate keys {keys} at rows {rows}")
+    return out

@@ -1,0 +1,76 @@
+"""Schemas reject bad input clearly; the DuckDB store loads real and simulated data idempotently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pmresearch.data import DuckDBStore, SchemaError, read_file, validate
+from pmresearch.data.store import parse_duckdb_url
+
+
+def test_real_sample_loads_and_reloading_changes_nothing(shared_data: Path) -> None:
+    with DuckDBStore("duckdb:///:memory:") as store:
+        first = store.load_data_dir(shared_data)
+        assert first["polymarket_quotes"] == 16_082  # 8,062 + 8,020 rows (data README)
+        assert first["trades"] == 5_418  # exact duplicates kept apart by their position
+        assert store.load_data_dir(shared_data) == dict.fromkeys(first, 0)
+        ts = store.query("SELECT ts FROM polymarket_quotes LIMIT 1")["ts"]
+        assert str(ts.dt.tz) == "UTC"
+
+
+def test_simulated_world_loads_like_a_data_dir(edge_world_dir: Path) -> None:
+    with DuckDBStore("duckdb:///:memory:") as store:
+        counts = store.load_data_dir(edge_world_dir)
+        assert counts["polymarket_resolutions"] == 92 + 276  # warm-up hour, then 15- and 5-minute markets
+        assert store.count("polymarket_quotes") == counts["polymarket_quotes"]
+
+
+def _quotes(shared_data: Path) -> pd.DataFrame:
+    return read_file(next(shared_data.glob("polymarket_btc_15m_quotes_*.parquet")))
+
+
+def test_bad_inputs_name_file_column_and_row(shared_data: Path) -> None:
+    q = _quotes(shared_data)
+    naive = q.assign(ts=q["ts"].dt.tz_localize(None))
+    with pytest.raises(SchemaError, match="f.parquet: column 'ts': naive"):
+        validate(naive, "quotes", source="f.parquet")
+    with pytest.raises(SchemaError, match="missing column 'slug'"):
+        validate(q.drop(columns="slug"), "quotes", source="f.parquet")
+    bad = q.copy()
+    bad.loc[7, "best_ask_up"] = 1.4
+    with pytest.raises(SchemaError, match=r"column 'best_ask_up'.*rows \[7\]"):
+        validate(bad, "quotes", source="f.parquet")
+    dup = pd.concat([q.iloc[:3], q.iloc[[1]]], ignore_index=True)
+    with pytest.raises(SchemaError, match="duplicate keys"):
+        validate(dup, "quotes", source="f.parquet")
+
+
+def test_truncated_parquet_is_a_clear_error(shared_data: Path, tmp_path: Path) -> None:
+    src = next(shared_data.glob("polymarket_btc_15m_quotes_*.parquet")).read_bytes()
+    cut = tmp_path / "polymarket_btc_15m_quotes_cut.parquet"
+    cut.write_bytes(src[: len(src) // 2])
+    with pytest.raises(SchemaError, match="polymarket_btc_15m_quotes_cut.parquet: cannot read"):
+        read_file(cut)
+
+
+def test_failed_load_leaves_the_store_unchanged(shared_data: Path) -> None:
+    q = _quotes(shared_data)
+    with DuckDBStore("duckdb:///:memory:") as store:
+        broken = q.copy()
+        broken.loc[5, "slug"] = None  # violates the NOT NULL primary key inside the transaction
+        with pytest.raises(Exception, match="(?i)null"):
+            store.load_frame("quotes", broken)
+        assert store.count("polymarket_quotes") == 0
+
+
+def test_duckdb_urls(tmp_path: Path) -> None:
+    assert parse_duckdb_url("duckdb:///data/x.duckdb") == "data/x.duckdb"
+    assert parse_duckdb_url("duckdb:////abs/x.duckdb") == "/abs/x.duckdb"
+    with pytest.raises(ValueError, match="not a DuckDB URL"):
+        parse_duckdb_url("postgresql://x")
+    with DuckDBStore(f"duckdb:///{tmp_path}/nested/s.duckdb") as store:
+        assert store.count("spot_prices") == 0
+    assert (tmp_path / "nested" / "s.duckdb").exists()
