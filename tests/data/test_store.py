@@ -35,7 +35,7 @@ def _quotes(shared_data: Path) -> pd.DataFrame:
 def test_bad_inputs_name_file_column_and_row(shared_data: Path) -> None:
     q = _quotes(shared_data)
     naive = q.assign(ts=q["ts"].dt.tz_localize(None))
-    with pytest.raises(SchemaError, match="f.parquet: column 'ts': naive"):
+    with pytest.raises(SchemaError, match=r"f\.parquet: column 'ts': naive"):
         validate(naive, "quotes", source="f.parquet")
     with pytest.raises(SchemaError, match="missing column 'slug'"):
         validate(q.drop(columns="slug"), "quotes", source="f.parquet")
@@ -52,7 +52,7 @@ def test_truncated_parquet_is_a_clear_error(shared_data: Path, tmp_path: Path) -
     src = next(shared_data.glob("polymarket_btc_15m_quotes_*.parquet")).read_bytes()
     cut = tmp_path / "polymarket_btc_15m_quotes_cut.parquet"
     cut.write_bytes(src[: len(src) // 2])
-    with pytest.raises(SchemaError, match="polymarket_btc_15m_quotes_cut.parquet: cannot read"):
+    with pytest.raises(SchemaError, match=r"polymarket_btc_15m_quotes_cut\.parquet: cannot read"):
         read_file(cut)
 
 
@@ -61,7 +61,7 @@ def test_failed_load_leaves_the_store_unchanged(shared_data: Path) -> None:
     with DuckDBStore("duckdb:///:memory:") as store:
         broken = q.copy()
         broken.loc[5, "slug"] = None  # violates the NOT NULL primary key inside the transaction
-        with pytest.raises(Exception, match="(?i)null"):
+        with pytest.raises(Exception, match=r"(?i)null"):
             store.load_frame("quotes", broken)
         assert store.count("polymarket_quotes") == 0
 
