@@ -1,129 +1,328 @@
-"""Run a parameterized notebook with Papermill and publish it as an offline HTML report.
+"""Run a parameterized notebook with papermill and publish its report.
 
-``run_notebook("04_go_no_go", params_file)`` validates the parameters against the notebook's
-``parameters`` cell, executes ``notebooks/<nb>.ipynb`` into ``reports/<nb>/<run>.ipynb``, exports
-``reports/<nb>/<run>.html`` (no code, no CDN: it opens offline), checks that the notebook wrote its
-headline JSON ``reports/<nb>/<run>.json`` and rebuilds ``reports/index.html``. A failed run leaves
-``<run>.failed.ipynb`` and removes that run's previous HTML and JSON, so no stale success remains.
+``run_notebook("04_go_no_go", Path("params/04_go_no_go/sim_edge.yaml"))``:
+
+1. finds ``notebooks/04_go_no_go.ipynb`` under the repository root;
+2. builds the parameters: the YAML params file updated by the overrides, plus ``run_name`` (the
+   ``run_name`` override, else the params file's stem, else ``"default"``); relative ``data_dir`` and
+   plain-path ``db`` values resolve against the repository root (``duckdb:///...`` URLs are kept);
+3. checks every key against the notebook's ``parameters`` cell, before anything runs;
+4. executes the notebook (kernel ``python3``, working directory = repository root) into a temporary
+   file, checks that the notebook wrote its headline JSON, exports the offline HTML report, and only
+   then moves ``<run>.ipynb`` and ``<run>.html`` into ``reports/<notebook>/``;
+5. rebuilds ``reports/index.html``.
+
+On failure the executed notebook is kept as ``<run>.failed.ipynb``, the run's previous ``.html``,
+``.json`` and ``.ipynb`` are removed (so the index never shows a stale success), the index is rebuilt
+and :class:`NotebookRunError` is raised.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import contextlib
+import datetime as dt
+import html
 import os
-import tempfile
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from pmresearch.config import ConfigError, load_yaml
+from pmresearch.reports.export import notebook_to_html
+from pmresearch.reports.headline import headline_path, read_headline
+from pmresearch.reports.index import build_index
+from pmresearch.reports.paths import (
+    REPO_ROOT_ENV,
+    atomic_write_text,
+    check_name,
+    find_repo_root,
+    reports_dir,
+    temp_path,
+)
 
-__all__ = ["NotebookRunError", "RunOutputs", "headline_path", "repo_root", "run_notebook", "write_headline"]
+__all__ = [
+    "KERNEL_NAME",
+    "RUNNER_KEYS",
+    "NotebookRunError",
+    "RunOutputs",
+    "build_parameters",
+    "notebook_parameters",
+    "notebook_path",
+    "run_notebook",
+]
 
-TEMPLATES = Path(__file__).parent / "templates"
+#: The Jupyter kernel every notebook runs on.
+KERNEL_NAME = "python3"
 
+#: Keys the runner understands: ``run_name`` is always passed; ``data_dir`` and ``db`` are path-resolved.
+RUNNER_KEYS = ("run_name", "data_dir", "db")
 
-class NotebookRunError(RuntimeError):
-    """A notebook cell raised while Papermill executed it."""
+_PATH_KEYS = ("data_dir", "db")
 
 
 @dataclass(frozen=True)
 class RunOutputs:
-    """Where a run's outputs went, and how long it took."""
+    """The outputs of a successful notebook run.
+
+    Attributes
+    ----------
+    notebook : str
+        The notebook name (without ``.ipynb``).
+    run_name : str
+        The run name.
+    ipynb : Path
+        The executed notebook, ``reports/<notebook>/<run>.ipynb``.
+    html : Path
+        The offline HTML report, ``reports/<notebook>/<run>.html``.
+    json : Path
+        The headline figures written by the notebook, ``reports/<notebook>/<run>.json``.
+    index : Path
+        The rebuilt ``reports/index.html``.
+    elapsed_s : float
+        Wall time of the run (execution and export), in seconds.
+    """
 
     notebook: str
     run_name: str
     ipynb: Path
     html: Path
     json: Path
+    index: Path
     elapsed_s: float
 
 
-def repo_root() -> Path:
-    """The repository holding this package (the directory with ``pyproject.toml``), else the cwd."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "pyproject.toml").exists() and (parent / "notebooks").is_dir():
-            return parent
-    return Path.cwd()
+class NotebookRunError(RuntimeError):
+    """A notebook run failed: a cell raised, the kernel died, or no headline JSON was written.
 
-
-def headline_path(notebook: str, run_name: str, *, root: Path | None = None) -> Path:
-    """``reports/<notebook>/<run_name>.json``."""
-    return (root or repo_root()) / "reports" / notebook / f"{run_name}.json"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def write_headline(notebook: str, run_name: str, figures: Mapping[str, Any], *, root: Path | None = None) -> Path:
-    """Write a run's headline figures to ``reports/<notebook>/<run_name>.json`` (atomically).
-
-    NumPy scalars become Python numbers, timestamps ISO strings and NaN ``null``.
+    Attributes
+    ----------
+    notebook : str
+        The notebook name.
+    run_name : str
+        The run name.
+    ename : str
+        The error's class name (``"ValueError"``).
+    evalue : str
+        The error message.
+    failed_notebook : Path or None
+        The executed notebook with the error, ``reports/<notebook>/<run>.failed.ipynb`` (None if the
+        kernel never produced one).
+    cell : int or None
+        The execution count of the failing cell, when known.
     """
-    path = headline_path(notebook, run_name, root=root)
-    _atomic_write(path, json.dumps(_jsonable(dict(figures)), indent=2, allow_nan=False))
+
+    def __init__(
+        self,
+        notebook: str,
+        run_name: str,
+        ename: str,
+        evalue: str,
+        failed_notebook: Path | None,
+        cell: int | None = None,
+    ) -> None:
+        self.notebook = notebook
+        self.run_name = run_name
+        self.ename = ename
+        self.evalue = evalue
+        self.failed_notebook = failed_notebook
+        self.cell = cell
+        lines = evalue.strip().splitlines()
+        first = lines[0] if lines else ""
+        where = f" in cell [{cell}]" if cell is not None else ""
+        saved = f"; executed notebook saved as {failed_notebook}" if failed_notebook is not None else ""
+        super().__init__(f"notebook {notebook!r} run {run_name!r} failed{where}: {ename}: {first}{saved}")
+
+
+def notebook_path(notebook: str, repo_root: Path) -> Path:
+    """The file of a notebook: ``<repo_root>/notebooks/<notebook>.ipynb``.
+
+    Raises
+    ------
+    ConfigError
+        If the name is not a plain notebook name or the file does not exist (listing the available ones).
+    """
+    if notebook.endswith(".ipynb"):
+        raise ConfigError(f"notebook {notebook!r}: give the name without '.ipynb' ({notebook[:-6]!r})")
+    check_name(notebook, "notebook")
+    path = repo_root / "notebooks" / f"{notebook}.ipynb"
+    if not path.is_file():
+        available = sorted(p.stem for p in (repo_root / "notebooks").glob("*.ipynb"))
+        raise ConfigError(f"notebook {notebook!r} not found: no {path}; available notebooks: {available}")
     return path
 
 
-def export_html(ipynb: Path, html_path: Path) -> None:
-    """Export an executed notebook as a self-contained offline HTML report (no code, no stderr)."""
+def notebook_parameters(path: Path) -> list[str]:
+    """The names declared in a notebook's ``parameters``-tagged cell, in order.
+
+    Raises
+    ------
+    ConfigError
+        If the notebook has no cell tagged ``parameters``.
+    """
     import nbformat
-    from nbconvert import HTMLExporter
+    import papermill as pm
 
-    nb = nbformat.read(ipynb, as_version=4)
-    for cell in nb.cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = [o for o in cell.get("outputs", [])
-                               if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="offline",
-                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            embed_images=True)
-    body, _ = exporter.from_notebook_node(nb)
-    _atomic_write(html_path, body)
+    read: Callable[..., Any] = nbformat.read
+    nb = read(str(path), as_version=4)
+    if not any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.cells):
+        raise ConfigError(f"{path}: no cell tagged 'parameters' (every notebook must declare its parameters)")
+    return list(pm.inspect_notebook(str(path)))
 
 
-def _parameter_names(path: Path) -> set[str]:
-    import papermill
+def _plain_value(value: Any) -> Any:
+    """Values papermill can write as Python literals: dates as ISO strings, paths as strings."""
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain_value(v) for k, v in value.items()}
+    return value
 
-    return set(papermill.inspect_notebook(str(path)))
+
+def _resolve_path_value(value: Any, repo_root: Path) -> Any:
+    """A relative filesystem path resolved against the repository root; URLs and non-strings unchanged."""
+    if not isinstance(value, str) or not value or "://" in value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (repo_root / path).resolve())
 
 
-def _first_error(path: Path) -> str:
-    import nbformat
+def _locate_params_file(params_file: str | Path | None, repo_root: Path) -> Path | None:
+    """The params file as given (relative to the working directory), else relative to the repo root."""
+    if params_file is None:
+        return None
+    path = Path(params_file).expanduser()
+    if path.is_absolute() or path.exists() or not (repo_root / path).exists():
+        return path
+    return repo_root / path
 
-    nb = nbformat.read(path, as_version=4)
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                return f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
-    return "unknown error"
+
+def build_parameters(
+    notebook: str,
+    declared: list[str],
+    params_file: Path | None,
+    overrides: Mapping[str, Any] | None,
+    repo_root: Path,
+) -> dict[str, Any]:
+    """The parameters of a run, validated against the notebook's declared parameters.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook name (for messages).
+    declared : list[str]
+        The names in the notebook's ``parameters`` cell (:func:`notebook_parameters`).
+    params_file : Path, optional
+        The YAML params file.
+    overrides : Mapping[str, Any], optional
+        Values that win over the params file (``-p KEY VALUE`` on the command line).
+    repo_root : Path
+        Against which relative ``data_dir`` / ``db`` paths resolve.
+
+    Returns
+    -------
+    dict[str, Any]
+        The parameters, ``run_name`` included.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown key (naming it, where it came from and the valid keys), a ``run_name`` inside a
+        params file, an invalid run name, or an unreadable params file.
+    """
+    from_file = load_yaml(params_file) if params_file is not None else {}
+    extra = dict(overrides or {})
+    if "run_name" in from_file:
+        raise ConfigError(
+            f"{params_file}: run_name must not be set in a params file "
+            "(the run is named after the file, or by -p run_name)"
+        )
+    run_name = extra.pop("run_name", None)
+    if run_name is None:
+        run_name = params_file.stem if params_file is not None else "default"
+    run_name = check_name(str(run_name), "run_name")
+    params: dict[str, Any] = {**from_file, **extra, "run_name": run_name}
+
+    valid = set(declared)
+    unknown = [k for k in params if k not in valid]
+    if unknown:
+        sources = []
+        for key in unknown:
+            if key in extra:
+                sources.append(f"{key!r} (from the overrides)")
+            elif key in from_file:
+                sources.append(f"{key!r} (from {params_file})")
+            else:
+                sources.append(f"{key!r} (runner key: declare it in the notebook's parameters cell)")
+        raise ConfigError(
+            f"notebook {notebook!r}: unknown parameter(s) {', '.join(sources)}; "
+            f"valid keys are {sorted(valid)}"
+        )
+    for key in _PATH_KEYS:
+        if key in params:
+            params[key] = _resolve_path_value(params[key], repo_root)
+    return {k: _plain_value(v) for k, v in params.items()}
+
+
+@contextlib.contextmanager
+def _environ(updates: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables (inherited by the kernel) for the duration of the block."""
+    saved = {k: os.environ.get(k) for k in updates}
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _kernel_config() -> Any:
+    """Kernel-manager config: CurveZMQ transport encryption where available (quiet, local-only traffic)."""
+    import zmq
+    from traitlets.config import Config
+
+    if zmq.has("curve"):
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config()
+
+
+def _header_cell(notebook: str, run_name: str, params: Mapping[str, Any]) -> Any:
+    """A display-only cell opening the HTML report: notebook, run, time and parameters."""
+    from nbformat.v4 import new_code_cell, new_output
+
+    make_cell: Callable[..., Any] = new_code_cell
+    make_output: Callable[..., Any] = new_output
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(repr(v))}</code></td></tr>"
+        for k, v in params.items()
+        if k != "run_name"
+    )
+    table = f'<table class="pmr-params"><tbody>{rows}</tbody></table>' if rows else ""
+    block = (
+        '<div class="pmr-run-header" style="font-family: system-ui, sans-serif; font-size: 0.9em; '
+        'color: #57606a; border-bottom: 1px solid #d8dde3; padding-bottom: 0.5em; margin-bottom: 1em;">'
+        f'<a href="../index.html">pmresearch reports</a> · notebook <b>{html.escape(notebook)}</b> · '
+        f"run <b>{html.escape(run_name)}</b> · executed {stamp}"
+        f"<details><summary>parameters</summary>{table}</details></div>"
+    )
+    cell = make_cell(source="", outputs=[make_output("display_data", data={"text/html": block})])
+    cell.metadata["tags"] = ["pmresearch-run-header"]
+    return cell
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def run_notebook(
@@ -131,78 +330,105 @@ def run_notebook(
     params_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     *,
-    root: Path | None = None,
+    repo_root: Path | None = None,
 ) -> RunOutputs:
-    """Execute ``notebooks/<notebook>.ipynb`` with parameters and publish its report.
+    """Execute a notebook with papermill and publish ``reports/<notebook>/<run>.{ipynb,html,json}``.
 
     Parameters
     ----------
     notebook : str
-        Notebook name without ``.ipynb`` (e.g. ``"04_go_no_go"``).
-    params_file : path, optional
-        YAML parameter set (``params/<notebook>/<run>.yaml``); its stem names the run.
-    overrides : mapping, optional
-        Parameters overriding the file's (``run_name`` renames the run).
-    root : Path, optional
-        Repository root (default: the one holding this package); the notebook runs there.
+        The notebook name without ``.ipynb``, found at ``<repo_root>/notebooks/<notebook>.ipynb``.
+    params_file : str or Path, optional
+        A YAML mapping of parameters (``params/<notebook>/<run>.yaml``); its stem names the run. A
+        relative path not found from the working directory is looked up under the repository root.
+    overrides : Mapping[str, Any], optional
+        Parameters that win over the file; ``run_name`` here names the run.
+    repo_root : Path, optional
+        The repository root; default :func:`pmresearch.reports.paths.find_repo_root`. The notebook runs
+        with this as working directory and sees it as ``$PMRESEARCH_REPO_ROOT``.
+
+    Returns
+    -------
+    RunOutputs
+        The paths of the executed notebook, HTML report, headline JSON and index, the run name and the
+        elapsed time.
 
     Raises
     ------
     ConfigError
-        Unknown parameter keys (validated before anything runs) or an unreadable params file.
+        Before anything runs: missing notebook, unreadable params file, unknown parameter key, bad run
+        name.
     NotebookRunError
-        A cell raised; ``reports/<nb>/<run>.failed.ipynb`` holds the executed notebook.
+        If a cell raised, the kernel failed, the notebook wrote no headline JSON or the export failed.
     """
-    import papermill
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
 
-    base = (root or repo_root()).resolve()
-    source = base / "notebooks" / f"{notebook}.ipynb"
-    if not source.exists():
-        raise FileNotFoundError(f"notebook {notebook!r} not found at {source}")
-    params: dict[str, Any] = {}
-    where = "overrides"
-    if params_file is not None:
-        pf = Path(params_file)
-        pf = pf if pf.is_absolute() else base / pf
-        params.update(load_yaml(pf))
-        where = str(pf)
-    params.update(overrides or {})
-    run_name = str(params.get("run_name") or (Path(params_file).stem if params_file else "default"))
-    params["run_name"] = run_name
-    valid = _parameter_names(source)
-    unknown = sorted(set(params) - valid)
-    if unknown:
-        raise ConfigError(f"{where}: unknown parameter(s) {unknown} for notebook {notebook}; valid: {sorted(valid)}")
-    if params.get("data_dir"):
-        d = Path(str(params["data_dir"]))
-        params["data_dir"] = str(d if d.is_absolute() else base / d)
+    root = (repo_root if repo_root is not None else find_repo_root()).resolve()
+    nb_file = notebook_path(notebook, root)
+    declared = notebook_parameters(nb_file)
+    params = build_parameters(notebook, declared, _locate_params_file(params_file, root), overrides, root)
+    run_name: str = params["run_name"]
 
-    out_dir = base / "reports" / notebook
+    reports = reports_dir(root)
+    out_dir = reports / notebook
     out_dir.mkdir(parents=True, exist_ok=True)
-    ipynb, html_path, json_path = (out_dir / f"{run_name}{ext}" for ext in (".ipynb", ".html", ".json"))
-    failed = out_dir / f"{run_name}.failed.ipynb"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{run_name}.", suffix=".ipynb", dir=out_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    clock = time.perf_counter()
-    for stale in (json_path, failed):
-        stale.unlink(missing_ok=True)
-    try:
-        papermill.execute_notebook(str(source), str(tmp), parameters=params, cwd=str(base), kernel_name="python3",
-                                   progress_bar=False, log_output=False, report_mode=False)
-    except papermill.PapermillExecutionError:
-        os.replace(tmp, failed)
-        for stale in (ipynb, html_path, json_path):
-            stale.unlink(missing_ok=True)
-        raise NotebookRunError(f"{notebook} / {run_name} failed at {_first_error(failed)} (see {failed})") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, ipynb)
-    export_html(ipynb, html_path)
-    if not json_path.exists():
-        raise NotebookRunError(f"{notebook} / {run_name}: the notebook did not write its headline {json_path}")
-    from pmresearch.reports.index import build_index
+    ipynb_path = out_dir / f"{run_name}.ipynb"
+    html_path = out_dir / f"{run_name}.html"
+    json_path = headline_path(notebook, run_name, repo_root=root)
+    failed_path = out_dir / f"{run_name}.failed.ipynb"
+    tmp_ipynb = temp_path(ipynb_path, ".tmp.ipynb")  # papermill wants the .ipynb extension
 
-    build_index(base / "reports")
-    return RunOutputs(notebook, run_name, ipynb, html_path, json_path, time.perf_counter() - clock)
+    _remove(json_path)  # the notebook must write a fresh headline in this run
+    start = time.perf_counter()
+    failure: tuple[str, str, int | None] | None = None
+    try:
+        try:
+            with _environ({REPO_ROOT_ENV: str(root)}):
+                executed = pm.execute_notebook(
+                    str(nb_file),
+                    str(tmp_ipynb),
+                    parameters=params,
+                    kernel_name=KERNEL_NAME,
+                    cwd=str(root),
+                    progress_bar=sys.stderr.isatty(),
+                    log_output=False,
+                    config=_kernel_config(),
+                )
+            if not json_path.is_file():
+                raise FileNotFoundError(
+                    f"the notebook wrote no headline JSON {json_path}: it must call "
+                    f"pmresearch.reports.write_headline({notebook!r}, run_name, figures)"
+                )
+            read_headline(json_path)
+            executed.cells.insert(0, _header_cell(notebook, run_name, params))
+            report = notebook_to_html(executed, title=f"{notebook} · {run_name}")
+        except PapermillExecutionError as exc:
+            failure = (str(exc.ename), str(exc.evalue), exc.exec_count)
+        except Exception as exc:
+            failure = (type(exc).__name__, str(exc), None)
+
+        if failure is not None:
+            saved: Path | None = None
+            if tmp_ipynb.is_file():
+                os.replace(tmp_ipynb, failed_path)
+                saved = failed_path
+            _remove(html_path, json_path, ipynb_path)
+            build_index(reports)
+            raise NotebookRunError(notebook, run_name, failure[0], failure[1], saved, failure[2])
+
+        os.replace(tmp_ipynb, ipynb_path)
+        atomic_write_text(html_path, report)
+        _remove(failed_path)
+    finally:
+        _remove(tmp_ipynb)
+    index = build_index(reports)
+    return RunOutputs(
+        notebook=notebook,
+        run_name=run_name,
+        ipynb=ipynb_path,
+        html=html_path,
+        json=json_path,
+        index=index,
+        elapsed_s=time.perf_counter() - start,
+    )
