@@ -1,0 +1,67 @@
+"""The notebooks run end to end through papermill; every params file fits its notebook."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import re
+import shutil
+from pathlib import Path
+
+import papermill
+import pytest
+
+from pmresearch.backtest import GoNoGoConfig
+from pmresearch.config import from_mapping, load_yaml
+from pmresearch.reports import run_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+PARAM_FILES = sorted((REPO / "params").glob("*/*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def go_no_go_ci(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], str]:
+    """04_go_no_go with params/04_go_no_go/ci.yaml, run in a scratch copy of the repo layout."""
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    shutil.copytree(REPO / "params", root / "params")
+    (root / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
+    out = run_notebook("04_go_no_go", root / "params" / "04_go_no_go" / "ci.yaml", repo_root=root)
+    return root, json.loads(out.json.read_text()), out.html.read_text()
+
+
+def test_go_no_go_report_has_its_content(go_no_go_ci: tuple[Path, dict[str, object], str]) -> None:
+    root, head, page = go_no_go_ci
+    assert head["decision"] in ("GO", "NO-GO")
+    criteria = head["criteria"]
+    assert isinstance(criteria, list) and len(criteria) == 3
+    assert {"name", "value", "threshold", "passed"} <= set(criteria[0])
+    assert criteria[0]["threshold"] == 200.0  # fixed by the params before the run
+    assert f'data-pmr-decision="{head["decision"]}"' in page
+    assert page.count('class="plotly-graph-div"') == 4  # equity, calibration, edge, mispricing
+    assert len(re.findall(r"plotly\.js v\d", page)) == 1  # plotly.js embedded once
+    assert "Traceback" not in page and "run_go_no_go(" not in page  # no errors, no code
+    assert not re.search(r"<script[^>]+src=[\"']https?://", page)
+    assert (root / "data" / "runs" / "04_go_no_go" / "ci.duckdb").exists()
+    assert (root / "reports" / "index.html").read_text().count("04_go_no_go/ci.html") >= 1
+
+
+@pytest.mark.parametrize("path", PARAM_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_params_files_fit_their_notebook(path: Path) -> None:
+    notebook = REPO / "notebooks" / f"{path.parent.name}.ipynb"
+    assert notebook.exists(), f"{path} has no notebook"
+    declared = papermill.inspect_notebook(str(notebook))
+    params = load_yaml(path)
+    assert set(params) <= set(declared), sorted(set(params) - set(declared))
+    if path.parent.name == "04_go_no_go":
+        from_mapping(GoNoGoConfig, params, what=str(path))  # types and ranges
+
+
+def test_go_no_go_parameters_cell_matches_its_config() -> None:
+    """The notebook's typed defaults and GoNoGoConfig's fields are the same set with the same values."""
+    declared = papermill.inspect_notebook(str(REPO / "notebooks" / "04_go_no_go.ipynb"))
+    fields = {f.name: f.default for f in dataclasses.fields(GoNoGoConfig)}
+    assert set(declared) == set(fields)
+    for name, info in declared.items():
+        assert ast.literal_eval(info["default"]) == fields[name], name
