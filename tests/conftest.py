@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,14 +10,15 @@ import pytest
 from pmresearch.simulate import World, simulate
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("PMRESEARCH_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real sample (../shared/data). Its absence is a failure, never a skip."""
+    """The real sample (``../shared/data``, or ``$PMRESEARCH_SHARED_DATA``). Absent, it is a failure, not a skip."""
     if not (SHARED_DATA / "README.md").exists():
-        pytest.fail(f"real data sample not found at {SHARED_DATA}: tests need ../shared/data beside the repo")
+        pytest.fail(f"real data sample not found at {SHARED_DATA}: put shared/ beside the repository "
+                    "or set PMRESEARCH_SHARED_DATA")
     return SHARED_DATA
 
 
