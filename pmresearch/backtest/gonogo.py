@@ -39,7 +39,7 @@ class GoNoGoConfig:
 
     run_name: str = param("default", doc="name of the run (report file stem)")
     data_dir: str = param("", doc="data directory to read; empty: simulate the world below")
-    db: str = param("", doc="store URL; empty: a fresh data/runs/04_go_no_go/<run>.duckdb")
+    db: str = param("", doc="store URL or .duckdb path; empty: a fresh data/runs/04_go_no_go/<run>.duckdb")
     preset: str = param("edge", choices=tuple(PRESETS), doc="simulated world")
     days: float = param(7.0, gt=0.0, le=366.0, doc="simulated days")
     seed: int = param(0, ge=0, doc="simulator seed")
@@ -175,7 +175,8 @@ def run_go_no_go(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool 
     steps.update()
 
     if cfg.db:
-        url = cfg.db
+        # a URL as given; a plain path (the runner resolves it against the repo root) is a DuckDB file
+        url = cfg.db if "://" in cfg.db else f"duckdb:///{(root / cfg.db).resolve()}"
     else:
         db_path = root / "data" / "runs" / "04_go_no_go" / f"{cfg.run_name}.duckdb"
         db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -81,3 +81,10 @@ def test_go_no_go_finds_the_edge_that_is_there(preset: str, expected: str, tmp_p
     assert head["decision"] == expected and len(head["criteria"]) == 3
     assert set(result.sources["label_source"]) == {"resolution"}
     assert (tmp_path / "data" / "runs" / "04_go_no_go" / f"{preset}.duckdb").exists()
+
+
+def test_db_may_be_a_plain_path(tmp_path: Path) -> None:
+    cfg = GoNoGoConfig(run_name="p", days=0.5, seed=2, db="stores/run.duckdb", n_bootstrap=200)
+    result = run_go_no_go(cfg, root=tmp_path, progress=False)
+    assert (tmp_path / "stores" / "run.duckdb").exists()
+    assert len(result.rows) > 0
