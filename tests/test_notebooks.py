@@ -21,14 +21,20 @@ PARAM_FILES = sorted((REPO / "params").glob("*/*.yaml"))
 
 
 @pytest.fixture(scope="module")
-def go_no_go_ci(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], str]:
-    """04_go_no_go with params/04_go_no_go/ci.yaml, run in a scratch copy of the repo layout."""
+def scratch_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scratch copy of the repository layout, so runs never write into the checkout."""
     root = tmp_path_factory.mktemp("repo")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     shutil.copytree(REPO / "params", root / "params")
     (root / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
-    out = run_notebook("04_go_no_go", root / "params" / "04_go_no_go" / "ci.yaml", repo_root=root)
-    return root, json.loads(out.json.read_text()), out.html.read_text()
+    return root
+
+
+@pytest.fixture(scope="module")
+def go_no_go_ci(scratch_repo: Path) -> tuple[Path, dict[str, object], str]:
+    """04_go_no_go with params/04_go_no_go/ci.yaml."""
+    out = run_notebook("04_go_no_go", scratch_repo / "params" / "04_go_no_go" / "ci.yaml", repo_root=scratch_repo)
+    return scratch_repo, json.loads(out.json.read_text()), out.html.read_text()
 
 
 def test_go_no_go_report_has_its_content(go_no_go_ci: tuple[Path, dict[str, object], str]) -> None:
@@ -65,3 +71,16 @@ def test_go_no_go_parameters_cell_matches_its_config() -> None:
     assert set(declared) == set(fields)
     for name, info in declared.items():
         assert ast.literal_eval(info["default"]) == fields[name], name
+
+
+def test_explore_reads_a_simulated_world_and_the_real_sample(scratch_repo: Path, shared_data: Path) -> None:
+    sim = run_notebook("00_explore", scratch_repo / "params" / "00_explore" / "ci.yaml", repo_root=scratch_repo)
+    real = run_notebook("00_explore", scratch_repo / "params" / "00_explore" / "real_sample.yaml",
+                        {"data_dir": str(shared_data)}, repo_root=scratch_repo)
+    sim_head, real_head = json.loads(sim.json.read_text()), json.loads(real.json.read_text())
+    assert sim_head["brier_true"] < sim_head["brier_mid"]  # the truth beats the distorted maker
+    assert real_head["brier_true"] is None  # real quotes carry no ground truth
+    assert real_head["rows"]["quotes"] == 16_082
+    for page in (sim.html.read_text(), real.html.read_text()):
+        assert page.count('class="plotly-graph-div"') == 2
+        assert "Traceback" not in page

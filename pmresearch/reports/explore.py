@@ -1,0 +1,126 @@
+"""The exploration notebook's config, data loading and figures (``notebooks/00_explore.ipynb``).
+
+The same calls work on a simulated world and on a real data directory: a simulated world's quotes
+carry ``true_prob_up``, a real one's do not, and the figures show what is there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pmresearch._time import SECONDS_PER_YEAR
+from pmresearch.config import param
+from pmresearch.data import read_data_dir
+from pmresearch.simulate import PRESETS, simulate
+
+__all__ = ["ExploreConfig", "load_frames", "market_figure", "price_figure", "reliability_table"]
+
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
+
+
+@dataclass(frozen=True)
+class ExploreConfig:
+    """Parameters of ``notebooks/00_explore.ipynb``."""
+
+    run_name: str = param("default", doc="name of the run")
+    data_dir: str = param("", doc="a data directory to explore; empty: simulate the world below")
+    db: str = param("", doc="unused here (runner key accepted by every notebook)")
+    preset: str = param("edge", choices=tuple(PRESETS), doc="simulated world")
+    days: float = param(1.0, gt=0.0, le=31.0, doc="simulated days")
+    seed: int = param(0, ge=0, doc="simulator seed")
+    start: str = param("2026-06-15", doc="simulated world start (UTC date)")
+    interval_minutes: int = param(15, choices=(5, 15), doc="market window length to show")
+    market_index: int = param(3, ge=0, doc="which market (in time order) to draw in detail")
+
+
+def load_frames(cfg: ExploreConfig, root: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Canonical frames by kind (klines, oracle, markets, quotes, books, trades) for ``cfg``."""
+    if cfg.data_dir:
+        path = Path(cfg.data_dir)
+        path = path if path.is_absolute() or root is None else root / path
+        return dict(read_data_dir(path).frames)
+    w = simulate(cfg.preset, days=cfg.days, seed=cfg.seed, start=cfg.start)
+    klines = pd.concat([w.klines, w.klines_1s, w.eth_klines], ignore_index=True)
+    return {"klines": klines, "oracle": pd.concat([w.oracle, w.oracle_push], ignore_index=True),
+            "markets": w.markets, "quotes": w.quotes, "books": w.books, "trades": w.trades}
+
+
+def price_figure(frames: dict[str, pd.DataFrame], symbol: str = "BTCUSDT") -> go.Figure:
+    """BTC 1-minute closes (and the settlement oracle when present) over realized vol per 15 minutes."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.06)
+    k = frames.get("klines", pd.DataFrame())
+    k = k[(k["symbol"] == symbol) & (k["interval"] == "1m")].sort_values("ts") if len(k) else k
+    if len(k):
+        gap = k["ts"].diff() > pd.Timedelta(minutes=5)  # break the line over gaps between files
+        close = k["close"].where(~gap.shift(-1, fill_value=False))
+        fig.add_trace(go.Scattergl(x=k["ts"], y=close, name=f"{symbol} 1m close", mode="lines",
+                                   connectgaps=False), 1, 1)
+        r = np.log(k["close"]).diff()
+        rv = (r * r).groupby(k["ts"].dt.floor("15min")).agg(["mean", "size"])
+        rv = rv[rv["size"] >= 10]
+        fig.add_trace(go.Bar(x=rv.index, y=np.sqrt(rv["mean"] * SECONDS_PER_YEAR / 60.0), name="realized vol (15 min)",
+                             marker_color="#8e6bbf"), 2, 1)
+    o = frames.get("oracle", pd.DataFrame())
+    if len(o):
+        ds = o[o["source"] == "chainlink-data-streams"].sort_values("ts")
+        if len(ds):
+            step = max(1, len(ds) // 5000)
+            fig.add_trace(go.Scattergl(x=ds["ts"].iloc[::step], y=ds["price"].iloc[::step],
+                                       name="oracle (Data Streams)", mode="lines", line={"width": 1}), 1, 1)
+    fig.update_layout(title="Spot and volatility", height=520, **_LAYOUT)
+    fig.update_yaxes(title_text="USD", row=1, col=1)
+    fig.update_yaxes(title_text="annualized vol", row=2, col=1)
+    return fig
+
+
+def market_figure(frames: dict[str, pd.DataFrame], interval_minutes: int, index: int) -> go.Figure:
+    """One market's Up-token bid/ask band and mid through its window, with the true P(up) if simulated."""
+    q = frames.get("quotes", pd.DataFrame())
+    fig = go.Figure()
+    if len(q) == 0:
+        fig.update_layout(title="No quotes in this data directory", **_LAYOUT)
+        return fig
+    q = q[q["interval_minutes"] == interval_minutes]
+    slugs = q.sort_values("window_start")["slug"].drop_duplicates().tolist()
+    if not slugs:
+        fig.update_layout(title=f"No {interval_minutes}-minute quotes", **_LAYOUT)
+        return fig
+    slug = slugs[min(index, len(slugs) - 1)]
+    m = q[q["slug"] == slug].sort_values("ts")
+    fig.add_trace(go.Scatter(x=m["ts"], y=m["best_ask_up"], name="best ask (Up)", mode="lines",
+                             line={"width": 1, "color": "#d62728", "shape": "hv"}, connectgaps=False))
+    fig.add_trace(go.Scatter(x=m["ts"], y=m["best_bid_up"], name="best bid (Up)", mode="lines",
+                             line={"width": 1, "color": "#2ca02c", "shape": "hv"}, connectgaps=False))
+    if "true_prob_up" in m and m["true_prob_up"].notna().any():
+        fig.add_trace(go.Scatter(x=m["ts"], y=m["true_prob_up"], name="true P(up)", mode="lines",
+                                 line={"color": "black"}))
+    outcome = frames["markets"].set_index("slug")["outcome_up"].get(slug, pd.NA) if "markets" in frames else pd.NA
+    result = "Up" if outcome == 1 else "Down" if outcome == 0 else "unknown"
+    fig.update_layout(title=f"{slug}: quotes through the window (outcome {result})", height=420,
+                      yaxis={"range": [0, 1], "title": "price / probability"}, **_LAYOUT)
+    return fig
+
+
+def reliability_table(frames: dict[str, pd.DataFrame], n_bins: int = 10) -> pd.DataFrame:
+    """Mean outcome per bin of the market mid (and of the true P when simulated), with counts and
+    Brier scores: how calibrated the quotes are."""
+    q, mk = frames.get("quotes"), frames.get("markets")
+    if q is None or mk is None or len(q) == 0:
+        return pd.DataFrame()
+    d = q.merge(mk[["slug", "outcome_up"]], on="slug", how="inner")
+    d = d[d["outcome_up"].notna() & d["best_bid_up"].notna() & d["best_ask_up"].notna()]
+    d = d.assign(mid=(d["best_bid_up"] + d["best_ask_up"]) / 2.0, y=d["outcome_up"].astype(float))
+    bins = pd.cut(d["mid"], list(np.linspace(0.0, 1.0, n_bins + 1)), include_lowest=True)
+    table = d.groupby(bins, observed=True).agg(quotes=("y", "size"), mean_mid=("mid", "mean"), share_up=("y", "mean"))
+    if "true_prob_up" in d:
+        table["mean_true_p"] = d.groupby(bins, observed=True)["true_prob_up"].mean()
+    table.attrs["brier_mid"] = float(((d["mid"] - d["y"]) ** 2).mean())
+    if "true_prob_up" in d:
+        table.attrs["brier_true"] = float(((d["true_prob_up"] - d["y"]) ** 2).mean())
+    return table
