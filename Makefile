@@ -21,6 +21,7 @@ install: $(STAMP)
 report: $(STAMP)
 	$(BIN)/pmresearch run 04_go_no_go --params params/04_go_no_go/sim_edge.yaml
 	$(BIN)/pmresearch run 04_go_no_go --params params/04_go_no_go/sim_no_edge.yaml
+	$(BIN)/pmresearch run 00_explore --params params/00_explore/sim_edge.yaml
 	@echo "open reports/index.html"
 
 ## The whole test suite, notebooks included
