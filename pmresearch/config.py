@@ -21,12 +21,13 @@ import operator
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 
-__all__ = ["ConfigError", "from_mapping", "from_namespace", "load_yaml", "param", "to_mapping"]
+__all__ = ["ConfigError", "RunnerParams", "from_mapping", "from_namespace", "load_yaml", "param", "to_mapping"]
 
 T = TypeVar("T")
 
@@ -189,3 +190,12 @@ def from_namespace(cls: type[T], namespace: Mapping[str, Any], *, what: str = "p
         raise TypeError(f"{cls!r} is not a dataclass")
     names = [f.name for f in dataclasses.fields(cls)]
     return from_mapping(cls, {n: namespace[n] for n in names if n in namespace}, what=what)
+
+
+@dataclass(frozen=True)
+class RunnerParams:
+    """The runner keys every notebook accepts (DESIGN.md: ``run_name``, ``data_dir``, ``db``)."""
+
+    run_name: str = param("default", doc="name of the run (report file stem)")
+    data_dir: str = param("", doc="data directory to read; empty: simulate a world")
+    db: str = param("", doc="store URL or .duckdb path; empty: a fresh store per run")

@@ -15,6 +15,7 @@ import pytest
 from pmresearch.backtest import GoNoGoConfig
 from pmresearch.config import from_mapping, load_yaml
 from pmresearch.reports import run_notebook
+from pmresearch.reports.explore import ExploreConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PARAM_FILES = sorted((REPO / "params").glob("*/*.yaml"))
@@ -60,14 +61,15 @@ def test_params_files_fit_their_notebook(path: Path) -> None:
     declared = papermill.inspect_notebook(str(notebook))
     params = load_yaml(path)
     assert set(params) <= set(declared), sorted(set(params) - set(declared))
-    if path.parent.name == "04_go_no_go":
-        from_mapping(GoNoGoConfig, params, what=str(path))  # types and ranges
+    config = {"04_go_no_go": GoNoGoConfig, "00_explore": ExploreConfig}[path.parent.name]
+    from_mapping(config, params, what=str(path))  # types and ranges
 
 
-def test_go_no_go_parameters_cell_matches_its_config() -> None:
-    """The notebook's typed defaults and GoNoGoConfig's fields are the same set with the same values."""
-    declared = papermill.inspect_notebook(str(REPO / "notebooks" / "04_go_no_go.ipynb"))
-    fields = {f.name: f.default for f in dataclasses.fields(GoNoGoConfig)}
+@pytest.mark.parametrize(("notebook", "config"), [("04_go_no_go", GoNoGoConfig), ("00_explore", ExploreConfig)])
+def test_parameters_cell_matches_its_config(notebook: str, config: type) -> None:
+    """The notebook's typed defaults and its config's fields are the same set with the same values."""
+    declared = papermill.inspect_notebook(str(REPO / "notebooks" / f"{notebook}.ipynb"))
+    fields = {f.name: f.default for f in dataclasses.fields(config)}
     assert set(declared) == set(fields)
     for name, info in declared.items():
         assert ast.literal_eval(info["default"]) == fields[name], name

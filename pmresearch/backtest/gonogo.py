@@ -28,22 +28,15 @@ from pmresearch.features.basic import add_contract_features, add_realized_vol
 from pmresearch.labels.decision import decision_rows
 from pmresearch.metrics.trading import cluster_ratio_lower_bound, trade_stats
 from pmresearch.pricing import digital_bs
-from pmresearch.simulate import PRESETS, make_config, simulate_config
+from pmresearch.simulate import WorldParams, make_config, simulate_config
 
 __all__ = ["Criterion", "GoNoGoConfig", "GoNoGoResult", "ensure_world", "evaluate", "run_go_no_go"]
 
 
 @dataclass(frozen=True)
-class GoNoGoConfig:
+class GoNoGoConfig(WorldParams):
     """Parameters of ``notebooks/04_go_no_go.ipynb`` (one field per notebook parameter)."""
 
-    run_name: str = param("default", doc="name of the run (report file stem)")
-    data_dir: str = param("", doc="data directory to read; empty: simulate the world below")
-    db: str = param("", doc="store URL or .duckdb path; empty: a fresh data/runs/04_go_no_go/<run>.duckdb")
-    preset: str = param("edge", choices=tuple(PRESETS), doc="simulated world")
-    days: float = param(7.0, gt=0.0, le=366.0, doc="simulated days")
-    seed: int = param(0, ge=0, doc="simulator seed")
-    start: str = param("2026-06-15", doc="simulated world start (UTC date)")
     interval_minutes: int = param(15, choices=(5, 15), doc="market window length traded")
     decision_every_s: float = param(30.0, gt=0.0, doc="seconds between decision times in a window")
     first_decision_s: float = param(60.0, ge=0.0, doc="first decision, seconds after window start")

@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.config import param
 from pmresearch.data import read_data_dir
-from pmresearch.simulate import PRESETS, simulate
+from pmresearch.simulate import WorldParams, simulate
 
 __all__ = ["ExploreConfig", "load_frames", "market_figure", "price_figure", "reliability_table"]
 
@@ -25,16 +25,10 @@ _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b"
 
 
 @dataclass(frozen=True)
-class ExploreConfig:
-    """Parameters of ``notebooks/00_explore.ipynb``."""
+class ExploreConfig(WorldParams):
+    """Parameters of ``notebooks/00_explore.ipynb`` (``db`` is accepted but unused: nothing is stored)."""
 
-    run_name: str = param("default", doc="name of the run")
-    data_dir: str = param("", doc="a data directory to explore; empty: simulate the world below")
-    db: str = param("", doc="unused here (runner key accepted by every notebook)")
-    preset: str = param("edge", choices=tuple(PRESETS), doc="simulated world")
     days: float = param(1.0, gt=0.0, le=31.0, doc="simulated days")
-    seed: int = param(0, ge=0, doc="simulator seed")
-    start: str = param("2026-06-15", doc="simulated world start (UTC date)")
     interval_minutes: int = param(15, choices=(5, 15), doc="market window length to show")
     market_index: int = param(3, ge=0, doc="which market (in time order) to draw in detail")
 

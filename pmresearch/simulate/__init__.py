@@ -7,7 +7,7 @@ data directory that loads exactly like a real one. :func:`simulate_decisions` is
 
 from __future__ import annotations
 
-from pmresearch.simulate.config import PRESETS, SimConfig, make_config
+from pmresearch.simulate.config import PRESETS, SimConfig, WorldParams, make_config
 from pmresearch.simulate.light import simulate_decisions
 from pmresearch.simulate.process import true_prob_up, window_vols
 from pmresearch.simulate.world import World, simulate, simulate_config
@@ -16,6 +16,7 @@ __all__ = [
     "PRESETS",
     "SimConfig",
     "World",
+    "WorldParams",
     "make_config",
     "simulate",
     "simulate_config",

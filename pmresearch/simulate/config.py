@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pmresearch.config import from_mapping, param
+from pmresearch.config import RunnerParams, from_mapping, param
 
-__all__ = ["PRESETS", "SimConfig", "make_config"]
+__all__ = ["PRESETS", "SimConfig", "WorldParams", "make_config"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,13 @@ def make_config(preset: str = "edge", **overrides: Any) -> SimConfig:
     if cfg.quote_jitter_s >= cfg.quote_every_s:
         raise ValueError("simulator config: quote_jitter_s must be smaller than quote_every_s (ordered quotes)")
     return cfg
+
+
+@dataclass(frozen=True)
+class WorldParams(RunnerParams):
+    """Notebook parameters naming a simulated world (used when ``data_dir`` is empty)."""
+
+    preset: str = param("edge", choices=tuple(PRESETS), doc="simulated world")
+    days: float = param(7.0, gt=0.0, le=366.0, doc="simulated days")
+    seed: int = param(0, ge=0, doc="simulator seed")
+    start: str = param("2026-06-15", doc="simulated world start (UTC date)")
