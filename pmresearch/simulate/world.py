@@ -222,7 +222,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(12)]
     (rng_vol, rng_path, rng_eth, rng_volu, rng_oracle, rng_mm, rng_qt, rng_book, rng_trade, rng_miss,
      rng_lat, rng_ethv) = streams
-    bar = tqdm(total=6, desc="simulate", disable=not progress, unit="stage")
+    bar = tqdm(total=5, desc="simulate", disable=not progress, unit="stage")
 
     # --- spot paths ---------------------------------------------------------------------------
     n_win = n_sec // WINDOW_S
@@ -397,7 +397,6 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     quotes = pd.concat(quote_frames, ignore_index=True).sort_values(["ts", "slug"], ignore_index=True)
     books = pd.concat(book_frames, ignore_index=True)
     trades = pd.concat(trade_frames, ignore_index=True).sort_values(["ts", "trade_id"], ignore_index=True)
-    bar.update()
     bar.update()
     bar.close()
     return World(
