@@ -8,7 +8,7 @@ data directory that loads exactly like a real one. :func:`simulate_decisions` is
 from __future__ import annotations
 
 from pmresearch.simulate.config import PRESETS, SimConfig, WorldParams, make_config
-from pmresearch.simulate.light import simulate_decisions
+from pmresearch.simulate.light import simulate_decisions, simulate_path
 from pmresearch.simulate.process import true_prob_up, window_vols
 from pmresearch.simulate.world import World, simulate, simulate_config
 
@@ -21,6 +21,7 @@ __all__ = [
     "simulate",
     "simulate_config",
     "simulate_decisions",
+    "simulate_path",
     "true_prob_up",
     "window_vols",
 ]

@@ -14,12 +14,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pmresearch._time import to_utc
+from pmresearch._time import SECONDS_PER_YEAR, to_utc
 from pmresearch.rules import DEFAULT_TWAP_LOOKBACK_S, SettlementRule
 from pmresearch.simulate.config import SimConfig
-from pmresearch.simulate.process import log_increments, true_prob_up, window_vols
+from pmresearch.simulate.process import (
+    WINDOW_S,
+    draw_jump_counts,
+    jump_rate_per_year,
+    log_increments,
+    true_prob_up,
+    window_vols,
+)
 
-__all__ = ["simulate_decisions"]
+__all__ = ["simulate_decisions", "simulate_path"]
 
 _TIE_UP = SettlementRule("light", "instant")
 
@@ -96,4 +103,47 @@ def simulate_decisions(
     return pd.DataFrame({
         "sigma": sigma, "tau_s": tau_s, "spot": spot, "strike": strike, "log_known_sum": known,
         "true_prob_up": p, "outcome": _TIE_UP.outcome(strike, end),
+    })
+
+
+def simulate_path(
+    cfg: SimConfig,
+    n_steps: int,
+    *,
+    step_s: float = 1.0,
+    sigma: float | None = None,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """A spot path alone: ``n_steps`` exact increments of ``step_s`` seconds from ``cfg.start``.
+
+    The volatility follows the world's law per 15-minute window (or is the constant ``sigma`` when
+    given); jumps follow ``cfg``. Nothing else (oracle, markets, books) is simulated: this is what
+    estimator and calibration tests need, fast.
+
+    Returns
+    -------
+    DataFrame
+        ``ts`` (end of each step, UTC), ``log_price`` (at ``ts``), ``sigma`` (true annualized diffusion
+        vol of the step), ``jump_count`` (exact Poisson count in the step) and ``jump`` (sum of its
+        log-jumps). The first row is the first step's end; the start price is ``cfg.s0``.
+    """
+    if n_steps < 1:
+        raise ValueError("n_steps must be >= 1")
+    if step_s <= 0 or (WINDOW_S / step_s) % 1:
+        raise ValueError(f"step_s must divide {WINDOW_S} s (a volatility window), got {step_s}")
+    rng = np.random.default_rng(cfg.seed if seed is None else seed)
+    start = to_utc(cfg.start)
+    per_window = round(WINDOW_S / step_s)
+    if sigma is None:
+        sig = np.repeat(window_vols(cfg, start, n_steps // per_window + 1, rng), per_window)[:n_steps]
+    else:
+        sig = np.full(n_steps, float(sigma))
+    dt = step_s / SECONDS_PER_YEAR
+    counts, jumps = draw_jump_counts(rng, jump_rate_per_year(cfg) * dt, cfg.jump_mean, cfg.jump_sd, n_steps)
+    inc = cfg.drift * dt + sig * np.sqrt(dt) * rng.standard_normal(n_steps) + jumps
+    ts = start + pd.to_timedelta((np.arange(1, n_steps + 1) * step_s * 1e6).round().astype(np.int64), unit="us")
+    return pd.DataFrame({
+        "ts": pd.Series(ts).astype("datetime64[us, UTC]"),
+        "log_price": np.log(cfg.s0) + np.cumsum(inc),
+        "sigma": sig, "jump_count": counts, "jump": jumps,
     })

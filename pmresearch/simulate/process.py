@@ -25,6 +25,7 @@ from pmresearch.simulate.config import SimConfig
 
 __all__ = [
     "WINDOW_S",
+    "draw_jump_counts",
     "draw_jumps",
     "jump_rate_per_year",
     "log_increments",
@@ -69,17 +70,24 @@ def window_vols(cfg: SimConfig, first_start: pd.Timestamp, n_windows: int, rng: 
     return np.asarray(cfg.sigma * np.exp(season + h) * mult, dtype=np.float64)
 
 
-def draw_jumps(
+def draw_jump_counts(
     rng: np.random.Generator, count_mean: npt.ArrayLike, mean: float, sd: float, size: int | tuple[int, ...]
-) -> FloatArray:
-    """Sum of ``Poisson(count_mean)`` i.i.d. ``N(mean, sd^2)`` log-jumps per element (exact law)."""
-    n = rng.poisson(np.broadcast_to(np.asarray(count_mean, dtype=np.float64), size))
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Jump counts ``N ~ Poisson(count_mean)`` and the sums of ``N`` i.i.d. ``N(mean, sd^2)`` log-jumps."""
+    n = rng.poisson(np.broadcast_to(np.asarray(count_mean, dtype=np.float64), size)).astype(np.int64)
     out = np.zeros(n.shape, dtype=np.float64)
     hit = n > 0
     if np.any(hit):
         nh = n[hit].astype(np.float64)
         out[hit] = nh * mean + sd * np.sqrt(nh) * rng.standard_normal(nh.shape)
-    return out
+    return n, out
+
+
+def draw_jumps(
+    rng: np.random.Generator, count_mean: npt.ArrayLike, mean: float, sd: float, size: int | tuple[int, ...]
+) -> FloatArray:
+    """Sum of ``Poisson(count_mean)`` i.i.d. ``N(mean, sd^2)`` log-jumps per element (exact law)."""
+    return draw_jump_counts(rng, count_mean, mean, sd, size)[1]
 
 
 def log_increments(

@@ -62,6 +62,11 @@ class World:
         Best bid/ask snapshots (~every 2 s) with ``true_prob_up``, the ground truth.
     books, trades
         L2 book levels (both tokens) and the noise takers' trade prints.
+    truth
+        Ground truth of the generating process per 15-minute volatility window: ``window_start``,
+        ``sigma`` (annualized diffusion vol), ``jump_steps`` (path steps holding a jump: the jump count
+        but for the ~1e-5 chance of two in one sub-second step) and ``jump_sum`` (sum of log-jumps).
+        Not a data file: it is what estimators are checked against.
     """
 
     config: SimConfig
@@ -75,6 +80,7 @@ class World:
     quotes: pd.DataFrame
     books: pd.DataFrame
     trades: pd.DataFrame
+    truth: pd.DataFrame
     elapsed_s: float = field(default=0.0, compare=False)
 
     @property
@@ -120,6 +126,8 @@ class World:
                 frame.to_parquet(tmp / name, compression="zstd", index=False)
                 names.append(name)
             meta = {"preset": self.preset, "config": to_mapping(self.config), "summary": self.summary()}
+            self.truth.to_parquet(tmp / "truth_windows.parquet", compression="zstd", index=False)
+            names.append("truth_windows.parquet")
             (tmp / "world.json").write_text(json.dumps(meta, indent=2, default=str))
             names.append("world.json")
             paths = []
@@ -229,6 +237,11 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     sig_w = window_vols(cfg, start, n_win, rng_vol)
     sig_step = np.repeat(sig_w, WINDOW_S * m)
     inc, z, jumps = log_increments(rng_path, 1.0 / m, sig_step, cfg, n_steps)
+    per_window = jumps.reshape(n_win, WINDOW_S * m)
+    truth = pd.DataFrame({
+        "window_start": _ts(start_us, np.arange(n_win, dtype=np.float64) * WINDOW_S),
+        "sigma": sig_w, "jump_steps": (per_window != 0.0).sum(axis=1), "jump_sum": per_window.sum(axis=1),
+    })
     log_s = np.empty(n_steps + 1)
     log_s[0] = np.log(cfg.s0)
     np.cumsum(inc, out=log_s[1:])
@@ -402,7 +415,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     return World(
         config=cfg, preset=preset, klines=klines, klines_1s=klines_1s, eth_klines=eth_klines,
         oracle=oracle, oracle_push=oracle_push, markets=markets, quotes=quotes, books=books,
-        trades=trades, elapsed_s=time.perf_counter() - t_clock,
+        trades=trades, truth=truth, elapsed_s=time.perf_counter() - t_clock,
     )
 
 

@@ -172,7 +172,7 @@ def test_write_and_read_back(edge_world: World, edge_world_dir: Path) -> None:
     names = sorted(p.name for p in edge_world_dir.iterdir())
     assert "world.json" in names
     data = read_data_dir(edge_world_dir)
-    assert [p.name for p in data.skipped] == ["world.json"]
+    assert sorted(p.name for p in data.skipped) == ["truth_windows.parquet", "world.json"]  # not data files
     pd.testing.assert_frame_equal(data.frames["markets"].sort_values("slug", ignore_index=True),
                                   validate(edge_world.markets, "markets").sort_values("slug", ignore_index=True),
                                   check_dtype=False)
@@ -205,3 +205,28 @@ def test_presets_order_the_maker_distortion() -> None:
     """Same seed, same spot path: the hard maker strays from the truth more than no-edge, less than edge."""
     gap = {p: simulate(p, days=0.25, seed=8).summary()["mean_abs_mid_minus_true"] for p in ("no-edge", "hard", "edge")}
     assert gap["no-edge"] < gap["hard"] < gap["edge"]
+
+
+def test_world_truth_matches_its_path(edge_world: World) -> None:
+    t = edge_world.truth
+    assert len(t) == 96 and (t["sigma"] > 0).all()
+    # realized variance of 1 s bars over a window is close to sigma^2 x 900 s (plus its jumps)
+    k = edge_world.klines_1s
+    r = np.log(k["close"]).diff().fillna(np.log(k["close"].iloc[0] / k["open"].iloc[0]))
+    rv = (r * r).groupby(k["ts"].dt.floor("15min")).sum().to_numpy()
+    expected = t["sigma"].to_numpy() ** 2 * 900 / (365 * 86400) + t["jump_sum"].to_numpy() ** 2
+    ratio = rv / expected
+    assert 0.9 < np.median(ratio) < 1.1
+
+
+def test_simulate_path_has_the_configured_law() -> None:
+    from pmresearch.simulate import simulate_path
+
+    cfg = make_config("edge", jumps_per_day=200.0, jump_sd=0.002, seed=4)
+    p = simulate_path(cfg, 86_400 * 3, sigma=0.5)
+    r = np.diff(np.concatenate([[np.log(cfg.s0)], p["log_price"].to_numpy()])) - p["jump"].to_numpy()
+    sd_ann = r.std() * np.sqrt(365 * 86400)
+    assert abs(sd_ann - 0.5) < 0.01  # 259,200 Gaussian increments: relative SE ~0.14%
+    total = int(p["jump_count"].sum())
+    assert abs(total - 600) < 4 * np.sqrt(600)  # Poisson(200/day x 3 days)
+    assert str(p["ts"].dt.tz) == "UTC"
