@@ -1,21 +1,64 @@
-"""Digital option pricing (Black-Scholes, Merton jump-diffusion, TWAP settlement)."""
+"""Digital option pricing (Black-Scholes, Merton jump-diffusion, TWAP settlement), volatility
+estimators (:mod:`pmresearch.pricing.vol`) and jump tests and calibration (:mod:`pmresearch.pricing.jumps`)."""
 
 from __future__ import annotations
 
 from pmresearch.pricing.digital import (
     JumpClass,
     digital_bs,
+    digital_delta,
     digital_merton,
     digital_twap,
+    digital_vega,
     gaussian_jump_up_probability,
     twap_log_moments,
 )
+from pmresearch.pricing.jumps import (
+    BNSJumpTest,
+    MertonFit,
+    bns_jump_test,
+    fit_merton,
+    lee_mykland_jumps,
+    merton_loglik,
+)
+from pmresearch.pricing.vol import (
+    annualize,
+    bipower_variation,
+    bipower_vol,
+    ewma_vol,
+    intraday_seasonality,
+    range_vol,
+    realized_vol,
+    rolling_vol,
+    seasonal_factor_at,
+    vol_asof,
+    yang_zhang_vol,
+)
 
 __all__ = [
+    "BNSJumpTest",
     "JumpClass",
+    "MertonFit",
+    "annualize",
+    "bipower_variation",
+    "bipower_vol",
+    "bns_jump_test",
     "digital_bs",
+    "digital_delta",
     "digital_merton",
     "digital_twap",
+    "digital_vega",
+    "ewma_vol",
+    "fit_merton",
     "gaussian_jump_up_probability",
+    "intraday_seasonality",
+    "lee_mykland_jumps",
+    "merton_loglik",
+    "range_vol",
+    "realized_vol",
+    "rolling_vol",
+    "seasonal_factor_at",
     "twap_log_moments",
+    "vol_asof",
+    "yang_zhang_vol",
 ]

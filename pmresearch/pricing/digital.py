@@ -16,6 +16,7 @@ Turnbull & Wakeman (1991), Levy (1992): moment matching for averages (used for T
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,12 +25,15 @@ from scipy import special, stats
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import FloatArray
+from pmresearch.pricing._kernels import PARAM_NAMES, digital_kernel
 
 __all__ = [
     "JumpClass",
     "digital_bs",
+    "digital_delta",
     "digital_merton",
     "digital_twap",
+    "digital_vega",
     "gaussian_jump_up_probability",
     "twap_log_moments",
 ]
@@ -43,13 +47,13 @@ def _f64(x: npt.ArrayLike) -> FloatArray:
 
 
 def _check_positive(name: str, x: FloatArray) -> None:
-    if np.any(~(x > 0.0)):
-        raise ValueError(f"{name} must be positive and finite (got a value <= 0 or NaN)")
+    if np.any(~((x > 0.0) & (x < np.inf))):
+        raise ValueError(f"{name} must be positive and finite (got a value <= 0, inf or NaN)")
 
 
 def _check_nonneg(name: str, x: FloatArray) -> None:
-    if np.any(~(x >= 0.0)):
-        raise ValueError(f"{name} must be >= 0 (got a negative value or NaN)")
+    if np.any(~((x >= 0.0) & (x < np.inf))):
+        raise ValueError(f"{name} must be >= 0 and finite (got a negative value, inf or NaN)")
 
 
 def _up_prob(mean: FloatArray, var: FloatArray) -> FloatArray:
@@ -81,14 +85,62 @@ def digital_bs(
     -------
     ndarray
         Undiscounted probabilities in ``[0, 1]``; ``1{S e^{r tau} >= K}`` when ``sigma sqrt(tau) = 0``.
+
+    Raises
+    ------
+    ValueError
+        Naming the first invalid input and its index (non-finite values, ``S, K <= 0``, negative
+        ``tau`` or ``sigma``).
+
+    Notes
+    -----
+    One numba pass per element (:func:`pmresearch.pricing._kernels.digital_kernel`, shared with
+    :func:`digital_merton`) after NumPy's ``ln(S/K)``; the normal CDF is SciPy's Cephes ``ndtr``,
+    ported bit for bit.
     """
-    s, k, t, v, rr = (_f64(a) for a in (S, K, tau, sigma, r))
-    _check_positive("S", s)
-    _check_positive("K", k)
-    _check_nonneg("tau", t)
-    _check_nonneg("sigma", v)
-    mean = np.log(s / k) + (rr - 0.5 * v * v) * t
-    return _up_prob(mean, v * v * t)
+    return _digital((S, K, tau, sigma, r, 0.0, 0.0, 0.0), "r", 1e-12)
+
+
+_RULES = {"tau": ">= 0 and finite", "sigma": ">= 0 and finite", "lam": ">= 0 and finite",
+          "sigma_j": ">= 0 and finite"}
+
+
+def _digital(args: tuple[npt.ArrayLike, ...], drift_name: str, tol: float) -> FloatArray:
+    """Broadcast ``(S, K, tau, sigma, drift, lam, mu_j, sigma_j)`` and run the fused kernel.
+
+    ``ln(S/K)`` is computed by NumPy (vectorized); inputs of one element are read by the kernel with
+    stride 0 (no broadcast copy), inputs of the result's shape in place; only partial broadcasts are
+    materialized.
+    """
+    s, k = _f64(args[0]), _f64(args[1])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        x = np.log(s / k)
+    arrs = [np.asarray(x, dtype=np.float64)] + [_f64(a) for a in args[2:]]
+    shape = np.broadcast_shapes(*(a.shape for a in arrs))
+    flat: list[FloatArray] = []
+    steps = np.ones(len(arrs), dtype=np.int64)
+    for j, a in enumerate(arrs):
+        if a.size == 1:
+            flat.append(a.reshape(1))
+            steps[j] = 0
+        else:
+            flat.append(np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1))
+    size = math.prod(shape)
+    out, n_bad = digital_kernel(flat[0], flat[1], flat[2], flat[3], flat[4], flat[5], flat[6], steps, size, float(tol))
+    if n_bad:
+        _check_positive("S", s)
+        _check_positive("K", k)
+        names = {"drift": drift_name, "log_moneyness": "S/K"}
+        for j, a in enumerate(flat):
+            ok = np.abs(a) < np.inf if PARAM_NAMES[j] in ("log_moneyness", "drift", "mu_j") else (a >= 0) & (a < np.inf)
+            if not np.all(ok):
+                name = names.get(PARAM_NAMES[j], PARAM_NAMES[j])
+                at = int(np.flatnonzero(~ok)[0])
+                where = tuple(int(i) for i in np.unravel_index(at, shape)) if shape and steps[j] else ()
+                rule = _RULES.get(name, "a positive finite ratio (ln(S/K) overflows)" if name == "S/K" else "finite")
+                raise ValueError(f"{name} must be {rule} (got {float(a[at])!r} at index {where})")
+        raise ValueError(f"{n_bad} pricing input(s) invalid")  # unreachable: every NaN has a cause above
+    return np.asarray(out.reshape(shape), dtype=np.float64)
 
 
 def gaussian_jump_up_probability(
@@ -152,8 +204,95 @@ def digital_merton(
     ``ln S_T = ln S + (r - lam kappa - sigma^2/2) tau + sigma W_tau + sum_{i<=N} Y_i`` with
     ``N ~ Poisson(lam tau)``, ``Y ~ N(mu_j, sigma_j^2)`` and ``kappa = exp(mu_j + sigma_j^2/2) - 1``
     (risk-neutral convention). ``mu`` replaces ``r`` in the drift for a real-world probability. The
-    result is ``sum_n Pois(n; lam tau) N(d2_n)``, truncated where the neglected Poisson mass is below
-    ``tol``; with ``lam = 0`` it equals :func:`digital_bs` exactly.
+    result is ``sum_n Pois(n; lam tau) N(d2_n)`` with ``d2_n = (ln(S/K) + (r - lam kappa - sigma^2/2)
+    tau + n mu_j) / sqrt(sigma^2 tau + n sigma_j^2)``, each element's series truncated where its
+    neglected Poisson mass is below ``tol`` (a numba kernel; :func:`_merton_series_np` is the NumPy
+    reference it is tested against). Where ``lam tau = 0`` it equals :func:`digital_bs` bit for bit.
+
+    Parameters
+    ----------
+    S, K : array_like
+        Spot and strike, positive.
+    tau : array_like
+        Time to expiry in years of 365 days, ``>= 0``.
+    sigma : array_like
+        Annualized diffusion volatility, ``>= 0``.
+    lam : array_like
+        Jump intensity per year, ``>= 0``.
+    mu_j, sigma_j : array_like
+        Mean and standard deviation (``>= 0``) of one log-jump.
+    r : array_like, default 0
+        Risk-free rate: the drift of ``S`` under the risk-neutral measure.
+    mu : array_like, optional
+        Real-world expected rate of return of ``S`` (replaces ``r`` in the drift, compensator kept).
+        For a log drift ``g`` of the whole process (as :func:`~pmresearch.pricing.jumps.fit_merton`
+        estimates) use ``mu = g + lam kappa + sigma^2 / 2``.
+    tol : float, default 1e-12
+        Truncation: neglected Poisson mass per element (absolute error bound), in ``(0, 1e-3)``.
+
+    Returns
+    -------
+    ndarray
+        Undiscounted probabilities in ``[0, 1]``, float64, the broadcast shape of the inputs.
+    """
+    if not 0.0 < tol < 1e-3:
+        raise ValueError(f"tol must be in (0, 1e-3), got {tol}")
+    return _digital((S, K, tau, sigma, r if mu is None else mu, lam, mu_j, sigma_j), "r" if mu is None else "mu",
+                    tol)
+
+
+def _merton_series_np(
+    mean: FloatArray, var0: FloatArray, count_mean: FloatArray, mu_j: FloatArray, var_j: FloatArray, tol: float
+) -> FloatArray:
+    """NumPy reference of :func:`~pmresearch.pricing._kernels.merton_series_kernel`: the same series,
+    every element run to the term count the largest ``count_mean`` needs (tested against the kernel)."""
+    shape = np.broadcast_shapes(mean.shape, var0.shape, count_mean.shape, mu_j.shape, var_j.shape)
+    total = np.zeros(shape, dtype=np.float64)
+    mass = np.zeros(shape, dtype=np.float64)
+    for w, n in _poisson_terms(count_mean, tol):
+        total += w * _up_prob(mean + n * mu_j, var0 + n * var_j)
+        mass += w
+    # normalized like the kernel: a rounding error common to all weights cancels
+    return np.asarray(np.clip(total / mass, 0.0, 1.0), dtype=np.float64)
+
+
+def _poisson_terms(count_mean: FloatArray, tol: float) -> list[tuple[FloatArray, float]]:
+    """Poisson weights ``Pois(n; count_mean)`` for ``n = 0..n_max``, where the neglected mass of every
+    element is below ``tol`` (the same truncation as :func:`gaussian_jump_up_probability`).
+
+    The weights come from the log-space recurrence ``log w_n = log w_{n-1} + log(L) - log(n)``, one
+    exponential per term (no special-function call), so a term costs what one ``N(d2)`` costs.
+    """
+    n_max = int(stats.poisson.ppf(1.0 - tol, float(np.max(count_mean)))) + 1 if count_mean.size else 0
+    with np.errstate(divide="ignore"):
+        log_l = np.log(count_mean)
+    log_w = -count_mean
+    out: list[tuple[FloatArray, float]] = [(np.exp(log_w), 0.0)]
+    for n in range(1, n_max + 1):
+        log_w = log_w + log_l - np.log(n)
+        out.append((np.exp(log_w), float(n)))
+    return out
+
+
+def _greek_terms(
+    S: npt.ArrayLike,
+    K: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    sigma: npt.ArrayLike,
+    r: npt.ArrayLike,
+    lam: npt.ArrayLike,
+    mu_j: npt.ArrayLike,
+    sigma_j: npt.ArrayLike,
+    mu: npt.ArrayLike | None,
+    tol: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Delta and vega of the (Merton-series) digital probability, term by term.
+
+    Term ``n`` is ``N(z_n)`` with ``z_n = m_n / sqrt(v_n)``, ``m_n = ln(S/K) + (r - lam kappa -
+    sigma^2/2) tau + n mu_j`` and ``v_n = sigma^2 tau + n sigma_j^2``, so ``dN/dS = phi(z_n) / (S
+    sqrt(v_n))`` and ``dN/dsigma = phi(z_n) (-sigma tau / sqrt(v_n) - m_n sigma tau / v_n^{3/2})``.
+    Where ``v_n = 0`` the term is an indicator and both derivatives are 0 (a Dirac mass at the
+    strike is reported as 0, never NaN).
     """
     s, k, t, v = (_f64(a) for a in (S, K, tau, sigma))
     lam_a, mj, sj, rr = (_f64(a) for a in (lam, mu_j, sigma_j, r))
@@ -166,9 +305,80 @@ def digital_merton(
     drift = rr if mu is None else _f64(mu)
     kappa = np.expm1(mj + 0.5 * sj * sj)
     mean = np.log(s / k) + (drift - lam_a * kappa - 0.5 * v * v) * t
-    if not np.any(lam_a > 0.0):
-        return _up_prob(mean, v * v * t)
-    return gaussian_jump_up_probability(mean, v * v * t, [(lam_a * t, mj, sj * sj)], tol=tol)
+    shape = np.broadcast_shapes(mean.shape, t.shape, v.shape, mj.shape, sj.shape, lam_a.shape)
+    delta = np.zeros(shape, dtype=np.float64)
+    vega = np.zeros(shape, dtype=np.float64)
+    terms = _poisson_terms(lam_a * t, tol) if np.any(lam_a > 0.0) else [(np.ones(shape), 0.0)]
+    for w, n in terms:
+        m_n = mean + n * mj
+        v_n = v * v * t + n * sj * sj
+        pos = v_n > 0.0
+        sd = np.sqrt(np.where(pos, v_n, 1.0))
+        z = m_n / sd
+        pdf = np.where(pos, np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d_term = pdf / (s * sd)
+            v_term = -pdf * (v * t / sd) - pdf * z * (v * t / np.where(pos, v_n, 1.0))
+        delta += w * np.where(pdf > 0.0, d_term, 0.0)
+        vega += w * np.where(pdf > 0.0, v_term, 0.0)
+    return delta, vega
+
+
+def digital_delta(
+    S: npt.ArrayLike,
+    K: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    sigma: npt.ArrayLike,
+    r: npt.ArrayLike = 0.0,
+    *,
+    lam: npt.ArrayLike = 0.0,
+    mu_j: npt.ArrayLike = 0.0,
+    sigma_j: npt.ArrayLike = 0.0,
+    mu: npt.ArrayLike | None = None,
+    tol: float = 1e-12,
+) -> FloatArray:
+    """Delta ``dP/dS`` of the digital probability (:func:`digital_bs`, or :func:`digital_merton` when
+    ``lam > 0``).
+
+    Black-Scholes: ``phi(d2) / (S sigma sqrt(tau))`` (Hull, binary options: the cash-or-nothing call's
+    delta is ``exp(-r tau)`` times it). Merton: the Poisson-weighted sum of the per-count terms.
+    Undiscounted like the probabilities; 0 where the variance is 0 (``tau = 0`` or ``sigma = 0``
+    without jumps). Arguments as in :func:`digital_merton`.
+
+    Returns
+    -------
+    ndarray
+        Delta per unit of spot (``>= 0``).
+    """
+    return _greek_terms(S, K, tau, sigma, r, lam, mu_j, sigma_j, mu, tol)[0]
+
+
+def digital_vega(
+    S: npt.ArrayLike,
+    K: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    sigma: npt.ArrayLike,
+    r: npt.ArrayLike = 0.0,
+    *,
+    lam: npt.ArrayLike = 0.0,
+    mu_j: npt.ArrayLike = 0.0,
+    sigma_j: npt.ArrayLike = 0.0,
+    mu: npt.ArrayLike | None = None,
+    tol: float = 1e-12,
+) -> FloatArray:
+    """Vega ``dP/dsigma`` of the digital probability (per unit of annualized diffusion volatility).
+
+    Black-Scholes: ``-phi(d2) d1 / sigma`` (Hull, binary options; equal to ``-phi(d2) (d2/sigma +
+    sqrt(tau))``, which stays finite as ``sigma -> 0``). Merton: the Poisson-weighted sum of the
+    per-count terms (jump variance does not depend on ``sigma``). 0 where the variance is 0.
+    Arguments as in :func:`digital_merton`.
+
+    Returns
+    -------
+    ndarray
+        Vega per unit of volatility (negative in the money, positive out of it).
+    """
+    return _greek_terms(S, K, tau, sigma, r, lam, mu_j, sigma_j, mu, tol)[1]
 
 
 def twap_log_moments(
