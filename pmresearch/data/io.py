@@ -7,6 +7,7 @@ simulated directory reads exactly like a real one.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,9 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pmresearch.data.schemas import SchemaError, validate
+from pmresearch.data.schemas import SCHEMAS, SchemaError, validate
 
-__all__ = ["FILE_KINDS", "DataDir", "read_data_dir", "read_file", "recognize"]
+__all__ = ["FILE_KINDS", "DataDir", "read_data_dir", "read_file", "recognize", "validate_files"]
 
 #: (file-name pattern, data kind) in the order they are tried.
 FILE_KINDS: list[tuple[re.Pattern[str], str]] = [
@@ -39,6 +40,21 @@ def recognize(path: str | Path) -> str | None:
     return None
 
 
+def _read_csv(path: Path, kind: str) -> pd.DataFrame:
+    """A canonical CSV with the schema's types: text columns stay text (``price_exact`` keeps every
+    digit), timestamp columns are parsed as ISO 8601 (an offset is required; naive ones fail validation)."""
+    columns = SCHEMAS[kind].columns
+    text = [n for n, c in columns.items() if str(c.dtype).startswith(("str", "object"))]
+    frame = pd.read_csv(path, dtype=dict.fromkeys(text, object))
+    for name, col in columns.items():
+        if name in frame.columns and str(col.dtype).startswith("datetime64"):
+            if frame[name].isna().all():
+                frame[name] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+            else:
+                frame[name] = pd.to_datetime(frame[name], format="ISO8601")
+    return frame
+
+
 def read_file(path: str | Path, kind: str | None = None) -> pd.DataFrame:
     """Read one canonical Parquet/CSV file and validate it against its schema.
 
@@ -53,16 +69,29 @@ def read_file(path: str | Path, kind: str | None = None) -> pd.DataFrame:
     if kind is None:
         raise ValueError(f"{p}: file name matches no known data prefix")
     try:
-        if p.suffix == ".parquet":
-            frame = pq.read_table(p).to_pandas()
-        else:
-            frame = pd.read_csv(p)
-            for col in frame.columns:
-                if col == "ts" or col.endswith(("_ts", "_at", "window_start", "window_end")):
-                    frame[col] = pd.to_datetime(frame[col], format="ISO8601")
+        frame = pq.read_table(p).to_pandas() if p.suffix == ".parquet" else _read_csv(p, kind)
     except (OSError, pa.ArrowInvalid, pd.errors.ParserError, ValueError) as exc:
         raise SchemaError(f"{p}: cannot read file ({exc})") from exc
     return validate(frame, kind, source=str(p))
+
+
+def validate_files(files: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Validate frames keyed by the file name they are (or will be) written as.
+
+    The same path as :func:`read_file` without the disk: e.g. ``validate_files(world.files())``
+    checks a simulated world before it is written. Names that match no prefix are returned as
+    they are (``truth_windows.parquet``, ``world.json``).
+
+    Raises
+    ------
+    SchemaError
+        Naming the file, the column and the rows of the first problem.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    for name, frame in files.items():
+        kind = recognize(name)
+        out[name] = frame if kind is None else validate(frame, kind, source=name)
+    return out
 
 
 @dataclass(frozen=True)

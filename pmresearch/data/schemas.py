@@ -93,6 +93,23 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "level": pa.Column("int16", coerce=True, checks=_NONNEG), "price": _float(checks=_PROB),
         "size": _float(checks=_NONNEG),
     }),
+    "features": pa.DataFrameSchema({
+        "t": _utc(), "slug": _str(), "interval_minutes": pa.Column("int16", coerce=True),
+        "window_start": _utc(), "window_end": _utc(), "tau_s": _float(checks=_NONNEG),
+        "strike": _float(nullable=True, checks=_POS), "strike_source": _str(nullable=True),
+        "spot": _float(nullable=True, checks=_POS), "spot_source": _str(nullable=True),
+        "label": pa.Column("Int8", nullable=True, coerce=True, checks=[pa.Check.isin([0, 1])]),
+        "label_source": _str(nullable=True),
+        "bid_up": _float(nullable=True, checks=_PROB), "ask_up": _float(nullable=True, checks=_PROB),
+        "mid_up": _float(nullable=True, checks=_PROB), "spread_up": _float(nullable=True),
+        "bid_size_up": _float(nullable=True, checks=_NONNEG), "ask_size_up": _float(nullable=True, checks=_NONNEG),
+        "values": pa.Column(str, nullable=True, required=False, coerce=True),
+    }),
+    "paper_trades": pa.DataFrameSchema({
+        "session": _str(), "id": _str(), "ts": _utc(), "slug": _str(), "outcome": _str(),
+        "side": _str(checks=[pa.Check.isin(["buy", "sell"])]), "price": _float(checks=_PROB),
+        "size": _float(checks=_POS), "fee": _float(nullable=True, checks=_NONNEG), "status": _str(nullable=True),
+    }),
 }
 
 #: Natural keys of each kind within one file (duplicates are an error).
@@ -102,19 +119,37 @@ KEYS: dict[str, list[str]] = {
     "markets": ["slug"],
     "quotes": ["slug", "ts"],
     "books": ["token_id", "ts", "side", "level"],
+    "features": ["slug", "t"],
+    "paper_trades": ["session", "id"],
     "trades": [],  # trade ticks may repeat exactly (README); keys come from trade_id or position
 }
 
 
 def _describe(exc: Any, source: str) -> str:
+    inner = getattr(exc, "schema_errors", None)
+    if inner:  # SchemaErrors (e.g. dtype coercion): describe the first underlying error
+        first = inner[0]
+        cases = getattr(exc, "failure_cases", None)
+        column = getattr(first, "column_name", None)
+        if column is None and isinstance(cases, pd.DataFrame) and "column" in cases:
+            column = cases["column"].iloc[0]
+        if isinstance(cases, pd.DataFrame) and "index" in cases and not cases.empty:
+            rows = cases["index"].head(5).tolist()
+            vals = cases["failure_case"].head(5).tolist() if "failure_case" in cases else []
+            return f"{source}: column {column!r}: wrong dtype, cannot coerce at rows {rows} (values {vals})"
+        return f"{source}: column {column!r}: " + str(first).splitlines()[0]
     cases = getattr(exc, "failure_cases", None)
     column = getattr(exc, "column_name", None) or getattr(getattr(exc, "schema", None), "name", None)
     head = f"{source}: column {column!r}: " if column else f"{source}: "
     if isinstance(cases, pd.DataFrame) and not cases.empty:
-        rows = cases.get("index", pd.Series(dtype=object)).head(5).tolist()
-        vals = cases.get("failure_case", pd.Series(dtype=object)).head(5).tolist()
+        rows = list(dict.fromkeys(cases.get("index", pd.Series(dtype=object)).tolist()))[:5]
         check = getattr(exc, "check", None)
-        what = getattr(check, "error", None) or getattr(check, "name", None) or "check"
+        if check == "not_nullable":
+            return f"{head}null/NaN values not allowed at rows {rows}"
+        what = getattr(check, "error", None) or getattr(check, "name", None) or check or "check"
+        if not column:  # a check across columns: its failure cases are whole rows
+            return f"{head}failed {what} at rows {rows}"
+        vals = cases.get("failure_case", pd.Series(dtype=object)).head(5).tolist()
         return f"{head}failed {what} at rows {rows} (values {vals})"
     return head + str(exc).splitlines()[0]
 
@@ -155,6 +190,17 @@ def validate(frame: pd.DataFrame, kind: str, *, source: str = "frame") -> pd.Dat
     if keys:
         dup = out.duplicated(subset=keys, keep=False)
         if dup.any():
-            rows = list(out.index[dup][:5])
-            raise SchemaError(f"{source}: duplicate keys {keys} at rows {rows}")
+            raise SchemaError(_duplicate_message(out, dup, keys, source))
     return out
+
+
+def _duplicate_message(frame: pd.DataFrame, dup: pd.Series, keys: list[str], source: str) -> str:
+    """Name the first repeated key, its rows and the columns whose values differ between them."""
+    first = frame.loc[dup].iloc[0]
+    same = frame.loc[dup][(frame.loc[dup, keys] == first[keys]).all(axis=1)]
+    rows = list(same.index[:5])
+    differ = [c for c in frame.columns if c not in keys and same[c].astype(str).nunique(dropna=False) > 1]
+    what = (f"with conflicting values in column {differ[0]!r}" if differ else "repeated with identical values")
+    n = int(dup.sum())
+    return (f"{source}: duplicate keys {keys} {what} at rows {rows} (key "
+            f"{ {k: str(first[k]) for k in keys} }; {n} rows share a key)")

@@ -1,24 +1,50 @@
-"""The embedded DuckDB store: canonical tables with primary keys, transactional loads, UTC reads.
+"""Stores behind one interface: the embedded DuckDB store and (in :mod:`.postgres`) PostgreSQL.
 
-Tables and keys follow DESIGN.md (re-loading a file changes nothing). The database URL is
-``duckdb:///relative/path.duckdb``, ``duckdb:////absolute/path.duckdb`` or ``duckdb:///:memory:``.
+Tables and keys follow DESIGN.md (re-loading a file changes nothing; a row whose key exists with
+other values is an error). Loads are one transaction: bad input leaves the store unchanged.
+URLs: ``duckdb:///relative/path.duckdb``, ``duckdb:////absolute/path.duckdb``, ``duckdb:///:memory:``,
+``postgresql://user@host:port/db[?schema=name]``; :func:`connect` picks the backend.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
+import io
+import json
+import os
+import tarfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
-from pmresearch.data.io import DataDir, read_data_dir
-from pmresearch.data.schemas import SCHEMAS
+from pmresearch.data.io import DataDir, read_data_dir, read_file, recognize
+from pmresearch.data.schemas import SCHEMAS, SchemaError, validate
 
-__all__ = ["DEFAULT_DB_URL", "TABLES", "DuckDBStore", "parse_duckdb_url"]
+__all__ = [
+    "DEFAULT_DB_URL",
+    "KIND_TABLE",
+    "TABLES",
+    "TIME_COLUMN",
+    "DuckDBStore",
+    "LoadItem",
+    "Store",
+    "backup_command",
+    "connect",
+    "db_url",
+    "knowledge_time_sql",
+    "parse_duckdb_url",
+    "restore_command",
+    "table_columns",
+]
 
 DEFAULT_DB_URL = "duckdb:///data/pmresearch.duckdb"
 
@@ -30,13 +56,35 @@ TABLES: dict[str, tuple[str, list[str]]] = {
     "polymarket_quotes": ("quotes", ["slug", "ts"]),
     "polymarket_books": ("books", ["token_id", "ts", "side", "level"]),
     "trades": ("trades", ["venue", "symbol", "ts", "trade_key"]),
+    "features": ("features", ["slug", "t"]),
+    "paper_trades": ("paper_trades", ["session", "id"]),
 }
 KIND_TABLE = {kind: table for table, (kind, _) in TABLES.items()}
+
+#: The time column of each time-series table (PostgreSQL partitions by it; as-of reads use it).
+TIME_COLUMN: dict[str, str] = {
+    "spot_prices": "ts", "oracle_prices": "ts", "polymarket_quotes": "ts", "polymarket_books": "ts",
+    "trades": "ts", "features": "t",
+}
 
 _SQL_TYPES = {
     "float64": "DOUBLE", "int16": "SMALLINT", "Int8": "TINYINT", "Int64": "BIGINT", "str": "VARCHAR",
     "datetime64[us, UTC]": "TIMESTAMPTZ",
 }
+
+#: One load: (data kind, validated frame, source name used in error messages).
+LoadItem = tuple[str, pd.DataFrame, str]
+
+#: Bar lengths whose close time as-of reads know (Binance and Coinbase names); a bar of any other
+#: length has no known close, so as-of reads never return it (no guess, no look-ahead).
+_INTERVALS = {"1s": "1 second", "1m": "1 minute", "3m": "3 minutes", "5m": "5 minutes", "15m": "15 minutes",
+              "30m": "30 minutes", "1h": "1 hour", "2h": "2 hours", "4h": "4 hours", "6h": "6 hours",
+              "8h": "8 hours", "12h": "12 hours", "1d": "1 day", "3d": "3 days", "1w": "7 days"}
+
+
+def db_url(url: str | None = None) -> str:
+    """The database URL: ``url``, else ``$PMRESEARCH_DB``, else :data:`DEFAULT_DB_URL`."""
+    return url or os.environ.get("PMRESEARCH_DB") or DEFAULT_DB_URL
 
 
 def parse_duckdb_url(url: str) -> str:
@@ -50,14 +98,31 @@ def parse_duckdb_url(url: str) -> str:
     return path
 
 
-def _columns(kind: str) -> list[tuple[str, str]]:
-    cols = []
-    for name, col in SCHEMAS[kind].columns.items():
-        dtype = str(col.dtype)
-        cols.append((name, _SQL_TYPES.get(dtype, "VARCHAR")))
+def table_columns(table: str) -> list[tuple[str, str]]:
+    """``(column, SQL type)`` of a canonical table, in storage order (generic SQL type names)."""
+    kind = TABLES[table][0]
+    cols = [(name, _SQL_TYPES.get(str(col.dtype), "VARCHAR")) for name, col in SCHEMAS[kind].columns.items()]
     if kind == "trades":
         cols.append(("trade_key", "VARCHAR"))
     return cols
+
+
+def _columns(kind: str) -> list[tuple[str, str]]:
+    return table_columns(KIND_TABLE[kind])
+
+
+def _index_lead(table: str) -> str | None:
+    """Lead column of the (symbol or slug, time) index of ``table``; None when none is needed.
+
+    No index for tables without a time column, nor where the primary key already starts with
+    (lead, time) (quotes, features): the key's own index serves those reads.
+    """
+    if table not in TIME_COLUMN:
+        return None
+    key = TABLES[table][1]
+    names = {c for c, _ in table_columns(table)}
+    lead = "symbol" if "symbol" in key else "slug" if "slug" in names else key[0]
+    return None if key[:2] == [lead, TIME_COLUMN[table]] else lead
 
 
 def _trade_keys(frame: pd.DataFrame) -> pd.Series:
@@ -70,7 +135,348 @@ def _trade_keys(frame: pd.DataFrame) -> pd.Series:
     return hashed
 
 
-class DuckDBStore:
+def knowledge_time_sql(table: str, clock_offsets: Mapping[str, pd.Timedelta] | None = None) -> str:
+    """SQL expression of a row's knowledge time (DESIGN.md) in ``table`` (works in DuckDB and PostgreSQL).
+
+    Klines are known at their bar's close (``ts`` + interval); oracle rounds and trades at
+    ``max(ts, received_at + offset of their source)``; markets at ``window_end``; everything else
+    at its time column. ``clock_offsets`` maps a collector (the ``source`` column of oracle rows,
+    the ``venue`` of trades) to the offset to add to its ``received_at``.
+    """
+    if table == "spot_prices":
+        cases = " ".join(f"WHEN '{k}' THEN INTERVAL '{v}'" for k, v in _INTERVALS.items())
+        return f"(ts + CASE interval {cases} ELSE NULL END)"
+    if table in ("oracle_prices", "trades"):
+        who = "source" if table == "oracle_prices" else "venue"
+        shift = "INTERVAL '0 seconds'"
+        if clock_offsets:
+            cases = " ".join(
+                f"WHEN '{name.replace(chr(39), '')}' THEN INTERVAL '{int(off / pd.Timedelta(microseconds=1))} "
+                "microseconds'" for name, off in clock_offsets.items())
+            shift = f"CASE {who} {cases} ELSE INTERVAL '0 seconds' END"
+        return f"greatest(ts, coalesce(received_at + {shift}, ts))"
+    if table == "polymarket_resolutions":
+        return "window_end"
+    if table == "paper_trades":
+        return "ts"
+    return TIME_COLUMN[table]
+
+
+def _prepare(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The frame in table layout: trade keys added, absent optional columns null, exact repeats dropped.
+
+    Raises
+    ------
+    SchemaError
+        When two rows share a key with different values (names source, key, column and rows).
+    """
+    table = KIND_TABLE[kind]
+    cols = [n for n, _ in _columns(kind)]
+    data = frame.copy()
+    if kind == "trades":
+        data["trade_key"] = _trade_keys(data)
+    for c in cols:
+        if c not in data.columns:
+            data[c] = None
+    data = data[cols]
+    key = TABLES[table][1]
+    dup = data.duplicated(subset=key, keep=False)
+    if dup.any():
+        exact = data.duplicated(keep="first")
+        clash = data[dup & ~exact].duplicated(subset=key, keep=False)
+        if clash.any():
+            rows = data[dup & ~exact][clash]
+            first = rows.iloc[0]
+            same = rows[(rows[key] == first[key]).all(axis=1)]
+            diff = [c for c in cols if c not in key and same[c].astype(str).nunique() > 1]
+            raise SchemaError(
+                f"{source}: duplicate key {dict(first[key].astype(str))} with conflicting values in column "
+                f"{diff[0] if diff else '?'!r} at rows {list(same.index[:5])}")
+        data = data[~exact]
+    return data
+
+
+def _conflict_sql(table: str, staging: str) -> str:
+    """SQL listing incoming rows whose key exists in ``table`` with other values."""
+    key = TABLES[table][1]
+    cols = [n for n, _ in table_columns(table) if n not in key]
+    on = " AND ".join(f's."{k}" = t."{k}"' for k in key)
+    differs = " OR ".join(f's."{c}" IS DISTINCT FROM t."{c}"' for c in cols)
+    keys = ", ".join(f's."{k}"' for k in key)
+    picks = ", ".join(f'(s."{c}" IS DISTINCT FROM t."{c}") AS "{c}"' for c in cols)
+    return f"SELECT {keys}, {picks} FROM {staging} s JOIN {table} t ON {on} WHERE {differs} LIMIT 5"
+
+
+def _match_sql(table: str, staging: str) -> str:
+    """SQL counting incoming rows whose key is stored: ``(matched, conflicting)``."""
+    key = TABLES[table][1]
+    cols = [n for n, _ in table_columns(table) if n not in key]
+    on = " AND ".join(f's."{k}" = t."{k}"' for k in key)
+    differs = " OR ".join(f's."{c}" IS DISTINCT FROM t."{c}"' for c in cols)
+    return f"SELECT count(*), count(*) FILTER (WHERE {differs}) FROM {staging} s JOIN {table} t ON {on}"
+
+
+def _conflict_error(table: str, source: str, rows: list[tuple[Any, ...]],
+                    frame: pd.DataFrame | None = None) -> SchemaError:
+    """The error for incoming rows whose key is stored with other values (first of ``rows``)."""
+    key = TABLES[table][1]
+    cols = [n for n, _ in table_columns(table) if n not in key]
+    first = rows[0]
+    bad = [c for c, flag in zip(cols, first[len(key):], strict=True) if flag]
+    where = ""
+    if frame is not None:
+        hit = pd.Series(True, index=frame.index)
+        for k, value in zip(key, first[:len(key)], strict=True):
+            col = frame[k]
+            if isinstance(col.dtype, pd.DatetimeTZDtype):
+                hit &= col == pd.Timestamp(value).tz_convert("UTC")
+            else:
+                hit &= col.astype(str) == str(value)
+        if hit.any():
+            where = f" at row {frame.index[hit][0]}"
+    return SchemaError(
+        f"{source}: table {table}: key {dict(zip(key, map(str, first[:len(key)]), strict=True))}{where} is stored "
+        f"with other values in column {bad[0] if bad else '?'!r} ({len(rows)}+ conflicting rows); nothing loaded")
+
+
+class Store(ABC):
+    """The store interface: canonical tables, transactional idempotent loads, UTC reads, backups.
+
+    Implementations: :class:`DuckDBStore` and :class:`pmresearch.data.postgres.PostgresStore`.
+    """
+
+    url: str
+    backend: str = "?"
+    #: Test hook called with a stage name inside the load transaction: ``"copy"`` (PostgreSQL, while
+    #: the COPY runs), ``"staged"`` (per table, before its insert), ``"inserted"`` (before COMMIT).
+    fault_hook: Callable[[str], None] | None = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection(s)."""
+
+    @abstractmethod
+    def create_tables(self) -> None:
+        """Create the canonical tables, their primary keys and (symbol or slug, ts) indexes."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run SQL (``?`` placeholders) and return a DataFrame whose timestamps are tz-aware UTC."""
+
+    @abstractmethod
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Expose a DataFrame to SQL under ``name`` for the life of the store's session."""
+
+    @abstractmethod
+    def _load_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
+        """Insert frames already in table layout, ``(table, frame, source)``, in ONE transaction.
+
+        Rows whose key is stored with identical values are skipped; with other values the whole
+        load fails. Returns rows inserted per table.
+        """
+
+    def count(self, table: str) -> int:
+        """Row count of a table."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        return int(self.query(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of every canonical table."""
+        return {t: self.count(t) for t in TABLES}
+
+    def load_frames(self, items: Iterable[LoadItem], *, validated: bool = False) -> dict[str, int]:
+        """Load frames ``(kind, frame, source)`` in one transaction; rows inserted per table.
+
+        Parameters
+        ----------
+        items : iterable of (kind, frame, source)
+            Canonical frames; ``source`` names them in error messages (a file path, usually).
+        validated : bool
+            True when every frame already went through :func:`pmresearch.data.schemas.validate`
+            (the importers' output); otherwise each one is validated here first.
+
+        Raises
+        ------
+        SchemaError
+            When a frame does not fit its schema, or a key repeats with different values, within
+            the input or against stored rows; the store is then unchanged.
+        """
+        tables: list[tuple[str, pd.DataFrame, str]] = []
+        for kind, frame, source in items:
+            if kind not in KIND_TABLE:
+                raise ValueError(f"unknown data kind {kind!r}")
+            checked = frame if validated else validate(frame, kind, source=source)
+            tables.append((KIND_TABLE[kind], _prepare(kind, checked, source), source))
+        return self._load_tables(tables)
+
+    def load_frame(self, kind: str, frame: pd.DataFrame, source: str = "frame", *,
+                   validated: bool = False) -> int:
+        """Validate and insert a frame of ``kind`` (one transaction); returns the number of rows inserted."""
+        return sum(self.load_frames([(kind, frame, source)], validated=validated).values())
+
+    def load_data_dir(self, path: str | Path | DataDir) -> dict[str, int]:
+        """Read, validate and load every recognized file of a data directory, all in one transaction.
+
+        Returns rows inserted per table (every table of the directory's kinds, 0 when nothing new).
+        """
+        if isinstance(path, DataDir):
+            items = [(kind, frame, f"{path.path}/{kind}") for kind, frame in path.frames.items()]
+        else:
+            root = Path(path)
+            if not root.is_dir():
+                read_data_dir(root)  # raises the canonical error
+            files = [p for p in sorted(root.iterdir()) if p.is_file() and recognize(p) is not None]
+            items = []
+            for p in tqdm(files, desc="read", unit="file", disable=None, leave=False):
+                kind = recognize(p)
+                assert kind is not None
+                items.append((kind, read_file(p, kind), str(p)))
+        out = {KIND_TABLE[k]: 0 for k, _, _ in items}
+        out.update(self.load_frames(items, validated=True))
+        return out
+
+    def read_table(self, table: str) -> pd.DataFrame:
+        """A whole table ordered by its primary key."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        order = ", ".join(f'"{k}"' for k in TABLES[table][1])
+        cols = ", ".join(f'"{c}"' for c, _ in table_columns(table))
+        return self.query(f"SELECT {cols} FROM {table} ORDER BY {order}")
+
+    def as_of(self, table: str, as_of: pd.Timestamp | str, *, since: pd.Timestamp | str | None = None,
+              where: Mapping[str, Any] | None = None,
+              clock_offsets: Mapping[str, pd.Timedelta] | None = None) -> pd.DataFrame:
+        """Rows of ``table`` whose knowledge time is ``<= as_of`` (and ``> since``), with column ``known_at``.
+
+        Parameters
+        ----------
+        table : str
+            A canonical table.
+        as_of : pandas.Timestamp or str
+            tz-aware UTC time; a naive time is an error.
+        since : pandas.Timestamp or str, optional
+            Only rows known strictly after it.
+        where : mapping, optional
+            Column equalities, e.g. ``{"symbol": "BTCUSDT"}``.
+        clock_offsets : mapping, optional
+            Per-collector clock offsets (see :func:`knowledge_time_sql`).
+        """
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        upper = _utc_ts(as_of, "as_of")
+        kt = knowledge_time_sql(table, clock_offsets)
+        cols = ", ".join(f'"{c}"' for c, _ in table_columns(table))
+        conds, params = [f"{kt} <= ?"], [upper.to_pydatetime()]
+        if since is not None:
+            conds.append(f"{kt} > ?")
+            params.append(_utc_ts(since, "since").to_pydatetime())
+        valid = {c for c, _ in table_columns(table)}
+        for col, value in (where or {}).items():
+            if col not in valid:
+                raise ValueError(f"unknown column {col!r} of {table}")
+            conds.append(f'"{col}" = ?')
+            params.append(value)
+        order = ", ".join(f'"{k}"' for k in TABLES[table][1])
+        return self.query(f"SELECT {cols}, {kt} AS known_at FROM {table} WHERE {' AND '.join(conds)} "
+                          f"ORDER BY known_at, {order}", params)
+
+    def backup(self, path: str | Path) -> dict[str, int]:
+        """Dump every table to one tar file of Parquet files (plus a manifest); rows per table.
+
+        The format is the same for both backends, so a backup restores into either.
+        """
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        counts: dict[str, int] = {}
+        tmp = out.with_name(out.name + ".part")
+        with tarfile.open(tmp, "w") as tar:
+            for table in tqdm(TABLES, desc="backup", unit="table", disable=None, leave=False):
+                frame = self.read_table(table)
+                counts[table] = len(frame)
+                buf = io.BytesIO()
+                pq.write_table(pa.Table.from_pandas(_typed(table, frame), preserve_index=False), buf,
+                               compression="zstd")
+                _add_bytes(tar, f"{table}.parquet", buf.getvalue())
+            manifest = {"format": "pmresearch-backup-1", "backend": self.backend, "counts": counts}
+            _add_bytes(tar, "manifest.json", json.dumps(manifest, indent=1).encode())
+        tmp.replace(out)
+        return counts
+
+    def restore(self, path: str | Path) -> dict[str, int]:
+        """Load a :meth:`backup` file in one transaction (idempotent); rows inserted per table.
+
+        Raises
+        ------
+        SchemaError
+            When the file is not a readable backup or its rows conflict with stored ones.
+        """
+        src = Path(path)
+        try:
+            with tarfile.open(src, "r") as tar:
+                manifest = json.loads(_read_member(tar, "manifest.json"))
+                items = []
+                for table in manifest["counts"]:
+                    if table not in TABLES:
+                        raise SchemaError(f"{src}: unknown table {table!r} in backup")
+                    frame = pq.read_table(io.BytesIO(_read_member(tar, f"{table}.parquet"))).to_pandas()
+                    if len(frame) != manifest["counts"][table]:
+                        raise SchemaError(f"{src}: {table}: {len(frame)} rows, manifest says "
+                                          f"{manifest['counts'][table]}")
+                    items.append((table, _typed(table, frame), f"{src}:{table}"))
+        except (tarfile.TarError, OSError, KeyError, ValueError, pa.ArrowInvalid) as exc:
+            if isinstance(exc, SchemaError):
+                raise
+            raise SchemaError(f"{src}: not a readable pmresearch backup ({exc})") from exc
+        return self._load_tables(items)
+
+
+def _utc_ts(value: pd.Timestamp | str, name: str) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise ValueError(f"{name}={value!r} is naive; pmresearch requires tz-aware UTC")
+    return ts.tz_convert("UTC")
+
+
+def _typed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the canonical dtypes of ``table`` (used for backups and restores)."""
+    out = pd.DataFrame(index=frame.index)
+    for col, sql in table_columns(table):
+        s = frame[col] if col in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+        if sql == "TIMESTAMPTZ":
+            s = pd.to_datetime(s, utc=True).astype("datetime64[us, UTC]")
+        elif sql == "DOUBLE":
+            s = s.astype("float64")
+        elif sql in ("SMALLINT", "TINYINT", "BIGINT"):
+            nullable_int: Any = {"SMALLINT": "Int16", "TINYINT": "Int8", "BIGINT": "Int64"}[sql]
+            s = s.astype(nullable_int)
+        else:
+            s = s.astype("str").where(s.notna(), None)
+        out[col] = s
+    return out
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _read_member(tar: tarfile.TarFile, name: str) -> bytes:
+    f = tar.extractfile(name)
+    if f is None:
+        raise KeyError(name)
+    return f.read()
+
+
+class DuckDBStore(Store):
     """Canonical tables in one DuckDB file (or in memory).
 
     Examples
@@ -79,6 +485,8 @@ class DuckDBStore:
     ...     store.load_data_dir("data/sim/edge")
     ...     store.query("select count(*) from polymarket_quotes")
     """
+
+    backend = "duckdb"
 
     def __init__(self, url: str = DEFAULT_DB_URL) -> None:
         self.url = url
@@ -92,10 +500,6 @@ class DuckDBStore:
     def __enter__(self) -> DuckDBStore:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
     def _exec(self, sql: str) -> list[Any]:
         """Run one statement and drain its result (DuckDB 2 requires it before the next one)."""
         return self.con.execute(sql).fetchall()
@@ -106,51 +510,12 @@ class DuckDBStore:
 
     def create_tables(self) -> None:
         """Create the canonical tables, their primary keys and (symbol or slug, ts) indexes."""
-        for table, (kind, key) in TABLES.items():
-            cols = ", ".join(f'"{n}" {t}' for n, t in _columns(kind))
+        for table, (_, key) in TABLES.items():
+            cols = ", ".join(f'"{n}" {t}' for n, t in table_columns(table))
             self._exec(f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({', '.join(key)}))")
-            lead = "slug" if "slug" in key and kind != "books" else "symbol" if "symbol" in key else key[0]
-            if "ts" in key and lead != "ts":
-                self._exec(f"CREATE INDEX IF NOT EXISTS {table}_{lead}_ts ON {table} ({lead}, ts)")
-
-    def load_frame(self, kind: str, frame: pd.DataFrame) -> int:
-        """Insert a validated frame of ``kind``; rows whose key exists already are left unchanged.
-
-        Returns the number of rows inserted. The insert is one transaction.
-        """
-        table = KIND_TABLE[kind]
-        cols = [n for n, _ in _columns(kind)]
-        data = frame.copy()
-        if kind == "trades":
-            data["trade_key"] = _trade_keys(data)
-        for c in cols:
-            if c not in data.columns:
-                data[c] = None
-        before = self.count(table)
-        self.con.register("_incoming", data[cols])
-        try:
-            self._exec("BEGIN TRANSACTION")
-            quoted = ", ".join(f'"{c}"' for c in cols)
-            self._exec(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM _incoming ON CONFLICT DO NOTHING")
-            self._exec("COMMIT")
-        except Exception:
-            self._exec("ROLLBACK")
-            raise
-        finally:
-            self.con.unregister("_incoming")
-        return self.count(table) - before
-
-    def load_data_dir(self, path: str | Path | DataDir) -> dict[str, int]:
-        """Read, validate and load every recognized file of a data directory.
-
-        Returns rows inserted per table.
-        """
-        data = path if isinstance(path, DataDir) else read_data_dir(path)
-        inserted: dict[str, int] = {}
-        for kind, frame in data.frames.items():
-            table = KIND_TABLE[kind]
-            inserted[table] = inserted.get(table, 0) + self.load_frame(kind, frame)
-        return inserted
+            lead = _index_lead(table)
+            if lead is not None:
+                self._exec(f"CREATE INDEX IF NOT EXISTS {table}_{lead}_ts ON {table} ({lead}, {TIME_COLUMN[table]})")
 
     def count(self, table: str) -> int:
         """Row count of a table."""
@@ -158,6 +523,42 @@ class DuckDBStore:
             raise ValueError(f"unknown table {table!r}")
         rows = self._exec(f"SELECT count(*) FROM {table}")
         return int(rows[0][0])
+
+    def _load_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
+        inserted: dict[str, int] = {}
+        staged: list[str] = []
+        self._exec("BEGIN TRANSACTION")
+        try:
+            for i, (table, frame, source) in enumerate(items):
+                name = f"_incoming_{i}"
+                cols = [n for n, _ in table_columns(table)]
+                self.con.register(name, frame[cols])
+                staged.append(name)
+                clash = self._exec(_conflict_sql(table, name))
+                if clash:
+                    raise _conflict_error(table, source, clash, frame)
+                if self.fault_hook is not None:
+                    self.fault_hook("staged")
+                before = self.count(table)
+                quoted = ", ".join(f'"{c}"' for c in cols)
+                try:
+                    self._exec(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {name} ON CONFLICT DO NOTHING")
+                except duckdb.Error as exc:  # e.g. a NULL key: name the source, keep DuckDB's own message
+                    raise SchemaError(f"{source}: table {table}: {exc}; nothing loaded") from exc
+                inserted[table] = inserted.get(table, 0) + self.count(table) - before
+            if self.fault_hook is not None:
+                self.fault_hook("inserted")
+            self._exec("COMMIT")
+        except BaseException:
+            # Roll back FIRST: in an aborted transaction DuckDB refuses every other statement, and an
+            # error there would hide the original one.
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
+                self.con.execute("ROLLBACK")
+            raise
+        finally:
+            for name in staged:
+                self.con.unregister(name)
+        return inserted
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run SQL and return a DataFrame whose tz-aware columns are in UTC."""
@@ -170,3 +571,39 @@ class DuckDBStore:
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Expose a DataFrame to SQL under ``name`` for the life of the connection."""
         self.con.register(name, frame)
+
+
+def connect(url: str | None = None, **kwargs: Any) -> Store:
+    """Open the store a URL names (``--db`` / ``$PMRESEARCH_DB`` / the default DuckDB file).
+
+    Parameters
+    ----------
+    url : str, optional
+        ``duckdb:///...`` or ``postgresql://...`` (``postgres://`` also accepted).
+    **kwargs
+        Passed to the backend (e.g. ``pool_size`` for PostgreSQL).
+    """
+    resolved = db_url(url)
+    if resolved.startswith("duckdb:///"):
+        return DuckDBStore(resolved)
+    if resolved.startswith(("postgresql://", "postgres://")):
+        from pmresearch.data.postgres import PostgresStore
+
+        return PostgresStore(resolved, **kwargs)
+    raise ValueError(f"unsupported database URL {resolved!r}: use duckdb:///path.duckdb or postgresql://...")
+
+
+def backup_command(file: str | Path, url: str | None = None) -> list[str]:
+    """``pmresearch db backup FILE [--db URL]``: dump every table; the lines to print."""
+    with connect(url) as store:
+        counts = store.backup(file)
+        where = store.url
+    return [f"{t}: {n} rows" for t, n in counts.items()] + [f"backed up {where} to {file}"]
+
+
+def restore_command(file: str | Path, url: str | None = None) -> list[str]:
+    """``pmresearch db restore FILE [--db URL]``: load a backup (idempotent, one transaction)."""
+    with connect(url) as store:
+        counts = store.restore(file)
+        where = store.url
+    return [f"{t}: {n} rows inserted" for t, n in counts.items()] + [f"restored {file} into {where}"]

@@ -60,10 +60,18 @@ def test_failed_load_leaves_the_store_unchanged(shared_data: Path) -> None:
     q = _quotes(shared_data)
     with DuckDBStore("duckdb:///:memory:") as store:
         broken = q.copy()
-        broken.loc[5, "slug"] = None  # violates the NOT NULL primary key inside the transaction
-        with pytest.raises(Exception, match=r"(?i)null"):
-            store.load_frame("quotes", broken)
+        broken.loc[5, "slug"] = None
+        not_null = r"q\.parquet: column 'slug': null/NaN values not allowed at rows \[5\]"
+        with pytest.raises(SchemaError, match=not_null):  # caught by the schema
+            store.load_frame("quotes", broken, "q.parquet")
         assert store.count("polymarket_quotes") == 0
+        # past the schema (validated=True), the NOT NULL primary key fails inside the transaction:
+        # DuckDB's own error is surfaced (not "transaction is aborted") and everything rolls back
+        ok = q.iloc[:50]
+        with pytest.raises(SchemaError, match=r"q\.parquet: table polymarket_quotes: .*(?i:null)"):
+            store.load_frames([("quotes", ok, "ok.parquet"), ("quotes", broken, "q.parquet")], validated=True)
+        assert store.count("polymarket_quotes") == 0
+        assert store.load_frame("quotes", ok) == 50  # the connection is usable again
 
 
 def test_duckdb_urls(tmp_path: Path) -> None:

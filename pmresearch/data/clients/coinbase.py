@@ -1,0 +1,148 @@
+"""Coinbase Exchange REST candles (``/products/{product}/candles``), rate-limited, retried, resumable.
+
+Documented limits (Coinbase Exchange "REST Rate Limits"): public endpoints 10 requests per second
+per IP, bursts up to 15, as a lazy-fill token bucket (which :class:`TokenBucket` is). A response
+holds at most 300 candles, rows ``[time_s, low, high, open, close, volume]``, newest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pmresearch.data.clients.http import (
+    DEFAULT_RAW_ROOT,
+    Chunk,
+    Clock,
+    EndpointLimit,
+    HttpClient,
+    MalformedResponse,
+    Manifest,
+    RawStore,
+    RetryPolicy,
+    run_chunks,
+    utc_timestamp,
+)
+from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag, write_canonical
+from pmresearch.data.importers import coinbase_candles
+
+__all__ = ["COINBASE_LIMITS", "COINBASE_URL", "GRANULARITIES", "CoinbaseClient"]
+
+COINBASE_URL = "https://api.exchange.coinbase.com"
+#: Public endpoints: 10 requests/s per IP, bursts up to 15 (a token bucket, as documented).
+COINBASE_LIMITS: tuple[EndpointLimit, ...] = (EndpointLimit("", 10, 1.0, burst=15, token_bucket=True),)
+#: Allowed ``granularity`` values (seconds) and their interval names.
+GRANULARITIES = {60: "1m", 300: "5m", 900: "15m", 3600: "1h", 21600: "6h", 86400: "1d"}
+MAX_CANDLES = 300
+
+
+def _check_rows(payload: Any, endpoint: str) -> list[list[Any]]:
+    if not isinstance(payload, list):
+        raise MalformedResponse(endpoint, f"expected a JSON array of candles, got {str(payload)[:120]}")
+    for i, row in enumerate(payload):
+        if (not isinstance(row, list) or len(row) != 6
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in row)):
+            raise MalformedResponse(endpoint, f"row {i}: expected [time, low, high, open, close, volume] numbers, "
+                                              f"got {str(row)[:120]}")
+    return payload
+
+
+@dataclass
+class CoinbaseClient:
+    """Fetch Coinbase Exchange candles into ``raw_root/coinbase/`` and canonical Parquet.
+
+    Parameters
+    ----------
+    base_url : str
+        REST base URL (a local replay server in tests).
+    raw_root : Path
+        Root of the raw store.
+    retry : RetryPolicy, optional
+        Backoff and attempts.
+    clock : Clock, optional
+        Time source of the rate limiter and waits.
+    limits : sequence of EndpointLimit
+        Client-side rate limits (the documented ones by default).
+    concurrency : int
+        Chunks fetched at once.
+    """
+
+    base_url: str = COINBASE_URL
+    raw_root: Path = DEFAULT_RAW_ROOT
+    retry: RetryPolicy | None = None
+    clock: Clock | None = None
+    limits: Sequence[EndpointLimit] = COINBASE_LIMITS
+    concurrency: int = 4
+
+    async def fetch_candles(self, product: str, granularity_s: int, start: Any, end: Any, *,
+                            out_dir: str | Path = DEFAULT_OUT_DIR) -> FetchResult:
+        """Download candles opening in ``[start, end)``; write ``<product>_<interval>_<range>.parquet``.
+
+        The file's symbol is the product without the dash (``BTCUSD``). Chunks of 300 candles, one
+        request each; candles not closed at fetch time are dropped and their chunk is fetched again
+        by the next run.
+        """
+        if granularity_s not in GRANULARITIES:
+            raise ValueError(f"granularity {granularity_s} not allowed; one of {sorted(GRANULARITIES)}")
+        product = product.upper()
+        t0, t1 = utc_timestamp(start, name="start"), utc_timestamp(end, name="end")
+        if t1 <= t0:
+            raise ValueError(f"end {t1} must be after start {t0}")
+        g = granularity_s
+        s = -(-int(t0.value // 1_000_000_000) // g) * g
+        e = int(t1.value // 1_000_000_000)
+        chunks = [Chunk(f"{a}-{min(a + MAX_CANDLES * g, e)}", {"start": a, "end": min(a + MAX_CANDLES * g, e)})
+                  for a in range(s, e, MAX_CANDLES * g)]
+        interval = GRANULARITIES[g]
+        dataset = Path("coinbase") / "candles" / f"{product}_{interval}_{range_tag(t0, t1)}"
+        raw = RawStore(self.raw_root)
+        manifest = Manifest(raw.root / dataset / "manifest.jsonl",
+                            {"product": product, "granularity": g, "start": t0.isoformat(), "end": t1.isoformat()})
+        path_ = f"/products/{product}/candles"
+        async with HttpClient(self.base_url, limits=self.limits, retry=self.retry, clock=self.clock) as http:
+            async def work(chunk: Chunk) -> dict[str, Any]:
+                a, b = int(chunk.params["start"]), int(chunk.params["end"])
+                last_open = b - g
+                params = {"granularity": g,
+                          "start": pd.Timestamp(a, unit="s", tz="UTC").isoformat(),
+                          "end": pd.Timestamp(last_open, unit="s", tz="UTC").isoformat()}
+                resp = await http.get_json(path_, params)
+                rows = _check_rows(resp.payload, f"GET {http.base_url}{path_}?start={params['start']}")
+                rel = dataset / f"{a}.json"
+                raw.write(rel, resp, {"product": product, "granularity": g})
+                final = b <= int(resp.fetched_at.value // 1_000_000_000)
+                return {"files": [str(rel)], "rows": len(rows), "final": final}
+
+            counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
+                                      desc=f"coinbase {product} {interval}")
+            stats = http.stats
+        frames = []
+        for chunk in chunks:
+            for rel in manifest.chunks.get(chunk.key, {}).get("files", []):
+                payload, meta = raw.read(rel)
+                fetched = pd.Timestamp(meta["fetched_at"]) if "fetched_at" in meta else None
+                frames.append(coinbase_candles(payload, product=product, granularity_s=g,
+                                               where=str(raw.root / rel), fetched_at=fetched))
+        frame = (pd.concat(frames, ignore_index=True) if frames else
+                 coinbase_candles([], product=product, granularity_s=g))
+        frame = frame[(frame["ts"] >= t0) & (frame["ts"] < t1)]
+        frame = frame.drop_duplicates(["symbol", "interval", "ts"], keep="last").sort_values("ts")
+        symbol = product.replace("-", "").lower()
+        name = f"{symbol}_{interval}_{range_tag(t0, t1)}.parquet"
+        path = write_canonical(frame, "klines", out_dir, name, where=f"coinbase candles {product} {interval}")
+        expected = (e - s + g - 1) // g
+        notes = [] if len(frame) == expected else [
+            f"{product} {interval}: {len(frame)} of {expected} candles in range (Coinbase omits empty intervals)"]
+        notes.append(f"{name}: the ingest prefixes (data README) recognize *usdt_1m files only; ingest the raw "
+                     f"JSON under {raw.root / dataset} instead, or rename")
+        return FetchResult([path], manifest.path, counts, {name: len(frame)}, stats.requests, stats.retries, notes)
+
+    def fetch_candles_sync(self, product: str, granularity_s: int, start: Any, end: Any, *,
+                           out_dir: str | Path = DEFAULT_OUT_DIR) -> FetchResult:
+        """:meth:`fetch_candles` run to completion in a fresh event loop."""
+        return asyncio.run(self.fetch_candles(product, granularity_s, start, end, out_dir=out_dir))

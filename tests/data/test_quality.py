@@ -1,0 +1,231 @@
+"""The quality assessment and its HTML report, on a simulated world and on the real sample."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pmresearch.cli import app
+from pmresearch.data import read_file
+from pmresearch.data.quality import QualityResult, assess_quality, collector_clock_offsets, label_agreement
+from pmresearch.data.store import connect
+from pmresearch.reports.quality import SECTIONS, quality_figures, quality_html
+from pmresearch.simulate import World, simulate
+
+SECOND = pd.Timedelta(seconds=1)
+
+
+def _check_html(page: str, n_figures: int | None = None) -> None:
+    for name, _ in SECTIONS:
+        assert f'data-pmr="quality-{name}"' in page, name
+    assert page.count("* plotly.js v") == 1  # the library is embedded inline exactly once
+    if n_figures is not None:
+        assert page.count("Plotly.newPlot") == n_figures
+    assert "<script src" not in page and "Traceback" not in page
+
+
+def _n_figures(result: QualityResult) -> int:
+    return sum(len(v) for v in quality_figures(result).values())
+
+
+def _items(world: World) -> list[tuple[str, pd.DataFrame, str]]:
+    return [("klines", world.klines, "k1m"), ("klines", world.klines_1s, "k1s"), ("oracle", world.oracle, "ds"),
+            ("oracle", world.oracle_push, "push"), ("markets", world.markets, "markets"),
+            ("quotes", world.quotes, "quotes"), ("books", world.books, "books"), ("trades", world.trades, "trades")]
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    """Half a simulated day whose settlement oracle misses 1 % of its seconds (planted gaps)."""
+    return simulate("edge", days=0.5, seed=3, oracle_missing_rate=0.01)
+
+
+@pytest.fixture(scope="module")
+def sim_result(world: World) -> QualityResult:
+    with connect("duckdb:///:memory:") as store:
+        store.load_frames(_items(world))
+        return assess_quality(store)
+
+
+def _independent_flips(world: World) -> tuple[int, int]:
+    """Exchange proxy vs recorded outcome counted without the library: plain dict lookups per market."""
+    k = world.klines
+    opens = dict(zip(k["ts"], k["open"], strict=True))
+    closes = dict(zip(k["ts"], k["close"], strict=True))
+    n = flips = 0
+    for m in world.markets.itertuples():
+        last_bar = m.window_end - pd.Timedelta(minutes=1)
+        if m.window_start not in opens or last_bar not in closes or pd.isna(m.outcome_up):
+            continue
+        n += 1
+        flips += int(int(closes[last_bar] >= opens[m.window_start]) != int(m.outcome_up))
+    return n, flips
+
+
+def test_simulated_world_label_flips_match_an_independent_count(sim_result: QualityResult,
+                                                                world: World) -> None:
+    la = sim_result.label_agreement.set_index(["comparison", "interval_minutes"])
+    n, flips = _independent_flips(world)
+    assert n == len(world.markets) > 150
+    row = la.loc[("exchange vs recorded", "all")]
+    assert (row["n"], row["flips"]) == (n, flips) and row["flip_rate"] == pytest.approx(flips / n)
+    # the simulator's outcomes ARE the oracle's: recomputing them must never flip
+    assert la.loc[("oracle vs recorded", "all"), "n"] == n and la.loc[("oracle vs recorded", "all"), "flips"] == 0
+    assert la.loc[("exchange vs oracle", "all"), "flips"] == flips
+    per_iv = la.xs("exchange vs recorded", level=0).drop(index="all")
+    assert per_iv["n"].sum() == n and per_iv["flips"].sum() == flips
+
+
+def test_label_agreement_on_a_hand_built_table() -> None:
+    na = pd.NA
+    labels = pd.DataFrame({"interval_minutes": [5, 5, 5, 15, 15],
+                           "recorded": pd.array([1, 0, 1, 1, na], dtype="Int8"),
+                           "oracle": pd.array([1, 0, na, 1, 0], dtype="Int8"),
+                           "exchange": pd.array([0, 0, 1, 0, 1], dtype="Int8")})
+    la = label_agreement(labels).set_index(["comparison", "interval_minutes"])
+    assert la.loc[("exchange vs recorded", "all"), ["n", "flips"]].tolist() == [4, 2]
+    assert la.loc[("exchange vs recorded", "5"), ["n", "flips"]].tolist() == [3, 1]
+    assert la.loc[("oracle vs recorded", "all"), ["n", "flips"]].tolist() == [3, 0]
+    assert la.loc[("exchange vs oracle", "15"), ["n", "flips"]].tolist() == [2, 2]
+
+
+def test_simulated_world_completeness_anomalies_skew_and_report(sim_result: QualityResult,
+                                                                world: World) -> None:
+    r = sim_result
+    series = r.series.set_index("series")
+    assert series.loc["klines BTCUSDT 1m simulator", "coverage"] == 1.0
+    sec = ((world.oracle["ts"] - world.oracle["ts"].iloc[0]) / SECOND).astype(int).to_numpy()
+    assert series.loc["oracle chainlink-data-streams", "gaps"] == int((np.diff(sec) > 1).sum()) > 50
+    comp = r.completeness.set_index("series")
+    assert (comp.loc["klines BTCUSDT 1s simulator", "completeness"] == 1.0).all()
+    ds = comp.loc["oracle chainlink-data-streams"]
+    assert (ds["rows"], ds["expected"]) == (len(world.oracle), sec[-1] + 1)  # one UTC day, 1 Hz from first to last
+    an = r.anomalies.set_index(["series", "flag"])["count"]
+    q = world.quotes
+    for iv in (5, 15):
+        sub = q[q["interval_minutes"] == iv]
+        assert an[(f"quotes {iv}m", "crossed")] == int((sub["best_bid_up"] > sub["best_ask_up"]).sum())
+        assert an[(f"quotes {iv}m", "one_sided")] == int((sub["best_bid_up"].isna() ^ sub["best_ask_up"].isna()).sum())
+    skew = r.clock_skew.set_index("target")
+    assert skew.loc["oracle chainlink-data-streams", "lag_s"] == 0.0  # the simulator's oracle has no lag
+    assert skew.loc["oracle chainlink-data-streams", "within_tolerance"]
+    assert r.receipt_offsets.set_index("collector").loc["chainlink-data-streams", "offset_s"] == 0.0
+    assert (r.spread_by_hour.groupby("source")["median"].median() > 0).all()
+    assert "label flips exchange vs recorded" in r.summary() and "<h3>Data quality" in r._repr_html_()
+    _check_html(quality_html(r), _n_figures(r))
+    assert _n_figures(r) == 6  # every section has a figure on a full simulated world
+
+
+def test_planted_oracle_lag_and_quote_hole_are_recovered_from_the_store(world: World) -> None:
+    late = world.oracle.assign(ts=world.oracle["ts"] + 2 * SECOND,
+                               received_at=world.oracle["received_at"] + 2 * SECOND)
+    q = world.quotes
+    slug = q["slug"].iloc[len(q) // 2]
+    t0 = q.loc[q["slug"] == slug, "ts"].min()
+    hole = (q["slug"] == slug) & (q["ts"] > t0 + 100 * SECOND) & (q["ts"] < t0 + 160 * SECOND)
+    with connect("duckdb:///:memory:") as store:
+        store.load_frames([("klines", world.klines_1s, "k1s"), ("oracle", late, "late"),
+                           ("oracle", world.oracle_push, "push"), ("quotes", q[~hole], "quotes")])
+        r = assess_quality(store)
+    skew = r.clock_skew.set_index("target")
+    assert skew.loc["oracle chainlink-data-streams", "lag_s"] == 2.0
+    assert skew.loc["oracle chainlink-data-streams", "within_tolerance"]  # 2 s is at the 2 s tolerance
+    assert skew.loc["oracle chainlink-polygon-aggregator", "lag_s"] == 0.0
+    quote_gaps = r.gaps[r.gaps["series"].str.startswith("quotes")]
+    assert quote_gaps["where"].tolist() == [slug]  # the only quote gap is the planted one
+    kept = q.loc[(q["slug"] == slug) & ~hole, "ts"]
+    expected = (kept[kept >= t0 + 160 * SECOND].min() - kept[kept <= t0 + 100 * SECOND].max()) / SECOND
+    assert quote_gaps["duration_s"].iloc[0] == pytest.approx(expected)
+    assert r.label_agreement["n"].sum() == 0 and any("no markets" in n for n in r.notes)
+
+
+def test_cli_writes_the_report(world: World, tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path}/sim.duckdb"
+    with connect(url) as store:
+        store.load_frames([("klines", world.klines, "k"), ("markets", world.markets, "m"),
+                           ("oracle", world.oracle, "o")])
+    out = tmp_path / "q.html"
+    res = CliRunner().invoke(app, ["quality", "--db", url, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "label flips exchange vs recorded" in res.output and out.is_file()
+    _check_html(out.read_text())
+    missing = CliRunner().invoke(app, ["quality", "--db", f"duckdb:///{tmp_path}/none.duckdb", "--out", str(out)])
+    assert missing.exit_code == 1 and "no DuckDB store" in missing.output
+    assert not (tmp_path / "none.duckdb").exists()
+
+
+@pytest.fixture(scope="module")
+def real_result(shared_data: Path) -> QualityResult:
+    with connect("duckdb:///:memory:") as store:
+        store.load_data_dir(shared_data)
+        result = assess_quality(store)
+        offsets = collector_clock_offsets(store)
+        assert offsets == result.clock_offsets
+        # knowledge time with the measured offsets: trades are known when the corrected receipt says so
+        known = store.as_of("trades", "2026-03-03T12:00Z", clock_offsets=offsets)
+        raw = read_file(shared_data / "btcusdt_trades_2026-03-03.parquet")
+        expected = np.maximum(raw["ts"], raw["received_at"] + offsets["binance"]).sort_values()
+        assert (known["known_at"].sort_values().to_numpy() == expected.to_numpy()).all()
+        return result
+
+
+def test_real_sample_anomalies_offsets_and_completeness(real_result: QualityResult, shared_data: Path) -> None:
+    r = real_result
+    an = r.anomalies.set_index(["series", "flag"])["count"]
+    for iv in ("5m", "15m"):
+        q = read_file(shared_data / f"polymarket_btc_{iv}_quotes_2026-02-16.parquet")
+        assert an[(f"quotes {iv}", "crossed")] == int((q["best_bid_up"] > q["best_ask_up"]).sum())
+        assert an[(f"quotes {iv}", "one_sided")] == int((q["best_bid_up"].isna() ^ q["best_ask_up"].isna()).sum()) > 0
+    assert an.xs("crossed", level=1).sum() > 0  # README: the sample has crossed quotes
+    comp = r.completeness.set_index(["series", "day"])
+    ds = comp.loc[("oracle chainlink-data-streams", pd.Timestamp("2026-06-08").date())]
+    assert (ds["rows"], ds["expected"]) == (86_400 - 1_842, 86_400)  # README: 1,842 of 86,400 seconds missing
+    assert ds["coverage"] == pytest.approx(ds["completeness"])  # whole missing seconds: the two measures agree
+    off = r.receipt_offsets.set_index("collector")["offset_s"]
+    assert 2.6 < off["binance"] < 2.8  # README: ~2.7 s early on 98 % of trades
+    assert 2.3 < off["chainlink-polygon-aggregator"] < 2.8  # README: ~2.3 s early on 94 %; same machine
+    assert off["chainlink-data-streams"] == 0.0
+    assert set(r.clock_offsets) == {"binance", "chainlink-polygon-aggregator", "chainlink-data-streams"}
+
+
+def test_real_sample_label_flips_match_the_files(real_result: QualityResult, shared_data: Path) -> None:
+    k = read_file(next(shared_data.glob("btcusdt_1m_2026-02-21*.parquet"))).set_index("ts")
+    la = real_result.label_agreement.set_index(["comparison", "interval_minutes"])
+    for iv in (5, 15):
+        m = read_file(next(shared_data.glob(f"polymarket_btc_{iv}m_markets_2026-02-21*.parquet")))
+        start_open = k["open"].reindex(m["window_start"]).to_numpy()
+        end_close = k["close"].reindex(m["window_end"] - pd.Timedelta(minutes=1)).to_numpy()
+        ok = ~np.isnan(start_open) & ~np.isnan(end_close) & m["outcome_up"].notna().to_numpy()
+        proxy = (end_close[ok] >= start_open[ok]).astype(int)
+        flips = int((proxy != m["outcome_up"].to_numpy()[ok].astype(int)).sum())
+        row = la.loc[("exchange vs recorded", str(iv))]
+        assert (row["n"], row["flips"]) == (int(ok.sum()), flips)
+    assert 0.0 < la.loc[("exchange vs recorded", "all"), "flip_rate"] < 0.05  # README: 0.6 % (15m), 2.1 % (5m)
+    oracle = la.loc[("oracle vs recorded", "all")]
+    assert oracle["n"] > 250 and oracle["flips"] == 0  # README: 537 of 537 on the settlement rule
+    html_page = quality_html(real_result)
+    _check_html(html_page, _n_figures(real_result))
+    assert re.search(r"no exchange series overlaps", html_page)
+
+
+def test_duckdb_and_postgresql_give_the_same_assessment(shared_data: Path, pg_url: str) -> None:
+    files = ["polymarket_btc_15m_quotes_2026-02-16.parquet", "polymarket_btc_15m_markets_2026-02-16.parquet",
+             "btcusdt_trades_2026-03-03.parquet", "chainlink_btcusd_2026-03-03am.parquet"]
+    kinds = ["quotes", "markets", "trades", "oracle"]
+    items = [(kind, read_file(shared_data / f), f) for kind, f in zip(kinds, files, strict=True)]
+    out = []
+    for url in ("duckdb:///:memory:", pg_url):
+        with connect(url) as store:
+            store.load_frames(items)
+            r = assess_quality(store)
+        out.append(r)
+    duck, pg = out
+    assert duck.summary().splitlines()[1:] == pg.summary().splitlines()[1:]
+    pd.testing.assert_frame_equal(duck.anomalies, pg.anomalies)
+    pd.testing.assert_frame_equal(duck.receipt_offsets, pg.receipt_offsets)
+    pd.testing.assert_frame_equal(duck.completeness, pg.completeness)
