@@ -222,6 +222,201 @@ def bench() -> None:
             sys.stdout.flush()
 
 
+_DB_HELP = "database URL (default: $PMRESEARCH_DB, else duckdb:///data/pmresearch.duckdb)"
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or directories (recognized by file-name prefix)")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    symbol: Annotated[str | None, typer.Option(help="symbol of Binance files whose name lacks it")] = None,
+    interval: Annotated[str | None, typer.Option(help="bar length of Binance files whose name lacks it")] = None,
+) -> None:
+    """Validate and load data files into the store, in one transaction (bad input changes nothing)."""
+    from pmresearch.data.importers import ingest_command
+
+    try:
+        lines = ingest_command(paths, db, symbol=symbol, interval=interval)
+    except (ValueError, OSError, ConnectionError) as exc:  # SchemaError is a ValueError
+        _fail(str(exc))
+    for line in lines:
+        typer.echo(line)
+
+
+db_app = typer.Typer(help="Back up and restore the store (DuckDB or PostgreSQL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="backup file to write (a tar of Parquet tables)")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+) -> None:
+    """Dump every table of the store to FILE (restorable into either backend)."""
+    from pmresearch.data.store import backup_command
+
+    try:
+        lines = backup_command(file, db)
+    except (ValueError, OSError, ConnectionError) as exc:
+        _fail(str(exc))
+    for line in lines:
+        typer.echo(line)
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="a file written by `pmresearch db backup`")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+) -> None:
+    """Load a backup into the store (one transaction; restoring twice changes nothing)."""
+    from pmresearch.data.store import restore_command
+
+    try:
+        lines = restore_command(file, db)
+    except (ValueError, OSError, ConnectionError) as exc:
+        _fail(str(exc))
+    for line in lines:
+        typer.echo(line)
+
+
+@app.command()
+def quality(
+    out: Annotated[Path, typer.Option("--out", help="the HTML report to write")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+) -> None:
+    """Data-quality report of the store: completeness, gaps, anomalies, spreads, clock skew, label flips."""
+    from pmresearch.reports.quality import quality_command
+
+    try:
+        lines = quality_command(db, out)
+    except (ValueError, OSError, ConnectionError) as exc:
+        _fail(str(exc))
+    for line in lines:
+        typer.echo(line)
+
+
+@app.command()
+def features(
+    out: Annotated[Path, typer.Option("--out", help="the Parquet file to write")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    until: Annotated[
+        str | None, typer.Option(help="ignore rows known after this UTC time (ISO with offset, e.g. ...T12:00Z)")
+    ] = None,
+    offsets: Annotated[
+        str | None, typer.Option(help="decision offsets from each window start, e.g. 0,1m,2m,5m,10m,14m")
+    ] = None,
+    every: Annotated[str, typer.Option(help="decision spacing when no --offsets (30s, 1m, or seconds)")] = "30s",
+    interval: Annotated[int | None, typer.Option(help="only windows of this many minutes (5, 15)")] = None,
+) -> None:
+    """Decision rows x every registered feature, with labels and market state, to a Parquet file."""
+    from pmresearch.features.matrix import features_command
+
+    try:
+        path, matrix = features_command(out, db=db, until=until, offsets=offsets, every=every,
+                                        interval_minutes=interval)
+    except (ValueError, OSError, ConnectionError) as exc:
+        _fail(_one_line(exc))
+    n_feat = sum("__" in c for c in matrix.columns)
+    typer.echo(f"wrote {len(matrix)} rows x {n_feat} features ({matrix['slug'].nunique()} windows) to {path}")
+    for col in ("label_source", "spot_source", "strike_source"):
+        counts = matrix[col].fillna("none").value_counts().to_dict()
+        typer.echo(f"  {col}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+fetch_app = typer.Typer(help="Download from public APIs into data/raw (rate-limited, retried, resumable) and "
+                        "canonical Parquet files that `pmresearch ingest` loads.", no_args_is_help=True)
+app.add_typer(fetch_app, name="fetch")
+_START = Annotated[str, typer.Option(help="UTC start, ISO with offset (e.g. 2026-06-08T00:00Z) or a date")]
+_END = Annotated[str, typer.Option(help="UTC end (exclusive), ISO with offset or a date")]
+_OUT = Annotated[Path, typer.Option("--out", help="directory of the parsed, canonical Parquet files")]
+_RAW = Annotated[Path, typer.Option("--raw-root", help="root of raw responses and resume manifests")]
+_CONC = Annotated[int, typer.Option(help="chunks fetched at once")]
+_ATTEMPTS = Annotated[int, typer.Option(help="attempts per request (429/5xx/timeouts are retried)")]
+
+
+def _fetch_run(job: Any) -> None:
+    """Run a fetch job (a callable) and print its results; API and input errors exit 1 with the message."""
+    from pmresearch.data.clients import ApiError
+
+    try:
+        results = job()
+    except (ApiError, ValueError, OSError) as exc:
+        _fail(_one_line(exc))
+    for res in results if isinstance(results, list) else [results]:
+        typer.echo(res.summary() if hasattr(res, "summary") else str(res))
+
+
+@fetch_app.command("binance")
+def fetch_binance(
+    start: _START, end: _END,
+    symbol: Annotated[str, typer.Option(help="Binance spot symbol")] = "BTCUSDT",
+    interval: Annotated[str, typer.Option(help="kline interval (1s, 1m, 5m, 1h, ...)")] = "1m",
+    out: _OUT = Path("data/processed"), raw_root: _RAW = Path("data/raw"),
+    base_url: Annotated[str | None, typer.Option(help="REST base URL (default https://api.binance.com)")] = None,
+    page_limit: Annotated[int, typer.Option(help="rows per request (<= 1000)")] = 1000,
+    concurrency: _CONC = 4, max_attempts: _ATTEMPTS = 6,
+) -> None:
+    """Binance spot klines of [start, end)."""
+    from pmresearch.data.clients.commands import fetch_binance as job
+
+    _fetch_run(lambda: job(symbol=symbol, interval=interval, start=start, end=end, out=out, raw_root=raw_root,
+                           base_url=base_url, page_limit=page_limit, concurrency=concurrency,
+                           max_attempts=max_attempts))
+
+
+@fetch_app.command("coinbase")
+def fetch_coinbase(
+    start: _START, end: _END,
+    product: Annotated[str, typer.Option(help="Coinbase Exchange product")] = "BTC-USD",
+    granularity: Annotated[int, typer.Option(help="candle seconds: 60, 300, 900, 3600, 21600, 86400")] = 60,
+    out: _OUT = Path("data/processed"), raw_root: _RAW = Path("data/raw"),
+    base_url: Annotated[str | None, typer.Option(help="REST base URL (default https://api.exchange.coinbase.com)")]
+    = None,
+    concurrency: _CONC = 4, max_attempts: _ATTEMPTS = 6,
+) -> None:
+    """Coinbase Exchange candles of [start, end)."""
+    from pmresearch.data.clients.commands import fetch_coinbase as job
+
+    _fetch_run(lambda: job(product=product, granularity=granularity, start=start, end=end, out=out,
+                           raw_root=raw_root, base_url=base_url, concurrency=concurrency, max_attempts=max_attempts))
+
+
+@fetch_app.command("polymarket")
+def fetch_polymarket(
+    what: Annotated[str, typer.Argument(help="markets, prices, book, trades, all (markets+prices+trades) or ws")],
+    start: _START, end: _END,
+    interval_minutes: Annotated[int, typer.Option(help="market length: 5, 15 or 60")] = 15,
+    asset: Annotated[str, typer.Option(help="slug asset prefix")] = "btc",
+    out: _OUT = Path("data/processed"), raw_root: _RAW = Path("data/raw"),
+    fidelity: Annotated[int, typer.Option(help="prices-history resolution in minutes (1 = finest)")] = 1,
+    lead_minutes: Annotated[int, typer.Option(help="prices-history from this long before each window")] = 0,
+    duration: Annotated[float | None, typer.Option(help="ws: seconds to record")] = None,
+    max_messages: Annotated[int | None, typer.Option(help="ws: stop after this many messages")] = None,
+    token: Annotated[list[str] | None, typer.Option(help="ws: token ids to subscribe (default: the range's)")]
+    = None,
+    gamma_url: Annotated[str | None, typer.Option(help="Gamma base URL")] = None,
+    clob_url: Annotated[str | None, typer.Option(help="CLOB base URL")] = None,
+    data_url: Annotated[str | None, typer.Option(help="Data API base URL")] = None,
+    ws_url: Annotated[str | None, typer.Option(help="market-channel websocket URL")] = None,
+    concurrency: _CONC = 4, max_attempts: _ATTEMPTS = 6,
+) -> None:
+    """Polymarket data of the markets whose window starts in [start, end), found by slug."""
+    from pmresearch.data.clients import commands
+
+    if what not in commands.POLYMARKET_DATASETS:
+        _fail(f"unknown dataset {what!r}; one of {', '.join(commands.POLYMARKET_DATASETS)}")
+    if what == "ws":
+        _fetch_run(lambda: commands.record_polymarket_ws(
+            start=start, end=end, out=out, raw_root=raw_root, duration_s=duration, max_messages=max_messages,
+            interval_minutes=interval_minutes, asset=asset, gamma_url=gamma_url, ws_url=ws_url, tokens=token,
+            max_attempts=max_attempts))
+        return
+    _fetch_run(lambda: commands.fetch_polymarket(
+        what, start=start, end=end, out=out, raw_root=raw_root, interval_minutes=interval_minutes, asset=asset,
+        fidelity=fidelity, lead_minutes=lead_minutes, gamma_url=gamma_url, clob_url=clob_url, data_url=data_url,
+        concurrency=concurrency, max_attempts=max_attempts))
+
+
 @app.command()
 def version() -> None:
     """Print the package version."""

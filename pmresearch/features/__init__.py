@@ -1,7 +1,36 @@
-"""As-of features (families ``vol__`` and ``contract__`` so far)."""
+"""As-of feature library: families registered in :data:`REGISTRY`, computed by :func:`compute_features`.
+
+Every feature is named ``<family>__<name>`` and uses only data whose knowledge time (DESIGN.md) is
+``<= t - lag`` at its decision time ``t``. :func:`catalog` lists them; :func:`leakage_audit`
+checks the claim by recomputation on truncated and permuted data.
+"""
 
 from __future__ import annotations
 
 from pmresearch.features.basic import add_contract_features, add_realized_vol, realized_vol_1m
+from pmresearch.features.catalog import LAG_STATEMENT, catalog, catalog_html
+from pmresearch.features.engine import all_feature_names, compute_features
+from pmresearch.features.inputs import FeatureInputs, knowledge_time, read_external
+from pmresearch.features.leakage import LeakageAuditResult, leakage_audit
+from pmresearch.features.registry import REGISTRY, Block, FeatureRegistry, FeatureSpec, make_block
 
-__all__ = ["add_contract_features", "add_realized_vol", "realized_vol_1m"]
+__all__ = [
+    "LAG_STATEMENT",
+    "REGISTRY",
+    "Block",
+    "FeatureInputs",
+    "FeatureRegistry",
+    "FeatureSpec",
+    "LeakageAuditResult",
+    "add_contract_features",
+    "add_realized_vol",
+    "all_feature_names",
+    "catalog",
+    "catalog_html",
+    "compute_features",
+    "knowledge_time",
+    "leakage_audit",
+    "make_block",
+    "read_external",
+    "realized_vol_1m",
+]

@@ -1,7 +1,45 @@
-"""Window outcomes (tie rule, settlement rule by date) and decision rows."""
+"""Window outcomes (tie rule, settlement rule by date), labels by source, and decision rows."""
 
 from __future__ import annotations
 
-from pmresearch.labels.outcomes import SETTLEMENT_SOURCE, outcomes_from_oracle, settlement_values
+from pmresearch.labels.decision import (
+    DECISION_COLUMNS,
+    MARKET_STATE_COLUMNS,
+    SPOT_SOURCES,
+    STRIKE_SOURCES,
+    decision_rows,
+    decision_rows_from_frames,
+    decision_times,
+    label_end_times,
+    parse_offsets,
+    read_decision_frames,
+    with_known_at,
+)
+from pmresearch.labels.outcomes import (
+    LABEL_SOURCES,
+    SETTLEMENT_SOURCE,
+    exchange_proxy_outcomes,
+    outcomes_from_oracle,
+    settlement_values,
+    window_labels,
+)
 
-__all__ = ["SETTLEMENT_SOURCE", "outcomes_from_oracle", "settlement_values"]
+__all__ = [
+    "DECISION_COLUMNS",
+    "LABEL_SOURCES",
+    "MARKET_STATE_COLUMNS",
+    "SETTLEMENT_SOURCE",
+    "SPOT_SOURCES",
+    "STRIKE_SOURCES",
+    "decision_rows",
+    "decision_rows_from_frames",
+    "decision_times",
+    "exchange_proxy_outcomes",
+    "label_end_times",
+    "outcomes_from_oracle",
+    "parse_offsets",
+    "read_decision_frames",
+    "settlement_values",
+    "window_labels",
+    "with_known_at",
+]

@@ -1,146 +1,496 @@
 """Decision rows: one row per market window and decision time, with strike, spot, label and market state.
 
-Every value joined to a decision time ``t`` is known at ``t``: the oracle by its knowledge time
-(``max(ts, received_at)``), 1-minute klines by their close time (``ts + 1 min``), quotes and books by
-their stamp. The columns are DESIGN.md's fixed decision-row columns.
+Every value joined to a decision time ``t`` is known at ``t`` by its knowledge time (DESIGN.md):
+oracle ticks at ``max(ts, received_at + clock offset)``, klines at their bar's close (``ts`` plus the
+bar length), quotes and books at their stamp. The joins are pandas ``merge_asof`` on those knowledge
+times, so the same code serves every store backend (DuckDB and PostgreSQL, read through
+:meth:`~pmresearch.data.store.Store.as_of`) and in-memory frames (simulated worlds).
+
+Sources, in their declared order (the first one known at ``t`` wins; the choice is in the row):
+
+* ``spot`` (S_t): ``"oracle"`` (the Data Streams settlement feed), ``"quote-reference"`` (the quote
+  logger's live exchange price), ``"exchange-kline"`` (close of the last 1-minute bar closed by ``t``).
+* ``strike``: ``"recorded"`` (the market's strike, known at the window start), ``"quote-logger"``
+  (the strike column of the latest quote of the window), ``"oracle"`` (the settlement value at the
+  window start under the rule in force, once every needed tick is known), ``"exchange-proxy"`` (the
+  exchange open of the window's first 1-minute bar, known once that bar has closed).
+* ``label``: see :func:`pmresearch.labels.outcomes.window_labels`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 
-from pmresearch.data.store import DuckDBStore
-from pmresearch.labels.outcomes import SETTLEMENT_SOURCE, outcomes_from_oracle, settlement_values
+from pmresearch import rules
+from pmresearch._time import ensure_utc, require_utc_column, to_utc
+from pmresearch.data.store import Store
+from pmresearch.labels.outcomes import SETTLEMENT_SOURCE, window_labels
 
-__all__ = ["DECISION_COLUMNS", "decision_rows", "decision_times"]
-
-DECISION_COLUMNS = [
-    "t", "slug", "interval_minutes", "window_start", "window_end", "tau_s", "strike", "strike_source",
-    "spot", "spot_source", "label", "label_source", "bid_up", "ask_up", "mid_up", "spread_up",
-    "bid_size_up", "ask_size_up",
+__all__ = [
+    "DECISION_COLUMNS",
+    "DEFAULT_MAX_STALENESS",
+    "MARKET_STATE_COLUMNS",
+    "SPOT_SOURCES",
+    "STRIKE_SOURCES",
+    "DecisionFrames",
+    "decision_rows",
+    "decision_rows_from_frames",
+    "decision_times",
+    "label_end_times",
+    "parse_offsets",
+    "read_decision_frames",
+    "with_known_at",
 ]
 
+#: The market state at ``t`` (null where unknown).
+MARKET_STATE_COLUMNS = ["bid_up", "ask_up", "mid_up", "spread_up", "bid_size_up", "ask_size_up"]
 
-def _labelled(mask: pd.Series, name: str) -> pd.Series:
-    """A string Series: ``name`` where ``mask``, else null."""
-    return pd.Series(name, index=mask.index, dtype="str").where(mask.to_numpy(), None)
+#: DESIGN.md's fixed decision-row columns, in order.
+DECISION_COLUMNS = [
+    "t", "slug", "interval_minutes", "window_start", "window_end", "tau_s", "strike", "strike_source",
+    "spot", "spot_source", "label", "label_source", *MARKET_STATE_COLUMNS,
+]
+
+#: Spot sources in their order of preference.
+SPOT_SOURCES = ("oracle", "quote-reference", "exchange-kline")
+#: Strike sources in their order of preference.
+STRIKE_SOURCES = ("recorded", "quote-logger", "oracle", "exchange-proxy")
+
+#: Far-future bound used when no ``until`` is given.
+_NO_UNTIL = pd.Timestamp("2200-01-01", tz="UTC")
+_BAR = {"1s": pd.Timedelta(seconds=1), "1m": pd.Timedelta(minutes=1), "3m": pd.Timedelta(minutes=3),
+        "5m": pd.Timedelta(minutes=5), "15m": pd.Timedelta(minutes=15), "30m": pd.Timedelta(minutes=30),
+        "1h": pd.Timedelta(hours=1), "4h": pd.Timedelta(hours=4), "1d": pd.Timedelta(days=1)}
+_US: Literal["datetime64[us, UTC]"] = "datetime64[us, UTC]"
+#: Default maximum age (by knowledge time) of an as-of value.
+DEFAULT_MAX_STALENESS = pd.Timedelta(minutes=2)
+
+DecisionFrames = dict[str, pd.DataFrame]
+"""Inputs of :func:`decision_rows_from_frames` by kind: ``markets``, ``oracle``, ``klines``, ``quotes``, ``books``."""
 
 
-def decision_times(markets: pd.DataFrame, every_s: float, first_s: float, last_s: float) -> pd.DataFrame:
-    """Decision times ``window_start + first_s + k every_s`` up to ``window_end - last_s`` per market."""
-    if every_s <= 0:
-        raise ValueError("every_s must be positive")
-    length = (markets["window_end"] - markets["window_start"]).dt.total_seconds().to_numpy()
-    offsets = np.arange(first_s, float(length.max(initial=0.0)) - last_s + 1e-9, every_s)
-    frames = []
-    for off in offsets:
-        sel = off <= length - last_s
-        if not sel.any():
+# --------------------------------------------------------------------------------------------- times
+def parse_offsets(spec: str | Sequence[str | float | pd.Timedelta]) -> list[pd.Timedelta]:
+    """Decision offsets from a spec: ``"0,1m,2m,5m,10m,14m"``, ``"30s,90s"`` or a list of them.
+
+    Bare numbers are seconds; anything else is read by :class:`pandas.Timedelta` (``"1m"`` = 1 minute).
+
+    Raises
+    ------
+    ValueError
+        On an unreadable or negative offset, or an empty spec.
+    """
+    items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
+    out: list[pd.Timedelta] = []
+    for item in items:
+        if isinstance(item, str) and item == "":
             continue
-        part = markets.loc[sel, ["slug", "interval_minutes", "window_start", "window_end"]].copy()
-        part["t"] = part["window_start"] + pd.Timedelta(seconds=float(off))
-        frames.append(part)
-    if not frames:
-        return pd.DataFrame(columns=["slug", "interval_minutes", "window_start", "window_end", "t"])
-    out = pd.concat(frames, ignore_index=True).sort_values(["t", "slug"], ignore_index=True)
-    out["t"] = out["t"].astype("datetime64[us, UTC]")
-    return pd.DataFrame(out)
+        try:
+            if isinstance(item, pd.Timedelta):
+                off = item
+            elif isinstance(item, (int, float)) and not isinstance(item, bool):
+                off = pd.Timedelta(seconds=float(item))
+            else:
+                text = str(item)
+                off = pd.Timedelta(seconds=float(text)) if _is_number(text) else pd.Timedelta(text)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"offsets: cannot read {item!r} as a time offset (e.g. 30s, 1m, 90)") from exc
+        if off < pd.Timedelta(0):
+            raise ValueError(f"offsets: {item!r} is negative; offsets count from the window start")
+        out.append(off)
+    if not out:
+        raise ValueError("offsets: no offset given")
+    return sorted(set(out))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def decision_times(
+    markets: pd.DataFrame,
+    every_s: float | None = 30.0,
+    first_s: float = 60.0,
+    last_s: float = 30.0,
+    *,
+    offsets: Sequence[str | float | pd.Timedelta] | str | None = None,
+) -> pd.DataFrame:
+    """Decision times of each market window.
+
+    Parameters
+    ----------
+    markets : DataFrame
+        ``slug``, ``interval_minutes``, ``window_start``, ``window_end``.
+    every_s, first_s, last_s : float
+        Grid ``window_start + first_s + k every_s`` up to ``window_end - last_s`` (used when
+        ``offsets`` is None).
+    offsets : str or sequence, optional
+        Explicit offsets from the window start (see :func:`parse_offsets`), e.g. ``0,1m,2m,5m,10m,14m``;
+        offsets at or after a window's end are dropped for that window.
+
+    Returns
+    -------
+    DataFrame
+        ``slug, interval_minutes, window_start, window_end, t`` sorted by ``(t, slug)``.
+    """
+    cols = ["slug", "interval_minutes", "window_start", "window_end"]
+    length = (markets["window_end"] - markets["window_start"]).dt.total_seconds().to_numpy(dtype=np.float64)
+    if offsets is not None:
+        offs = np.array([o.total_seconds() for o in parse_offsets(offsets)])
+        valid = offs[None, :] < length[:, None]
+    else:
+        if every_s is None or every_s <= 0:
+            raise ValueError(f"every_s must be positive, got {every_s!r}")
+        if first_s < 0 or last_s < 0:
+            raise ValueError(f"first_s and last_s must be >= 0, got {first_s}, {last_s}")
+        offs = np.arange(first_s, float(length.max(initial=0.0)) - last_s + 1e-9, every_s)
+        valid = offs[None, :] <= length[:, None] - last_s
+    which, k = np.nonzero(valid)
+    out = markets[cols].iloc[which].reset_index(drop=True)
+    for col in ("window_start", "window_end"):
+        out[col] = out[col].astype(_US)
+    step = pd.to_timedelta(np.round(offs[k] * 1e6).astype(np.int64), unit="us")
+    out["t"] = (out["window_start"] + step).astype(_US)
+    return out.sort_values(["t", "slug"], ignore_index=True)
+
+
+def label_end_times(rows: pd.DataFrame) -> pd.Series:
+    """``t1`` for the purged splitters: each row's label end time (``window_end``) indexed by ``t``.
+
+    Positionally aligned with ``rows`` (pass ``rows["slug"]`` as the groups).
+    """
+    for col in ("t", "window_end"):
+        require_utc_column(rows, col, what="decision rows")
+    return pd.Series(rows["window_end"].to_numpy(), index=pd.DatetimeIndex(rows["t"], name="t"), name="t1")
+
+
+# ---------------------------------------------------------------------------------- knowledge times
+def with_known_at(kind: str, frame: pd.DataFrame,
+                  clock_offsets: Mapping[str, pd.Timedelta] | None = None) -> pd.DataFrame:
+    """``frame`` with a ``known_at`` column (DESIGN.md knowledge time) when it lacks one.
+
+    ``klines``: ``ts`` + bar length; ``oracle``: ``max(ts, received_at + offset of its source)``;
+    ``quotes``/``books``: ``ts``; ``markets``: ``window_end`` (the outcome's knowledge time).
+    """
+    if "known_at" in frame.columns:
+        out = frame.copy()
+        out["known_at"] = ensure_utc(out["known_at"], what=f"{kind}, column 'known_at'")
+        return out
+    out = frame.copy()
+    if kind == "markets":
+        out["known_at"] = ensure_utc(out["window_end"], what="markets, column 'window_end'")
+        return out
+    require_utc_column(out, "ts", what=kind)
+    ts = ensure_utc(out["ts"], what=f"{kind}, column 'ts'")
+    if kind == "klines":
+        bad = ~out["interval"].isin(list(_BAR))
+        if bad.any():
+            raise ValueError(f"klines: unknown bar length {out.loc[bad, 'interval'].iloc[0]!r} at row "
+                             f"{out.index[bad][0]}")
+        out["known_at"] = ts + out["interval"].map(_BAR).astype("timedelta64[us]")
+    elif kind == "oracle" and "received_at" in out.columns:
+        rec = ensure_utc(pd.Series(pd.to_datetime(out["received_at"], utc=True), index=out.index),
+                         what="oracle, column 'received_at'")
+        if clock_offsets:
+            shift = out["source"].map(dict(clock_offsets)).fillna(pd.Timedelta(0)).astype("timedelta64[us]")
+            rec = rec + shift
+        out["known_at"] = ts.where(rec.isna() | (rec <= ts), rec)
+    else:
+        out["known_at"] = ts
+    return out
+
+
+# ------------------------------------------------------------------------------------------ reading
+def read_decision_frames(
+    store: Store,
+    *,
+    until: pd.Timestamp | str | None = None,
+    spot_symbol: str = "BTCUSDT",
+    kline_interval: str = "1m",
+    clock_offsets: Mapping[str, pd.Timedelta] | None = None,
+) -> DecisionFrames:
+    """Read what decision rows need from a store (any backend), each row with its ``known_at``.
+
+    Markets are read whole (a window's metadata is known at its start); every time series is read
+    through :meth:`Store.as_of` at ``until`` (all of it when None).
+    """
+    upper = _NO_UNTIL if until is None else to_utc(until, what="until")
+    markets = store.read_table("polymarket_resolutions")
+    oracle = store.as_of("oracle_prices", upper, where={"source": SETTLEMENT_SOURCE}, clock_offsets=clock_offsets)
+    klines = store.as_of("spot_prices", upper, where={"symbol": spot_symbol, "interval": kline_interval})
+    quotes = store.as_of("polymarket_quotes", upper)
+    books = store.as_of("polymarket_books", upper, where={"level": 0, "outcome": "Up"})
+    return {"markets": markets, "oracle": oracle, "klines": klines, "quotes": quotes, "books": books}
 
 
 def decision_rows(
-    store: DuckDBStore,
+    store: Store,
     *,
     interval_minutes: int | None = 15,
-    every_s: float = 30.0,
+    every_s: float | None = 30.0,
     first_s: float = 60.0,
     last_s: float = 30.0,
+    offsets: Sequence[str | float | pd.Timedelta] | str | None = None,
+    until: pd.Timestamp | str | None = None,
     spot_symbol: str = "BTCUSDT",
+    max_staleness: pd.Timedelta = DEFAULT_MAX_STALENESS,
+    clock_offsets: Mapping[str, pd.Timedelta] | None = None,
 ) -> pd.DataFrame:
-    """Build decision rows from the store's markets, oracle, klines, quotes and books.
+    """Decision rows of every market window in a store (DuckDB or PostgreSQL).
 
-    ``spot`` comes from, in order: the Data Streams oracle (``spot_source = "oracle"``), the quote
-    logger's reference price (``"quote-reference"``), the close of the last complete 1-minute kline
-    (``"exchange-kline"``). ``strike``: the recorded strike (``"recorded"``), the oracle tick stamped
-    at the window start (``"oracle"``), the exchange open at the window start (``"exchange-proxy"``).
-    ``label``: the recorded resolution (``"resolution"``), the oracle under the rule in force
-    (``"oracle"``), the exchange proxy close >= open (``"exchange-proxy"``).
+    Parameters
+    ----------
+    store : Store
+        An open store (:func:`pmresearch.data.store.connect`).
+    interval_minutes : int, optional
+        Only windows of this length (None: all).
+    every_s, first_s, last_s, offsets
+        Decision times (see :func:`decision_times`).
+    until : Timestamp or str, optional
+        Ignore every row whose knowledge time is after it: decision rows with ``t > until`` are
+        dropped, inputs are truncated, and a window ending after ``until`` has a null label.
+    spot_symbol : str
+        Exchange symbol of the 1-minute klines (spot fallback and exchange proxies).
+    max_staleness : Timedelta
+        An as-of value older than this (by knowledge time) is treated as unknown.
+    clock_offsets : mapping, optional
+        Per-collector clock offsets added to ``received_at`` (see
+        :func:`pmresearch.data.store.knowledge_time_sql`).
+
+    Returns
+    -------
+    DataFrame
+        :data:`DECISION_COLUMNS`, sorted by ``(t, slug)``.
     """
-    markets = store.query("SELECT * FROM polymarket_resolutions ORDER BY window_start, slug")
-    if interval_minutes is not None:
-        markets = markets[markets["interval_minutes"] == interval_minutes].reset_index(drop=True)
-    rows = decision_times(markets, every_s, first_s, last_s)
-    if rows.empty:
-        return pd.DataFrame(columns=DECISION_COLUMNS)
-    store.register("_decisions", rows)
-    joined = store.query(
-        f"""
-        WITH ora AS (
-            SELECT ts, price, greatest(ts, coalesce(received_at, ts)) AS kt
-            FROM oracle_prices WHERE source = '{SETTLEMENT_SOURCE}'
-        ),
-        kl AS (
-            SELECT ts + INTERVAL 1 MINUTE AS kt, close FROM spot_prices
-            WHERE symbol = '{spot_symbol}' AND interval = '1m'
-        ),
-        up_bid AS (SELECT slug, ts, size FROM polymarket_books WHERE outcome = 'Up' AND side = 'bid' AND level = 0),
-        up_ask AS (SELECT slug, ts, size FROM polymarket_books WHERE outcome = 'Up' AND side = 'ask' AND level = 0)
-        SELECT d.t, d.slug, o.price AS oracle_spot, k.close AS kline_spot,
-               q.reference_price AS quote_spot, q.best_bid_up AS bid_up, q.best_ask_up AS ask_up,
-               q.strike AS quote_strike, b.size AS bid_size_up, a.size AS ask_size_up
-        FROM _decisions d
-        ASOF LEFT JOIN ora o ON d.t >= o.kt
-        ASOF LEFT JOIN kl k ON d.t >= k.kt
-        ASOF LEFT JOIN polymarket_quotes q ON d.slug = q.slug AND d.t >= q.ts
-        ASOF LEFT JOIN up_bid b ON d.slug = b.slug AND d.t >= b.ts
-        ASOF LEFT JOIN up_ask a ON d.slug = a.slug AND d.t >= a.ts
-        """
-    )
-    rows = rows.merge(joined, on=["t", "slug"], how="left", validate="one_to_one")
+    frames = read_decision_frames(store, until=until, spot_symbol=spot_symbol, clock_offsets=clock_offsets)
+    return decision_rows_from_frames(
+        frames, interval_minutes=interval_minutes, every_s=every_s, first_s=first_s, last_s=last_s,
+        offsets=offsets, until=until, max_staleness=max_staleness, clock_offsets=clock_offsets)
 
-    # spot S_t in the declared order of sources
-    spot = rows["oracle_spot"].copy()
-    source = _labelled(spot.notna(), "oracle")
-    for col, name in (("quote_spot", "quote-reference"), ("kline_spot", "exchange-kline")):
-        fill = spot.isna() & rows[col].notna()
-        spot[fill] = rows.loc[fill, col]
+
+# ------------------------------------------------------------------------------------------ joining
+def _asof(rows: pd.DataFrame, right: pd.DataFrame, cols: list[str], *, by: str | None,
+          tolerance: pd.Timedelta) -> pd.DataFrame:
+    """Values of ``cols`` of the last ``right`` row known at each row's ``t`` (``known_at <= t``)."""
+    out = pd.DataFrame(index=rows.index, columns=cols, dtype="float64")
+    if right.empty or rows.empty:
+        return out
+    keys = ["known_at"] + ([by] if by else [])
+    r = right[keys + [c for c in cols if c not in keys]].dropna(subset=keys).copy()
+    r["known_at"] = r["known_at"].astype(_US)
+    r = r.sort_values("known_at", kind="stable")
+    left = rows[["t"] + ([by] if by else [])].copy()
+    left["_pos"] = np.arange(len(left))
+    left = left.sort_values("t", kind="stable")
+    merged = pd.merge_asof(left, r, left_on="t", right_on="known_at", by=by, direction="backward",
+                           allow_exact_matches=True, tolerance=tolerance)
+    merged = merged.set_index("_pos").sort_index()
+    for c in cols:
+        out[c] = merged[c].to_numpy(dtype=np.float64)
+    return out
+
+
+def _fill_in_order(candidates: Sequence[tuple[str, pd.Series]], index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """First non-null value among the candidates, and the name of the candidate it came from."""
+    value = pd.Series(np.nan, index=index, dtype="float64")
+    source = pd.Series(None, index=index, dtype="str")
+    for name, cand in candidates:
+        fill = value.isna() & cand.notna()
+        value[fill] = cand[fill]
         source[fill] = name
-    rows["spot"], rows["spot_source"] = spot, source
+    return value, source
 
-    # strike and label per market
-    oracle = store.query(f"SELECT ts, price, source FROM oracle_prices WHERE source = '{SETTLEMENT_SOURCE}'")
+
+def _lookback_s(window_start: pd.Timestamp, interval_minutes: int) -> int:
+    """Oracle ticks averaged at a window's start under the rule in force (0: the one tick stamped
+    then; -1: not settled on the oracle, e.g. hourly markets)."""
+    if interval_minutes == 60:
+        return -1
+    rule = rules.settlement_rule_at(window_start, interval_minutes)
+    return int(rule.twap_lookback_s) if rule.mode == "twap" else 0
+
+
+def _oracle_strike(markets: pd.DataFrame, oracle: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Settlement value at each window start (rule in force) and when all its ticks were known."""
+    idx = pd.Index(markets["slug"])
+    value = pd.Series(np.nan, index=idx)
+    known = pd.Series(pd.NaT, index=idx, dtype=_US)
+    if oracle.empty or markets.empty:
+        return value, known
+    stream = oracle.sort_values("known_at").drop_duplicates("ts", keep="first").set_index("ts").sort_index()
+    stream.index = pd.DatetimeIndex(stream.index).as_unit("us")
+    price = stream["price"].astype("float64")
+    epoch = pd.Timestamp(0, tz="UTC")
+    kt_us = ((stream["known_at"].astype(_US) - epoch) // pd.Timedelta(microseconds=1)).astype("float64")
+    starts = pd.DatetimeIndex(markets["window_start"]).as_unit("us")
+    looks = np.array([_lookback_s(ws, int(iv)) for ws, iv in zip(
+        starts, markets["interval_minutes"].to_numpy(), strict=True)], dtype=np.int64)
+    vals = np.full(len(markets), np.nan)
+    kts = np.full(len(markets), np.nan)
+    for look in np.unique(looks[looks >= 0]):
+        sel = np.flatnonzero(looks == look)
+        width = max(int(look), 1)
+        offs = pd.to_timedelta(np.arange(width - 1, -1, -1), unit="s").to_numpy().astype("timedelta64[us]")
+        grid = starts[sel].tz_convert(None).to_numpy()[:, None] - offs[None, :]
+        stamps = pd.DatetimeIndex(grid.ravel(), tz="UTC")
+        p = price.reindex(stamps).to_numpy(dtype=np.float64).reshape(len(sel), width)
+        k = kt_us.reindex(stamps).to_numpy(dtype=np.float64).reshape(len(sel), width)
+        ok = ~np.isnan(p).any(axis=1)
+        vals[sel[ok]] = p[ok].mean(axis=1)
+        kts[sel[ok]] = k[ok].max(axis=1)
+    value[:] = vals
+    have = ~np.isnan(kts)
+    known[have] = pd.to_datetime(kts[have].astype(np.int64), unit="us", utc=True)
+    return value, known
+
+
+def _empty_rows() -> pd.DataFrame:
+    """No decision rows, with the columns and dtypes of real ones."""
+    times = {c: pd.Series(dtype=_US) for c in ("t", "window_start", "window_end")}
+    text = {c: pd.Series(dtype="str") for c in ("slug", "strike_source", "spot_source", "label_source")}
+    data: dict[str, pd.Series] = {**times, **text, "interval_minutes": pd.Series(dtype="int16"),
+                                  "label": pd.Series(dtype="Int8")}
+    return pd.DataFrame({c: data.get(c, pd.Series(dtype="float64")) for c in DECISION_COLUMNS})
+
+
+def decision_rows_from_frames(
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    interval_minutes: int | None = 15,
+    every_s: float | None = 30.0,
+    first_s: float = 60.0,
+    last_s: float = 30.0,
+    offsets: Sequence[str | float | pd.Timedelta] | str | None = None,
+    until: pd.Timestamp | str | None = None,
+    spot_symbol: str = "BTCUSDT",
+    max_staleness: pd.Timedelta = DEFAULT_MAX_STALENESS,
+    clock_offsets: Mapping[str, pd.Timedelta] | None = None,
+) -> pd.DataFrame:
+    """Decision rows from in-memory canonical frames (a store read, or a simulated world's frames).
+
+    Parameters
+    ----------
+    frames : mapping
+        ``markets`` (required), and any of ``oracle``, ``klines``, ``quotes``, ``books`` in the
+        canonical schemas; rows lacking ``known_at`` get their DESIGN.md knowledge time. Oracle rows
+        of another source than the settlement feed, klines of another symbol or bar length than
+        ``spot_symbol``/1m, and book rows other than the Up token's level 0 are ignored.
+    interval_minutes, every_s, first_s, last_s, offsets, until, spot_symbol, max_staleness, clock_offsets
+        As in :func:`decision_rows`.
+
+    Returns
+    -------
+    DataFrame
+        :data:`DECISION_COLUMNS`, sorted by ``(t, slug)``.
+    """
+    if "markets" not in frames:
+        raise ValueError("decision rows: frames must include 'markets'")
+    upper = None if until is None else to_utc(until, what="until")
+    markets = frames["markets"].copy()
+    for col in ("slug", "interval_minutes", "window_start", "window_end"):
+        if col not in markets.columns:
+            raise ValueError(f"markets: missing column {col!r}")
+    for col in ("window_start", "window_end"):
+        markets[col] = ensure_utc(markets[col], what=f"markets, column {col!r}")
+    if interval_minutes is not None:
+        markets = markets[markets["interval_minutes"] == interval_minutes]
+    markets = markets.sort_values(["window_start", "slug"]).reset_index(drop=True)
+
+    def _get(kind: str) -> pd.DataFrame:
+        frame = frames.get(kind)
+        if frame is None or frame.empty:
+            return pd.DataFrame(columns=["ts", "known_at"]).astype({"ts": _US, "known_at": _US})
+        out = with_known_at(kind, frame, clock_offsets)
+        if kind == "oracle" and "source" in out.columns:
+            out = out[out["source"] == SETTLEMENT_SOURCE]
+        if kind == "klines":
+            out = out[(out["symbol"] == spot_symbol) & (out["interval"] == "1m")]
+        if kind == "books":
+            out = out[(out["level"] == 0) & (out["outcome"] == "Up") & out["slug"].notna()]
+        if upper is not None:
+            out = out[out["known_at"] <= upper]
+        return out.reset_index(drop=True)
+
+    oracle, klines, quotes, books = (_get(k) for k in ("oracle", "klines", "quotes", "books"))
+
+    rows = decision_times(markets, every_s, first_s, last_s, offsets=offsets)
+    if upper is not None:
+        rows = rows[rows["t"] <= upper].reset_index(drop=True)
+    rows["interval_minutes"] = rows["interval_minutes"].astype("int16")
+    if rows.empty:
+        return _empty_rows()
+
+    # spot S_t, as-of by knowledge time, in the declared order
+    ora = _asof(rows, oracle, ["price"], by=None, tolerance=max_staleness)
+    kl = _asof(rows, klines, ["close"], by=None, tolerance=max_staleness)
+    if not quotes.empty:
+        ref = quotes.dropna(subset=["reference_price"]).sort_values(["known_at", "ts"])
+        qref = _asof(rows, ref, ["reference_price"], by=None, tolerance=max_staleness)["reference_price"]
+        qstate = _asof(rows, quotes, ["best_bid_up", "best_ask_up", "strike"], by="slug", tolerance=max_staleness)
+    else:
+        qref = pd.Series(np.nan, index=rows.index)
+        qstate = pd.DataFrame(np.nan, index=rows.index, columns=["best_bid_up", "best_ask_up", "strike"])
+    rows["spot"], rows["spot_source"] = _fill_in_order(
+        [("oracle", ora["price"]), ("quote-reference", qref), ("exchange-kline", kl["close"])], rows.index)
+
+    # strike: the first source known at t
     mk = markets.set_index("slug")
-    strike = mk["strike"].astype("float64")
-    strike_src = _labelled(strike.notna(), "recorded")
-    stream = pd.Series(oracle["price"].to_numpy(), index=pd.DatetimeIndex(oracle["ts"])).sort_index()
-    stream = stream[~stream.index.duplicated()]
-    from_oracle = pd.Series(settlement_values(pd.DatetimeIndex(mk["window_start"]), stream, 0), index=mk.index)
-    klines = store.query(
-        f"SELECT ts, open, close FROM spot_prices WHERE symbol = '{spot_symbol}' AND interval = '1m'"
-    ).set_index("ts")
-    open_at = pd.Series(klines["open"].reindex(pd.DatetimeIndex(mk["window_start"])).to_numpy(), index=mk.index)
-    for values, name in ((from_oracle, "oracle"), (open_at, "exchange-proxy")):
-        fill = strike.isna() & values.notna()
-        strike[fill] = values[fill]
-        strike_src[fill] = name
-    label = mk["outcome_up"].astype("Int8")
-    label_src = _labelled(label.notna(), "resolution")
-    recomputed = outcomes_from_oracle(markets, oracle)
-    last_close = klines["close"].reindex(
-        pd.DatetimeIndex(mk["window_end"]) - pd.Timedelta(minutes=1)).to_numpy()
-    proxy = pd.Series(pd.array(np.where(np.isnan(last_close) | open_at.isna().to_numpy(), np.nan,
-                                        (last_close >= open_at.to_numpy()).astype(float)), dtype="Int8"),
-                      index=mk.index)
-    for values, name in ((recomputed, "oracle"), (proxy, "exchange-proxy")):
-        fill = label.isna() & values.notna()
-        label[fill] = values[fill]
-        label_src[fill] = name
+    slugs = rows["slug"]
+    t = rows["t"]
 
-    rows["strike"] = rows["slug"].map(strike).to_numpy(dtype=np.float64)
-    rows["strike_source"] = rows["slug"].map(strike_src).astype("str")
-    rows["label"] = pd.array(rows["slug"].map(label).to_numpy(), dtype="Int8")
-    rows["label_source"] = rows["slug"].map(label_src).astype("str")
-    rows["tau_s"] = (rows["window_end"] - rows["t"]).dt.total_seconds()
+    def _known(values: pd.Series, known_at: pd.Series) -> pd.Series:
+        v = slugs.map(values).astype("float64")
+        k = pd.Series(pd.to_datetime(slugs.map(known_at), utc=True), index=rows.index)
+        return v.where(k.notna() & (k <= t))
+
+    rec = mk["strike"].astype("float64") if "strike" in mk.columns else pd.Series(np.nan, index=mk.index)
+    ora_strike, ora_known = _oracle_strike(markets, oracle)
+    kl_idx = klines.drop_duplicates("ts").set_index("ts") if not klines.empty else None
+    ws = pd.DatetimeIndex(mk["window_start"])
+    if kl_idx is not None:
+        open_at = pd.Series(kl_idx["open"].reindex(ws).to_numpy(dtype=np.float64), index=mk.index)
+        open_known = pd.Series(kl_idx["known_at"].reindex(ws).to_numpy(), index=mk.index)
+    else:
+        open_at = pd.Series(np.nan, index=mk.index)
+        open_known = pd.Series(pd.NaT, index=mk.index, dtype=_US)
+    rows["strike"], rows["strike_source"] = _fill_in_order([
+        ("recorded", _known(rec, mk["window_start"])),
+        ("quote-logger", qstate["strike"]),
+        ("oracle", _known(ora_strike, ora_known)),
+        ("exchange-proxy", _known(open_at, open_known)),
+    ], rows.index)
+
+    # labels per window (null when the window ends after `until`)
+    labels = window_labels(markets, oracle=oracle, klines=klines, until=upper)
+    rows["label"] = pd.array(slugs.map(labels["label"]).to_numpy(dtype=object), dtype="Int8")
+    rows["label_source"] = slugs.map(labels["label_source"]).astype("str")
+    rows["tau_s"] = (rows["window_end"] - rows["t"]).dt.total_seconds().astype("float64")
+
+    # market state at t: quotes first, then the Up token's level-0 book
+    bstate = astate = None
+    if not books.empty:
+        bstate = _asof(rows, books[books["side"] == "bid"], ["price", "size"], by="slug", tolerance=max_staleness)
+        astate = _asof(rows, books[books["side"] == "ask"], ["price", "size"], by="slug", tolerance=max_staleness)
+    bid, ask = qstate["best_bid_up"].copy(), qstate["best_ask_up"].copy()
+    bid_size = pd.Series(np.nan, index=rows.index)
+    ask_size = pd.Series(np.nan, index=rows.index)
+    if bstate is not None and astate is not None:
+        bid = bid.fillna(bstate["price"])
+        ask = ask.fillna(astate["price"])
+        bid_size, ask_size = bstate["size"], astate["size"]
+    rows["bid_up"], rows["ask_up"] = bid.astype("float64"), ask.astype("float64")
     rows["mid_up"] = (rows["bid_up"] + rows["ask_up"]) / 2.0
     rows["spread_up"] = rows["ask_up"] - rows["bid_up"]
-    return rows[DECISION_COLUMNS].reset_index(drop=True)
+    rows["bid_size_up"], rows["ask_size_up"] = bid_size.astype("float64"), ask_size.astype("float64")
+    out = rows[DECISION_COLUMNS].reset_index(drop=True)
+    for col in ("strike_source", "spot_source", "label_source"):
+        out[col] = out[col].astype("str").where(out[col].notna(), None)
+    return out

@@ -10,10 +10,21 @@ import pandas as pd
 from pmresearch import rules
 from pmresearch._time import require_utc_column
 
-__all__ = ["SETTLEMENT_SOURCE", "outcomes_from_oracle", "settlement_values"]
+__all__ = [
+    "LABEL_SOURCES",
+    "SETTLEMENT_SOURCE",
+    "exchange_proxy_outcomes",
+    "outcomes_from_oracle",
+    "settlement_values",
+    "window_labels",
+]
 
 #: The oracle source that settles 5- and 15-minute markets (Chainlink Data Streams).
 SETTLEMENT_SOURCE = "chainlink-data-streams"
+
+#: Label sources in their order of preference (DESIGN.md). A recorded outcome whose ``outcome_from``
+#: is not ``resolution`` (e.g. the quote logger's ``final-book``) is labelled ``resolution:<outcome_from>``.
+LABEL_SOURCES = ("resolution", "oracle", "exchange-proxy")
 
 
 def _stream(oracle: pd.DataFrame) -> pd.Series:
@@ -111,3 +122,91 @@ def outcomes_from_oracle(
         res[ok] = tie_rule.outcome(start_v[ok], end_v[ok])
         values[sel] = res
     return pd.Series(pd.array(values, dtype="Int8"), index=out.index)
+
+
+def exchange_proxy_outcomes(markets: pd.DataFrame, klines: pd.DataFrame) -> pd.Series:
+    """Exchange proxy of each window's outcome: 1-minute close at the window end >= open at its start.
+
+    Parameters
+    ----------
+    markets : DataFrame
+        ``slug``, ``window_start``, ``window_end``.
+    klines : DataFrame
+        1-minute bars of one symbol (``ts`` = bar open time, ``open``, ``close``); the open of the bar
+        starting at ``window_start`` and the close of the bar starting at ``window_end - 1 min``.
+
+    Returns
+    -------
+    Series
+        Int8 indexed by slug: 1 when close >= open (ties Up), 0 otherwise, NA where a bar is missing.
+    """
+    require_utc_column(markets, "window_start", what="markets")
+    require_utc_column(markets, "window_end", what="markets")
+    index = pd.Index(markets["slug"].astype("str"), name="slug")
+    if klines.empty:
+        return pd.Series(pd.NA, index=index, dtype="Int8")
+    require_utc_column(klines, "ts", what="klines")
+    bars = klines.drop_duplicates("ts").set_index("ts")
+    bars.index = pd.DatetimeIndex(bars.index).tz_convert("UTC")
+    first_open = bars["open"].astype("float64").reindex(pd.DatetimeIndex(markets["window_start"])).to_numpy()
+    last_close = bars["close"].astype("float64").reindex(
+        pd.DatetimeIndex(markets["window_end"]) - pd.Timedelta(minutes=1)).to_numpy()
+    up = np.where(np.isnan(first_open) | np.isnan(last_close), np.nan, (last_close >= first_open).astype(float))
+    return pd.Series(pd.array(up, dtype="Int8"), index=index)
+
+
+def window_labels(
+    markets: pd.DataFrame,
+    *,
+    oracle: pd.DataFrame | None = None,
+    klines: pd.DataFrame | None = None,
+    until: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The outcome of every window in DESIGN.md's order of sources, with the source used.
+
+    1. the recorded resolution (``outcome_up``; ``label_source`` ``"resolution"``, or
+       ``"resolution:<outcome_from>"`` when the market file says it came from elsewhere, such as a
+       logger's final book);
+    2. :func:`outcomes_from_oracle` under the settlement rule in force (``"oracle"``);
+    3. :func:`exchange_proxy_outcomes` on 1-minute klines (``"exchange-proxy"``).
+
+    Parameters
+    ----------
+    markets : DataFrame
+        Canonical markets.
+    oracle, klines : DataFrame, optional
+        Oracle ticks and 1-minute klines of the spot symbol (already truncated by knowledge time
+        when ``until`` matters).
+    until : Timestamp, optional
+        A window ending after it has no label (its outcome is not known yet).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by slug: ``label`` (Int8, NA unknown) and ``label_source`` (str, null when unknown).
+    """
+    require_utc_column(markets, "window_end", what="markets")
+    index = pd.Index(markets["slug"].astype("str"), name="slug")
+    label = pd.Series(pd.NA, index=index, dtype="Int8")
+    if "outcome_up" in markets.columns:
+        label = pd.Series(pd.array(markets["outcome_up"].to_numpy(dtype=object), dtype="Int8"), index=index)
+    source = pd.Series(None, index=index, dtype="str")
+    origin = (markets["outcome_from"].astype("str").where(markets["outcome_from"].notna(), "resolution")
+              if "outcome_from" in markets.columns else pd.Series("resolution", index=markets.index))
+    origin = origin.where(origin == "resolution", "resolution:" + origin)
+    have = label.notna().to_numpy()
+    source[have] = origin.to_numpy()[have]
+    candidates: list[tuple[str, pd.Series]] = []
+    if oracle is not None and not oracle.empty:
+        candidates.append(("oracle", outcomes_from_oracle(markets, oracle)))
+    if klines is not None and not klines.empty:
+        candidates.append(("exchange-proxy", exchange_proxy_outcomes(markets, klines)))
+    for name, values in candidates:
+        fill = (label.isna() & values.notna()).to_numpy()
+        label[fill] = values[fill]
+        source[fill] = name
+    if until is not None:
+        late = (pd.DatetimeIndex(markets["window_end"]) > until)
+        label[late] = pd.NA
+        source[late] = None
+    return pd.DataFrame({"label": label, "label_source": source.astype("str").where(source.notna(), None)})

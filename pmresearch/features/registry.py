@@ -1,0 +1,172 @@
+"""The feature registry: every feature's name, family, inputs, look-back, lag and units.
+
+Features are computed in *blocks*: one function computes several related features in one
+vectorized pass over its input (e.g. all 1-minute price features from one bar grid). A block
+registers its :class:`FeatureSpec` rows; :data:`REGISTRY` maps feature names to them. Names are
+``<family>__<name>`` (DESIGN.md). Every feature at decision time ``t`` uses only rows whose
+knowledge time is ``<= t - lag``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from pmresearch._typing import FloatArray
+
+if TYPE_CHECKING:
+    from pmresearch.features.context import FeatureContext
+
+__all__ = ["INPUT_NAMES", "REGISTRY", "Block", "BlockFn", "FeatureRegistry", "FeatureSpec", "make_block"]
+
+#: Names an input may have in a spec: FeatureInputs fields, ``rows`` (the decision rows' own
+#: columns: t, strike, spot, tau_s, slug) and ``external``.
+INPUT_NAMES = ("spot_1m", "spot_1s", "eth_1m", "quotes", "books", "trades", "oracle", "rows", "external")
+
+#: A block function: context in, ``{feature name: float64 array aligned with ctx.rows}`` out.
+BlockFn = Callable[["FeatureContext"], Mapping[str, FloatArray]]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One registered feature.
+
+    Attributes
+    ----------
+    name : str
+        ``<family>__<name>``.
+    family : str
+        Feature family (one module of :mod:`pmresearch.features` each).
+    inputs : tuple of str
+        What it reads (names of :data:`INPUT_NAMES`).
+    lookback : Timedelta
+        How far back before ``t - lag`` its data reaches (EWM-based indicators: the span that
+        carries ~95% of the weight; their value still depends, ever less, on older data).
+    lag : Timedelta
+        The feature at ``t`` uses data known up to ``t - lag``.
+    units : str
+        Units of the value.
+    description : str
+        One line on what it is.
+    block : str
+        The block computing it.
+    """
+
+    name: str
+    family: str
+    inputs: tuple[str, ...]
+    lookback: pd.Timedelta
+    lag: pd.Timedelta
+    units: str
+    description: str
+    block: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """A function computing several features in one pass, with their specs."""
+
+    name: str
+    family: str
+    fn: BlockFn
+    specs: tuple[FeatureSpec, ...]
+    lag: pd.Timedelta
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Feature names computed by this block."""
+        return tuple(s.name for s in self.specs)
+
+
+def make_block(
+    name: str, family: str, fn: BlockFn, features: Sequence[tuple[str, str, str, str]],
+    *, inputs: Sequence[str], lag: pd.Timedelta | str = "0s",
+) -> Block:
+    """Build a :class:`Block` from ``(short name, lookback, units, description)`` tuples.
+
+    Feature names become ``<family>__<short name>``; ``lookback`` is a Timedelta string.
+    """
+    bad = [i for i in inputs if i not in INPUT_NAMES]
+    if bad:
+        raise ValueError(f"block {name!r}: unknown inputs {bad}; expected some of {INPUT_NAMES}")
+    lag_td = pd.Timedelta(lag)
+    if lag_td < pd.Timedelta(0):
+        raise ValueError(f"block {name!r}: lag must be >= 0, got {lag_td}")
+    specs = tuple(
+        FeatureSpec(name=f"{family}__{short}", family=family, inputs=tuple(inputs), lookback=pd.Timedelta(lb),
+                    lag=lag_td, units=units, description=desc, block=name)
+        for short, lb, units, desc in features
+    )
+    return Block(name=name, family=family, fn=fn, specs=specs, lag=lag_td)
+
+
+class FeatureRegistry(Mapping[str, FeatureSpec]):
+    """Feature name -> :class:`FeatureSpec`, in registration order, plus the blocks computing them."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, FeatureSpec] = {}
+        self._blocks: dict[str, Block] = {}
+
+    def __getitem__(self, name: str) -> FeatureSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise KeyError(f"unknown feature {name!r}; see pmresearch.features.catalog()") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __repr__(self) -> str:
+        return f"FeatureRegistry({len(self._specs)} features in {len(self._blocks)} blocks)"
+
+    @property
+    def blocks(self) -> Mapping[str, Block]:
+        """Registered blocks by name."""
+        return dict(self._blocks)
+
+    def register(self, block: Block) -> Block:
+        """Add a block; its feature names must be new and prefixed by its family."""
+        if block.name in self._blocks:
+            raise ValueError(f"block {block.name!r} is already registered")
+        for spec in block.specs:
+            if spec.name in self._specs:
+                raise ValueError(f"feature {spec.name!r} is already registered (block {self._specs[spec.name].block})")
+            if not spec.name.startswith(f"{spec.family}__") or len(spec.name) <= len(spec.family) + 2:
+                raise ValueError(f"feature {spec.name!r} must be named <family>__<name> with family {spec.family!r}")
+        self._blocks[block.name] = block
+        for spec in block.specs:
+            self._specs[spec.name] = spec
+        return block
+
+    def unregister(self, block_name: str) -> None:
+        """Remove a block and its features (used by tests that plant a feature)."""
+        block = self._blocks.pop(block_name)
+        for spec in block.specs:
+            self._specs.pop(spec.name, None)
+
+    def block_of(self, name: str) -> Block:
+        """The block computing feature ``name``."""
+        return self._blocks[self[name].block]
+
+    def families(self) -> list[str]:
+        """Families in registration order."""
+        return list(dict.fromkeys(s.family for s in self._specs.values()))
+
+    def resolve(self, names: Sequence[str]) -> list[Block]:
+        """The blocks needed for ``names`` (each once, in registration order)."""
+        needed = {self.block_of(n).name for n in names}
+        return [b for k, b in self._blocks.items() if k in needed]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Specs as plain dicts."""
+        return [s.__dict__.copy() for s in self._specs.values()]
+
+
+#: The global registry; the family modules register into it on import.
+REGISTRY = FeatureRegistry()

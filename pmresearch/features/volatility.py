@@ -1,0 +1,128 @@
+"""Family ``vol``: realized, Parkinson and Garman-Klass volatility, EWMA vol and a vol-regime label.
+
+All annualized on the 24/7 year (``SECONDS_PER_YEAR``): a per-bar variance of a ``b``-second bar
+is multiplied by ``SECONDS_PER_YEAR / b``.
+
+* realized: ``sqrt(mean r^2)`` of close-to-close log returns, zero mean (Andersen, Bollerslev,
+  Diebold & Labys 2003); the same estimator as :func:`pmresearch.features.basic.realized_vol_1m`.
+* Parkinson (1980): ``sigma^2 = mean(ln(H/L)^2) / (4 ln 2)``.
+* Garman & Klass (1980), their estimator (5) as usually written:
+  ``sigma^2 = mean(0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2)``.
+* EWMA: RiskMetrics (1996) ``s_t = lambda s_{t-1} + (1 - lambda) r_t^2`` with lambda = 0.94.
+* regime: the percentile of the 60-minute realized vol within its own trailing day (1,440 values,
+  at least 720), and a label -1 / 0 / 1 for the low / middle / high third.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pmresearch._time import SECONDS_PER_YEAR
+from pmresearch._typing import FloatArray
+from pmresearch.features.context import FeatureContext
+from pmresearch.features.price import safe_log
+from pmresearch.features.registry import REGISTRY, make_block
+
+__all__ = [
+    "garman_klass_var",
+    "parkinson_var",
+    "realized_var",
+    "rolling_annualized_vol",
+    "vol_features_1m",
+    "vol_features_1s",
+]
+
+RV_MINUTES = (5, 15, 30, 60, 240)
+RANGE_MINUTES = (5, 15, 60, 240)
+RV_1S_MINUTES = (1, 5, 15)
+REGIME_WINDOW = 1440
+_LN2 = float(np.log(2.0))
+
+
+def realized_var(bars: pd.DataFrame) -> pd.Series:
+    """Per-bar squared close-to-close log return."""
+    lc = safe_log(bars["close"])
+    r = lc - lc.shift(1)
+    return r * r
+
+
+def parkinson_var(bars: pd.DataFrame) -> pd.Series:
+    """Per-bar Parkinson variance ``ln(H/L)^2 / (4 ln 2)``."""
+    hl = safe_log(bars["high"]) - safe_log(bars["low"])
+    return hl * hl / (4.0 * _LN2)
+
+
+def garman_klass_var(bars: pd.DataFrame) -> pd.Series:
+    """Per-bar Garman-Klass variance ``0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2``."""
+    hl = safe_log(bars["high"]) - safe_log(bars["low"])
+    co = safe_log(bars["close"]) - safe_log(bars["open"])
+    return 0.5 * hl * hl - (2.0 * _LN2 - 1.0) * co * co
+
+
+def rolling_annualized_vol(per_bar_var: pd.Series, window: int, bar_seconds: float) -> pd.Series:
+    """``sqrt(mean of the last window per-bar variances x SECONDS_PER_YEAR / bar_seconds)``; NaN
+    unless all ``window`` bars exist (negative means, possible for Garman-Klass, give NaN)."""
+    mean = per_bar_var.rolling(window, min_periods=window).mean()
+    ann = mean * (SECONDS_PER_YEAR / bar_seconds)
+    out: pd.Series = np.sqrt(ann.where(ann >= 0))
+    return out
+
+
+def vol_features_1m(bars: pd.DataFrame) -> dict[str, pd.Series]:
+    """All ``vol__`` features of 1-minute bars, per bar."""
+    rv, pk, gk = realized_var(bars), parkinson_var(bars), garman_klass_var(bars)
+    out: dict[str, pd.Series] = {}
+    for w in RV_MINUTES:
+        out[f"vol__rv_1m_{w}m"] = rolling_annualized_vol(rv, w, 60.0)
+    for w in RANGE_MINUTES:
+        out[f"vol__parkinson_{w}m"] = rolling_annualized_vol(pk, w, 60.0)
+        out[f"vol__garman_klass_{w}m"] = rolling_annualized_vol(gk, w, 60.0)
+    ewma = rv.ewm(alpha=1.0 - 0.94, adjust=False, min_periods=30).mean()
+    out["vol__ewma_094"] = np.sqrt(ewma * (SECONDS_PER_YEAR / 60.0))
+    long = out["vol__rv_1m_240m"]
+    out["vol__ratio_15m_240m"] = out["vol__rv_1m_15m"] / long.where(long > 0)
+    pct = out["vol__rv_1m_60m"].rolling(REGIME_WINDOW, min_periods=REGIME_WINDOW // 2).rank(pct=True)
+    out["vol__pctile_60m"] = pct
+    out["vol__regime_60m"] = pd.Series(np.where(pct.isna(), np.nan, np.where(pct > 2 / 3, 1.0,
+                                                                               np.where(pct < 1 / 3, -1.0, 0.0))))
+    return out
+
+
+def vol_features_1s(bars: pd.DataFrame) -> dict[str, pd.Series]:
+    """Realized vol of 1-second returns over 1, 5 and 15 minutes."""
+    rv = realized_var(bars)
+    return {f"vol__rv_1s_{w}m": rolling_annualized_vol(rv, 60 * w, 1.0) for w in RV_1S_MINUTES}
+
+
+def _block_1m(ctx: FeatureContext) -> dict[str, FloatArray]:
+    grid = ctx.bars("spot_1m")
+    if grid is None:
+        return {}
+    return ctx.join_bars(grid, vol_features_1m(grid.frame))
+
+
+def _block_1s(ctx: FeatureContext) -> dict[str, FloatArray]:
+    grid = ctx.bars("spot_1s")
+    if grid is None:
+        return {}
+    return ctx.join_bars(grid, vol_features_1s(grid.frame))
+
+
+_ANN = "annualized vol (24/7 year)"
+_F = (
+    [(f"rv_1m_{w}m", f"{w + 1}min", _ANN, f"realized vol of the last {w} 1m log returns (zero mean)")
+     for w in RV_MINUTES]
+    + [f for w in RANGE_MINUTES for f in (
+        (f"parkinson_{w}m", f"{w}min", _ANN, f"Parkinson (1980) range vol over {w} 1m bars"),
+        (f"garman_klass_{w}m", f"{w}min", _ANN, f"Garman-Klass (1980) vol over {w} 1m bars"))]
+    + [("ewma_094", "50min", _ANN, "RiskMetrics EWMA vol of 1m returns, lambda 0.94"),
+       ("ratio_15m_240m", "241min", "ratio", "rv_1m_15m / rv_1m_240m (vol term structure)"),
+       ("pctile_60m", "1501min", "fraction", "percentile of rv_1m_60m within its trailing 1,440 values"),
+       ("regime_60m", "1501min", "label -1/0/1", "vol regime: low / normal / high third of the trailing day")]
+)
+REGISTRY.register(make_block("vol_1m", "vol", _block_1m, _F, inputs=("spot_1m",)))
+REGISTRY.register(make_block(
+    "vol_1s", "vol", _block_1s,
+    [(f"rv_1s_{w}m", f"{w}min", _ANN, f"realized vol of 1s log returns over {w} min") for w in RV_1S_MINUTES],
+    inputs=("spot_1s",)))

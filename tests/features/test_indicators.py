@@ -1,0 +1,162 @@
+"""Indicator values against independent references on fixed inputs.
+
+References: the ``ta`` package (bukosabino/ta 0.11.0: RSI, MACD, stochastic, Bollinger, ATR, VWAP,
+OBV), Parkinson (1980) and Garman & Klass (1980) evaluated from their formulas with explicit
+per-bar Python loops, the RiskMetrics EWMA recursion, and the repo's own
+:func:`pmresearch.features.basic.realized_vol_1m` for the realized vol it already defined.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import ta
+
+from pmresearch._time import SECONDS_PER_YEAR
+from pmresearch.features.basic import realized_vol_1m
+from pmresearch.features.price import price_features_1m
+from pmresearch.features.technical import atr, bollinger, macd, phase_rsi, rsi, stochastic
+from pmresearch.features.volatility import vol_features_1m
+from pmresearch.features.volume import obv_step, rolling_vwap, volume_features
+
+
+def _bars(seed: int, n: int = 600) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 60_000.0 * np.exp(np.cumsum(rng.normal(0.0, 8e-4, n)))
+    open_ = np.concatenate([[60_000.0], close[:-1]]) * np.exp(rng.normal(0, 1e-4, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 5e-4, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 5e-4, n)))
+    vol = rng.gamma(2.0, 10.0, n)
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": vol,
+                         "quote_volume": vol * close, "trades": rng.poisson(500, n).astype(float),
+                         "taker_buy_volume": vol * rng.uniform(0.3, 0.7, n)})
+
+
+@pytest.fixture(scope="module")
+def bars() -> pd.DataFrame:
+    return _bars(7)
+
+
+def _close(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray, start: int, rtol: float = 1e-10) -> float:
+    x, y = np.asarray(a, dtype=float)[start:], np.asarray(b, dtype=float)[start:]
+    assert np.isfinite(x).all() and np.isfinite(y).all()
+    err = float(np.max(np.abs(x - y) / np.maximum(np.abs(y), 1e-12)))
+    assert err < rtol, err
+    return err
+
+
+def test_rsi_matches_ta(bars: pd.DataFrame) -> None:
+    ref = ta.momentum.RSIIndicator(bars["close"], window=14).rsi()
+    _close(rsi(bars["close"], 14), ref, 14)
+    assert rsi(bars["close"], 14).iloc[:13].isna().all()
+
+
+def test_phase_rsi_is_rsi_of_k_minute_bars(bars: pd.DataFrame) -> None:
+    out = phase_rsi(bars["close"], 5, 14)
+    for j in range(5):
+        ref = ta.momentum.RSIIndicator(bars["close"].iloc[j::5].reset_index(drop=True), window=14).rsi()
+        _close(out.iloc[j::5].to_numpy(), ref.to_numpy(), 14)
+
+
+def test_rsi_all_gains_is_100() -> None:
+    assert rsi(pd.Series(np.arange(1.0, 40.0)), 14).iloc[-1] == 100.0
+
+
+def test_macd_matches_ta(bars: pd.DataFrame) -> None:
+    line, sig = macd(bars["close"])
+    ref = ta.trend.MACD(bars["close"], window_slow=26, window_fast=12, window_sign=9)
+    _close(line, ref.macd(), 25)
+    _close(sig, ref.macd_signal(), 33)
+
+
+def test_stochastic_matches_ta(bars: pd.DataFrame) -> None:
+    k, d = stochastic(bars["high"], bars["low"], bars["close"], 14, 3)
+    ref = ta.momentum.StochasticOscillator(bars["high"], bars["low"], bars["close"], window=14, smooth_window=3)
+    _close(k, ref.stoch(), 13)
+    _close(d, ref.stoch_signal(), 15)
+
+
+def test_bollinger_matches_ta(bars: pd.DataFrame) -> None:
+    pos, width = bollinger(bars["close"], 20, 2.0)
+    ref = ta.volatility.BollingerBands(bars["close"], window=20, window_dev=2)
+    _close(pos, ref.bollinger_pband(), 19)
+    _close(width * 100.0, ref.bollinger_wband(), 19)
+
+
+def test_atr_matches_ta(bars: pd.DataFrame) -> None:
+    ref = ta.volatility.AverageTrueRange(bars["high"], bars["low"], bars["close"], window=14)
+    _close(atr(bars["high"], bars["low"], bars["close"], 14), ref.average_true_range(), 13)
+
+
+def test_vwap_matches_ta(bars: pd.DataFrame) -> None:
+    ref = ta.volume.VolumeWeightedAveragePrice(bars["high"], bars["low"], bars["close"], bars["volume"], window=15)
+    _close(rolling_vwap(bars, 15), ref.volume_weighted_average_price(), 14)
+
+
+def test_obv_flow_matches_ta_obv_differences(bars: pd.DataFrame) -> None:
+    obv = ta.volume.OnBalanceVolumeIndicator(bars["close"], bars["volume"]).on_balance_volume()
+    # ta counts the first bar as +volume and ties as +volume; continuous prices have no ties
+    _close(obv_step(bars).rolling(15).sum(), obv - obv.shift(15), 16, rtol=1e-9)
+    flow = volume_features(bars)["volume__obv_flow_15m"]
+    _close(flow, (obv - obv.shift(15)) / bars["volume"].rolling(15).sum(), 16, rtol=1e-9)
+
+
+def test_parkinson_and_garman_klass_from_their_formulas(bars: pd.DataFrame) -> None:
+    out = vol_features_1m(bars)
+    ann = SECONDS_PER_YEAR / 60.0
+    o, h, lo, c = (bars[k].to_numpy() for k in ("open", "high", "low", "close"))
+    for w in (5, 15, 60):
+        for i in (w - 1, 200, len(bars) - 1):
+            pk = sum(math.log(h[j] / lo[j]) ** 2 for j in range(i - w + 1, i + 1)) / (4 * math.log(2) * w)
+            gk = sum(0.5 * math.log(h[j] / lo[j]) ** 2 - (2 * math.log(2) - 1) * math.log(c[j] / o[j]) ** 2
+                     for j in range(i - w + 1, i + 1)) / w
+            assert out[f"vol__parkinson_{w}m"].iloc[i] == pytest.approx(math.sqrt(pk * ann), rel=1e-10)
+            assert out[f"vol__garman_klass_{w}m"].iloc[i] == pytest.approx(math.sqrt(gk * ann), rel=1e-10)
+        assert np.isnan(out[f"vol__parkinson_{w}m"].iloc[w - 2])
+
+
+def test_realized_and_ewma_vol(bars: pd.DataFrame) -> None:
+    out = vol_features_1m(bars)
+    _close(out["vol__rv_1m_60m"], realized_vol_1m(bars["close"], 60), 60)
+    r = np.diff(np.log(bars["close"].to_numpy()))
+    s = r[0] ** 2
+    for x in r[1:300]:
+        s = 0.94 * s + 0.06 * x * x
+    assert out["vol__ewma_094"].iloc[300] == pytest.approx(math.sqrt(s * SECONDS_PER_YEAR / 60.0), rel=1e-10)
+
+
+def test_vol_regime_is_trailing_percentile() -> None:
+    b = _bars(3, n=2000)
+    out = vol_features_1m(b)
+    rv = out["vol__rv_1m_60m"].to_numpy()
+    i = 1900
+    window = rv[i - 1439:i + 1]
+    pct = (np.sum(window < rv[i]) + 0.5 * (np.sum(window == rv[i]) - 1) + 1) / len(window)
+    assert out["vol__pctile_60m"].iloc[i] == pytest.approx(pct, rel=1e-12)
+    expected = 1.0 if pct > 2 / 3 else -1.0 if pct < 1 / 3 else 0.0
+    assert out["vol__regime_60m"].iloc[i] == expected
+    assert np.isnan(out["vol__regime_60m"].iloc[700])
+
+
+def test_price_features_by_hand(bars: pd.DataFrame) -> None:
+    out = price_features_1m(bars)
+    c, h, lo = bars["close"].to_numpy(), bars["high"].to_numpy(), bars["low"].to_numpy()
+    i = 321
+    assert out["price__ret_15m"].iloc[i] == pytest.approx(math.log(c[i] / c[i - 15]), rel=1e-12)
+    assert out["price__ma_dist_5m"].iloc[i] == pytest.approx(math.log(c[i] / c[i - 4:i + 1].mean()), rel=1e-9)
+    assert out["price__hl_range_15m"].iloc[i] == pytest.approx(
+        math.log(h[i - 14:i + 1].max() / lo[i - 14:i + 1].min()), rel=1e-12)
+    r5, r5_prev = math.log(c[i] / c[i - 5]), math.log(c[i - 5] / c[i - 10])
+    assert out["price__accel_5m"].iloc[i] == pytest.approx(r5 - r5_prev, rel=1e-9)
+    assert np.isnan(out["price__ret_60m"].iloc[59])
+
+
+def test_gap_makes_windows_nan() -> None:
+    b = _bars(5, n=200)
+    b.loc[100, ["open", "high", "low", "close", "volume"]] = np.nan
+    out = vol_features_1m(b)
+    assert out["vol__rv_1m_15m"].iloc[100:116].isna().all()
+    assert np.isfinite(out["vol__rv_1m_15m"].iloc[116])

@@ -1,0 +1,125 @@
+"""The feature matrix and `pmresearch features`: decision rows x features, and --until never looks ahead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pmresearch.cli import app
+from pmresearch.data import read_file
+from pmresearch.data.store import Store, connect
+from pmresearch.features import FeatureInputs, compute_features
+from pmresearch.features.matrix import build_feature_matrix, build_feature_matrix_from_world
+from pmresearch.labels import DECISION_COLUMNS, decision_rows
+from pmresearch.simulate import World, simulate
+
+SEED = 4
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return simulate("edge", days=0.25, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def world_url(world: World, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A DuckDB file holding the world (loaded once; tests only read it)."""
+    url = f"duckdb:///{tmp_path_factory.mktemp('world')}/w.duckdb"
+    with connect(url) as store:
+        _load(store, world)
+    return url
+
+
+def _load(store: Store, world: World) -> None:
+    store.load_frames([(kind, getattr(world, attr), attr) for kind, attr in (
+        ("markets", "markets"), ("oracle", "oracle"), ("klines", "klines"), ("klines", "klines_1s"),
+        ("klines", "eth_klines"), ("quotes", "quotes"), ("books", "books"), ("trades", "trades"))])
+
+
+def _until(world: World) -> pd.Timestamp:
+    return pd.Timestamp(world.markets["window_start"].min()) + pd.Timedelta(hours=4, minutes=7, seconds=13)
+
+
+def test_matrix_is_decision_rows_then_features(world: World, world_url: str) -> None:
+    with connect(world_url) as store:
+        matrix = build_feature_matrix(store, interval_minutes=15)
+        rows = decision_rows(store, interval_minutes=15, every_s=30)
+    assert list(matrix.columns[: len(DECISION_COLUMNS)]) == DECISION_COLUMNS
+    feats = [c for c in matrix.columns if c not in DECISION_COLUMNS]
+    assert len(feats) >= 80
+    assert all(c.count("__") == 1 and matrix[c].dtype == np.float64 for c in feats)
+    pd.testing.assert_frame_equal(matrix[DECISION_COLUMNS], rows)
+    # the store path and the in-memory path agree, and equal compute_features on the world's frames
+    direct = compute_features(rows, FeatureInputs.from_world(world))
+    pd.testing.assert_frame_equal(matrix[feats], direct[feats])
+    pd.testing.assert_frame_equal(build_feature_matrix_from_world(world, interval_minutes=15), matrix)
+    assert matrix[feats].notna().all(axis=0).sum() >= 60  # most features are defined on a full world
+
+
+def _truncated_copy(store: Store, until: pd.Timestamp, target: Store) -> None:
+    """Only what ``store`` knew at ``until``: time series by knowledge time; markets opened by then,
+    with the outcome blanked while the window is still running."""
+    items = []
+    for table, kind in (("spot_prices", "klines"), ("oracle_prices", "oracle"), ("polymarket_quotes", "quotes"),
+                        ("polymarket_books", "books"), ("trades", "trades")):
+        items.append((kind, store.as_of(table, until).drop(columns=["known_at", "trade_key"], errors="ignore"),
+                      table))
+    markets = store.read_table("polymarket_resolutions")
+    markets = markets[markets["window_start"] <= until].copy()
+    markets.loc[markets["window_end"] > until, ["outcome_up", "outcome_from", "last_price_up"]] = None
+    items.append(("markets", markets, "markets"))
+    target.load_frames(items)
+
+
+def test_until_equals_a_store_holding_only_what_was_known(world: World, world_url: str, tmp_path: Path) -> None:
+    until = _until(world)
+    with connect(world_url) as full, connect(f"duckdb:///{tmp_path}/c.duckdb") as cut:
+        _truncated_copy(full, until, cut)
+        with_until = build_feature_matrix(full, until=until, offsets="0,1m,2m,5m,10m,14m")
+        on_cut = build_feature_matrix(cut, offsets="0,1m,2m,5m,10m,14m")
+        everything = build_feature_matrix(full, offsets="0,1m,2m,5m,10m,14m")
+    on_cut = on_cut[on_cut["t"] <= until].reset_index(drop=True)
+    assert with_until["t"].max() <= until and len(with_until) == len(on_cut) > 100
+    pd.testing.assert_frame_equal(with_until, on_cut)
+    running = with_until["window_end"] > until
+    assert running.any() and with_until.loc[running, "label"].isna().all()
+    assert with_until.loc[~running, "label"].notna().all()
+    # rows known by then are the full build's rows: no feature moved, only unknown labels are blank
+    head = everything[everything["t"] <= until].reset_index(drop=True)
+    pd.testing.assert_frame_equal(with_until.drop(columns=["label", "label_source"]),
+                                  head.drop(columns=["label", "label_source"]))
+
+
+def test_cli_writes_the_matrix(world: World, world_url: str, tmp_path: Path) -> None:
+    url = world_url
+    until = _until(world)
+    out = tmp_path / "m" / "features.parquet"
+    res = CliRunner().invoke(app, ["features", "--db", url, "--until", until.isoformat(), "--interval", "5",
+                                   "--every", "1m", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "features" in res.output and "label_source" in res.output
+    got = pd.read_parquet(out)
+    with connect(url) as store:
+        expected = build_feature_matrix(store, until=until, interval_minutes=5, every_s=60)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert set(got["interval_minutes"]) == {5} and got["t"].max() <= until
+    bad = CliRunner().invoke(app, ["features", "--db", url, "--until", "2026-06-15 12:00", "--out", str(out)])
+    assert bad.exit_code == 1 and "timezone" in bad.output
+
+
+def test_oracle_only_day_of_the_real_sample(shared_data: Path, tmp_path: Path) -> None:
+    """2026-06-08 has the settlement feed but no exchange klines: rows and oracle-based values exist,
+    kline features are NaN rather than an error."""
+    with connect(f"duckdb:///{tmp_path}/june.duckdb") as store:
+        store.load_frames([
+            ("markets", read_file(next(shared_data.glob("polymarket_btc_5m_markets_2026-06-08.parquet"))), "m"),
+            ("oracle", read_file(next(shared_data.glob("chainlink_btcusd_ds_2026-06-08.parquet"))), "o")])
+        matrix = build_feature_matrix(store, offsets="1m,3m")
+    assert len(matrix) == 2 * 292
+    assert set(matrix["spot_source"].dropna()) == {"oracle"} and matrix["spot"].notna().mean() > 0.95
+    feats = [c for c in matrix.columns if c not in DECISION_COLUMNS]
+    assert matrix[[c for c in feats if c.startswith("tech")]].isna().all().all()
