@@ -22,6 +22,8 @@ report: $(STAMP)
 	$(BIN)/pmresearch run 04_go_no_go --params params/04_go_no_go/sim_edge.yaml
 	$(BIN)/pmresearch run 04_go_no_go --params params/04_go_no_go/sim_no_edge.yaml
 	$(BIN)/pmresearch run 00_explore --params params/00_explore/sim_edge.yaml
+	$(BIN)/pmresearch run 05_data_features --params params/05_data_features/sim_edge.yaml
+	$(BIN)/pmresearch run 06_model_a --params params/06_model_a/sim_edge.yaml
 	@echo "open reports/index.html"
 
 ## The whole test suite, notebooks included
@@ -40,7 +42,7 @@ bench: $(STAMP)
 
 ## JupyterLab on the notebooks (installs the `lab` extra on first use)
 lab: $(STAMP)
-	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,lab]'
+	@$(BIN)/python -c 'import jupyterlab, ipywidgets' 2>/dev/null || $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,lab]'
 	$(BIN)/jupyter lab notebooks
 
 clean:

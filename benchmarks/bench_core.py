@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 
 import numpy as np
+from _timing import best_time
 
 from pmresearch.pricing import digital_bs
 from pmresearch.simulate import simulate
 from pmresearch.simulate.oracle import push_update_indices, push_update_indices_py
-
-
-def _best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def bench_digital_bs() -> str:
@@ -33,7 +24,7 @@ def bench_digital_bs() -> str:
     n, sub = 1_000_000, 20_000
     s, k = rng.uniform(60_000, 70_000, n), rng.uniform(60_000, 70_000, n)
     tau, sig = rng.uniform(1, 900, n) / (365 * 86400), rng.uniform(0.2, 1.0, n)
-    t_vec = _best(lambda: digital_bs(s, k, tau, sig))
+    t_vec = best_time(lambda: digital_bs(s, k, tau, sig))
 
     def loop() -> list[float]:
         out = []
@@ -43,7 +34,7 @@ def bench_digital_bs() -> str:
             out.append(0.5 * (1.0 + math.erf(d2 / math.sqrt(2.0))))
         return out
 
-    t_loop = _best(loop)
+    t_loop = best_time(loop)
     ref = np.array(loop())
     assert np.allclose(ref, digital_bs(s[:sub], k[:sub], tau[:sub], sig[:sub]), atol=1e-12)
     per_vec, per_loop = t_vec / n, t_loop / sub
@@ -57,8 +48,8 @@ def bench_push_feed() -> str:
     t = np.arange(n, dtype=np.float64)
     p = 65_000 * np.exp(np.cumsum(rng.normal(0, 8e-5, n)))
     push_update_indices(t[:10], p[:10], 0.001, 60)  # compile outside the timing
-    t_fast = _best(lambda: push_update_indices(t, p, 0.001, 60))
-    t_slow = _best(lambda: push_update_indices_py(t, p, 0.001, 60), repeat=1)
+    t_fast = best_time(lambda: push_update_indices(t, p, 0.001, 60))
+    t_slow = best_time(lambda: push_update_indices_py(t, p, 0.001, 60), repeat=1)
     return (f"push feed (1 Hz week): numba {t_fast * 1e3:.1f} ms, Python {t_slow * 1e3:.0f} ms; "
             f"ratio {t_slow / t_fast:,.0f}x")
 

@@ -18,12 +18,12 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _timing import best_time
 
 from pmresearch.data.schemas import validate
 from pmresearch.data.store import Store, connect
@@ -32,15 +32,6 @@ PG_BASE = os.environ.get("PMRESEARCH_BENCH_PG", "postgresql://postgres@127.0.0.1
 N_ROWS = 365 * 1440
 N_SUBSET = 50_000
 DAY = pd.Timestamp("2025-07-01", tz="UTC")
-
-
-def _best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def year_of_klines(seed: int = 0) -> pd.DataFrame:
@@ -71,7 +62,7 @@ def _read_sql_rate(engine: Any, schema: str | None) -> float:
     lo, hi = DAY - pd.Timedelta(minutes=1), DAY + pd.Timedelta(days=1) - pd.Timedelta(minutes=1)
     sql = f"SELECT * FROM {table} WHERE symbol = 'BTCUSDT' AND ts > '{lo.isoformat()}' AND ts <= '{hi.isoformat()}'"
     n = len(pd.read_sql(sql, engine))
-    return n / _best(lambda: pd.read_sql(sql, engine))
+    return n / best_time(lambda: pd.read_sql(sql, engine))
 
 
 def _store_rates(store: Store, frame: pd.DataFrame) -> tuple[float, float, int]:
@@ -86,7 +77,7 @@ def _store_rates(store: Store, frame: pd.DataFrame) -> tuple[float, float, int]:
 
     rows = len(read())
     assert rows == 1440, rows  # bars closing (known) within the day
-    return ingest, rows / _best(read), rows
+    return ingest, rows / best_time(read), rows
 
 
 def _line(name: str, ingest: float, read: float, base_ingest: float, base_read: float) -> str:

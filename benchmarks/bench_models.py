@@ -13,10 +13,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from _timing import best_time
 
 from pmresearch.models.vol_forecast import (
     GarchForecaster,
@@ -30,15 +30,6 @@ from pmresearch.models.vol_forecast import (
 )
 from pmresearch.simulate import make_config
 from pmresearch.simulate.light import simulate_path
-
-
-def _best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def _bars(days: float, seed: int) -> pd.DataFrame:
@@ -61,8 +52,8 @@ def bench_garch_filter() -> str:
             out.append(s2)
         return out
 
-    t_vec = _best(lambda: garch_filter(r, om, al, be, ga, backcast=bc))
-    t_loop = _best(loop)
+    t_vec = best_time(lambda: garch_filter(r, om, al, be, ga, backcast=bc))
+    t_loop = best_time(loop)
     assert np.allclose(garch_filter(r, om, al, be, ga, backcast=bc), loop(), rtol=1e-10)
     return (f"GARCH filter ({n:,} 1-minute returns): lfilter {t_vec * 1e3:.2f} ms, Python loop "
             f"{t_loop * 1e3:.0f} ms; ratio {t_loop / t_vec:,.0f}x")

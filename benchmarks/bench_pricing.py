@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 
 import numpy as np
 import QuantLib as ql
+from _timing import best_time
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import FloatArray
@@ -27,15 +27,6 @@ from pmresearch.pricing._kernels import merton_series_kernel
 from pmresearch.pricing.digital import _merton_series_np, _up_prob
 
 N, SUB, TOL = 1_000_000, 20_000, 1e-12
-
-
-def _best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def _inputs(seed: int) -> dict[str, FloatArray]:
@@ -73,9 +64,9 @@ def _ql_merton(s: float, k: float, tau: float, sig: float, r: float, lam: float,
 
 def bench_digital_bs() -> str:
     x = _inputs(0)
-    t_vec = _best(lambda: digital_bs(x["s"], x["k"], x["tau"], x["sig"], x["r"]))
+    t_vec = best_time(lambda: digital_bs(x["s"], x["k"], x["tau"], x["sig"], x["r"]))
     rows = list(zip(*(x[c][:SUB].tolist() for c in ("s", "k", "tau", "sig", "r")), strict=True))
-    t_ql = _best(lambda: [_ql_digital(*row) for row in rows], repeat=2)
+    t_ql = best_time(lambda: [_ql_digital(*row) for row in rows], repeat=2)
     ref = np.array([_ql_digital(*row) for row in rows])
     err = float(np.max(np.abs(ref - digital_bs(x["s"][:SUB], x["k"][:SUB], x["tau"][:SUB], x["sig"][:SUB],
                                                x["r"][:SUB]))))
@@ -89,7 +80,7 @@ def bench_digital_merton() -> str:
     x = _inputs(1)
     args = (x["s"], x["k"], x["tau"], x["sig"], x["lam"], x["mj"], x["sj"], x["r"])
     digital_merton(*(a[:10] for a in args))  # compile/load the kernel outside the timing
-    t_vec = _best(lambda: digital_merton(*args))
+    t_vec = best_time(lambda: digital_merton(*args))
     rows = list(zip(*(x[c][:SUB].tolist() for c in ("s", "k", "tau", "sig", "r", "lam", "mj", "sj")), strict=True))
     t0 = time.perf_counter()
     ref = np.array([_ql_merton(*row) for row in rows])
@@ -113,11 +104,11 @@ def bench_numba_kernels() -> str:
     mean = np.log(x["s"] / x["k"]) + (x["r"] - x["lam"] * kappa - 0.5 * x["sig"] ** 2) * x["tau"]
     series = (mean, x["sig"] ** 2 * x["tau"], x["lam"] * x["tau"], x["mj"], x["sj"] ** 2)
     merton_series_kernel(*(a[:10] for a in series), TOL)
-    t_kernel = _best(lambda: merton_series_kernel(*series, TOL))
-    t_np = _best(lambda: _merton_series_np(*series, TOL))
+    t_kernel = best_time(lambda: merton_series_kernel(*series, TOL))
+    t_np = best_time(lambda: _merton_series_np(*series, TOL))
     bs_args = (x["s"], x["k"], x["tau"], x["sig"], x["r"])
-    t_bs_kernel = _best(lambda: digital_bs(*bs_args))
-    t_bs_np = _best(lambda: _bs_numpy(*bs_args))
+    t_bs_kernel = best_time(lambda: digital_bs(*bs_args))
+    t_bs_np = best_time(lambda: _bs_numpy(*bs_args))
     return (f"numba Merton series {t_kernel * 1e3:.0f} ms vs NumPy series {t_np * 1e3:.0f} ms: ratio "
             f"{t_np / t_kernel:.1f}x; digital_bs (kernel, validated) {t_bs_kernel * 1e3:.0f} ms vs NumPy + "
             f"scipy ndtr {t_bs_np * 1e3:.0f} ms: ratio {t_bs_np / t_bs_kernel:.2f}x")

@@ -214,6 +214,8 @@ def bench() -> None:
     files = sorted((find_repo_root() / "benchmarks").glob("bench_*.py"))
     if not files:
         _fail("no benchmarks/bench_*.py found (run from a checkout of the repository)")
+    if str(files[0].parent) not in sys.path:  # their shared helpers (_timing.py), as when run as scripts
+        sys.path.insert(0, str(files[0].parent))
     for path in files:
         typer.secho(f"== {path.name}", bold=True)
         namespace = runpy.run_path(str(path))

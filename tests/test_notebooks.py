@@ -15,7 +15,9 @@ import pytest
 from pmresearch.backtest import GoNoGoConfig
 from pmresearch.config import from_mapping, load_yaml
 from pmresearch.reports import run_notebook
+from pmresearch.reports.data_features import DataFeaturesConfig
 from pmresearch.reports.explore import ExploreConfig
+from pmresearch.reports.model_a_report import ModelAConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PARAM_FILES = sorted((REPO / "params").glob("*/*.yaml"))
@@ -61,11 +63,14 @@ def test_params_files_fit_their_notebook(path: Path) -> None:
     declared = papermill.inspect_notebook(str(notebook))
     params = load_yaml(path)
     assert set(params) <= set(declared), sorted(set(params) - set(declared))
-    config = {"04_go_no_go": GoNoGoConfig, "00_explore": ExploreConfig}[path.parent.name]
+    config = {"04_go_no_go": GoNoGoConfig, "00_explore": ExploreConfig, "05_data_features": DataFeaturesConfig,
+              "06_model_a": ModelAConfig}[path.parent.name]
     from_mapping(config, params, what=str(path))  # types and ranges
 
 
-@pytest.mark.parametrize(("notebook", "config"), [("04_go_no_go", GoNoGoConfig), ("00_explore", ExploreConfig)])
+@pytest.mark.parametrize(("notebook", "config"), [("04_go_no_go", GoNoGoConfig), ("00_explore", ExploreConfig),
+                                                  ("05_data_features", DataFeaturesConfig),
+                                                  ("06_model_a", ModelAConfig)])
 def test_parameters_cell_matches_its_config(notebook: str, config: type) -> None:
     """The notebook's typed defaults and its config's fields are the same set with the same values."""
     declared = papermill.inspect_notebook(str(REPO / "notebooks" / f"{notebook}.ipynb"))
@@ -86,3 +91,69 @@ def test_explore_reads_a_simulated_world_and_the_real_sample(scratch_repo: Path,
     for page in (sim.html.read_text(), real.html.read_text()):
         assert page.count('class="plotly-graph-div"') == 2
         assert "Traceback" not in page
+
+
+def _check_page(page: str, headings: tuple[str, ...], code: tuple[str, ...]) -> None:
+    """A report: its section headings, plotly.js embedded once and offline, no error, no code."""
+    for heading in headings:
+        assert re.search(rf"<h2[^>]*>{re.escape(heading)}", page), heading
+    assert len(re.findall(r"plotly\.js v\d", page)) == 1
+    assert not re.search(r"<script[^>]+src=[\"']https?://", page)
+    assert "Traceback" not in page
+    for call in code:
+        assert call not in page, call
+
+
+def test_data_features_report_on_a_simulated_world(scratch_repo: Path) -> None:
+    out = run_notebook("05_data_features", scratch_repo / "params" / "05_data_features" / "ci.yaml",
+                       repo_root=scratch_repo)
+    head, page = json.loads(out.json.read_text()), out.html.read_text()
+    # ci.yaml: decisions every 120 s from 60 s to 30 s before the end of 15-minute windows: 60, 180, ..., 780
+    assert head["windows"] >= 15 and head["decision_rows"] == 7 * head["windows"]
+    assert head["quality_min_coverage"] == 1.0  # the simulator drops no kline, oracle tick or quote
+    assert head["leakage_passed"] is True and head["leakage_failing"] == 0 and head["leakage_rows"] == 5
+    assert head["stationarity_tested"] == 6  # stationarity_features in ci.yaml
+    assert 0.0 <= head["selection_nogueira"] <= 1.0 and head["top_feature"] in head["selection_frequency"]
+    assert head["features"] > 100
+    _check_page(page, ("What is in the store", "Data quality", "Decision rows x features", "Feature catalog",
+                       "Leakage audit", "Stationarity", "Selection stability across purged folds"),
+                ("df5.open_store(", "selection_check("))
+    assert 'class="feature-catalog"' in page and "Leakage audit by feature family" in page
+    for title in ("Completeness (regular series)", "Feature coverage: share of", "Stationarity: stationary",
+                  "selection across 3 purged folds"):
+        assert title in page, title
+    assert page.count('class="plotly-graph-div"') >= 6
+    assert "IProgress" not in out.ipynb.read_text()  # the runner turns progress bars off in report kernels
+    assert (scratch_repo / "data" / "runs" / "05_data_features" / "ci.duckdb").exists()
+    assert "05_data_features/ci.html" in (scratch_repo / "reports" / "index.html").read_text()
+
+
+def test_data_features_report_on_the_real_sample(scratch_repo: Path, shared_data: Path) -> None:
+    out = run_notebook("05_data_features", scratch_repo / "params" / "05_data_features" / "real_sample.yaml",
+                       {"data_dir": str(shared_data), "interval_minutes": 15, "every_s": 300.0, "leakage_rows": 5,
+                        "cv_folds": 3, "stationarity_features": 4, "run_name": "real_small"}, repo_root=scratch_repo)
+    head, page = json.loads(out.json.read_text()), out.html.read_text()
+    assert head["source"] == f"data directory {shared_data}"
+    assert head["rows_by_table"]["polymarket_quotes"] == 16_082  # shared/data/README.md
+    assert head["leakage_passed"] is True
+    assert head["quality_min_coverage"] < 1.0  # the real sample has gaps
+    _check_page(page, ("Data quality", "Leakage audit", "Selection stability across purged folds"), ())
+
+
+def test_model_a_report_against_the_truth(scratch_repo: Path) -> None:
+    out = run_notebook("06_model_a", scratch_repo / "params" / "06_model_a" / "ci.yaml", repo_root=scratch_repo)
+    head, page = json.loads(out.json.read_text()), out.html.read_text()
+    # Bipower vol of 900 one-second returns: asymptotic variance (pi^2/4 + pi - 5) sigma^4 / n of the
+    # variance (Barndorff-Nielsen & Shephard 2004), i.e. about 2.7% relative error of the vol per window.
+    assert head["bv_1s_rmse_log"] < 0.05
+    assert head["rv_1s_jump_bias"] > 0.1  # realized vol counts the jumps, the true diffusion sigma does not
+    scores = head["scores"]
+    assert {"bs_hv", "bs_garch", "merton_garch", "bs_xgboost", "market mid", "true P(up)"} <= set(scores)
+    assert head["log_loss_truth"] < head["log_loss_market"]  # the edge preset's maker is distorted
+    assert scores["merton_true"]["mae_vs_true_p"] < 0.03  # the simulator's own model, up to drift and noise
+    assert head["jump_lam"] > 0 and head["best_forecaster"] in page
+    _check_page(page, ("Volatility estimators vs the true sigma", "Volatility forecasters", "Jumps",
+                       "Model A vs the market and the truth"), ("ma.score_models(", "forecast_vol("))
+    assert "lightgbm" in page and "xgboost" in page
+    assert page.count('class="plotly-graph-div"') == 6  # estimators x2, forecasts x2, jumps, reliability
+    assert "06_model_a/ci.html" in (scratch_repo / "reports" / "index.html").read_text()

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from pmresearch._progress import progress as progress_bar
 from pmresearch.backtest.engine import TakerThreshold, run_taker_threshold
 from pmresearch.config import param, to_mapping
 from pmresearch.data.store import DuckDBStore
@@ -161,7 +161,7 @@ def run_go_no_go(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool 
     """
     root = Path.cwd() if root is None else root
     timings: dict[str, float] = {}
-    steps = tqdm(total=5, desc="go/no-go", unit="step", disable=not progress)
+    steps = progress_bar(total=5, desc="go/no-go", unit="step", enabled=progress)
     clock = time.perf_counter()
     data_dir, world = ensure_world(cfg, root, progress=progress)
     timings["world_s"] = time.perf_counter() - clock

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from pmresearch._progress import progress as progress_bar
 from pmresearch.data.io import read_file, recognize
 from pmresearch.data.schemas import SchemaError, validate
 from pmresearch.data.store import KIND_TABLE, LoadItem, Store, connect
@@ -396,7 +396,7 @@ def websocket_log(path_or_lines: str | Path | Iterable[str], *, tokens: Mapping[
     snaps: dict[tuple[str, int], tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {}
     trades: list[dict[str, Any]] = []
     counts = {"book": 0, "price_change": 0, "last_trade_price": 0, "other": 0, "orphan_change": 0}
-    for n, line in enumerate(tqdm(lines, desc="websocket log", unit="msg", disable=None, leave=False), start=1):
+    for n, line in enumerate(progress_bar(lines, desc="websocket log", unit="msg", leave=False), start=1):
         if not line.strip() or line.strip() in ("PONG", "PING"):
             continue
         at = f"{where}: line {n}"
@@ -650,7 +650,7 @@ def collect(paths: Sequence[str | Path], *, tokens: Mapping[str, TokenInfo] | No
     used: list[Path] = []
     skipped: list[tuple[Path, str]] = []
     notes: list[str] = []
-    for p in tqdm(files, desc="read", unit="file", disable=None):
+    for p in progress_bar(files, desc="read", unit="file"):
         if p.name.endswith(".meta.json") or p.name == "README.md":
             skipped.append((p, "metadata/readme"))
             continue

@@ -24,8 +24,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
+from pmresearch._progress import progress as progress_bar
 from pmresearch.data.io import DataDir, read_data_dir, read_file, recognize
 from pmresearch.data.schemas import SCHEMAS, SchemaError, validate
 
@@ -80,6 +80,11 @@ LoadItem = tuple[str, pd.DataFrame, str]
 _INTERVALS = {"1s": "1 second", "1m": "1 minute", "3m": "3 minutes", "5m": "5 minutes", "15m": "15 minutes",
               "30m": "30 minutes", "1h": "1 hour", "2h": "2 hours", "4h": "4 hours", "6h": "6 hours",
               "8h": "8 hours", "12h": "12 hours", "1d": "1 day", "3d": "3 days", "1w": "7 days"}
+_INTERVAL_LENGTH = {name: pd.Timedelta(text) for name, text in _INTERVALS.items()}
+
+#: Tables whose knowledge time is never before ``ts`` (see :func:`knowledge_time_sql`): an as-of read
+#: adds the sargable ``ts <= as_of`` so the (lead, ts) index, zone maps and partition pruning apply.
+_KNOWN_FROM_TS = ("spot_prices", "oracle_prices", "trades")
 
 
 def db_url(url: str | None = None) -> str:
@@ -335,7 +340,7 @@ class Store(ABC):
                 read_data_dir(root)  # raises the canonical error
             files = [p for p in sorted(root.iterdir()) if p.is_file() and recognize(p) is not None]
             items = []
-            for p in tqdm(files, desc="read", unit="file", disable=None, leave=False):
+            for p in progress_bar(files, desc="read", unit="file", leave=False):
                 kind = recognize(p)
                 assert kind is not None
                 items.append((kind, read_file(p, kind), str(p)))
@@ -368,6 +373,14 @@ class Store(ABC):
             Column equalities, e.g. ``{"symbol": "BTCUSDT"}``.
         clock_offsets : mapping, optional
             Per-collector clock offsets (see :func:`knowledge_time_sql`).
+
+        Notes
+        -----
+        The filter is on knowledge time; bounds on ``ts`` that it implies are added so that indexes,
+        zone maps and PostgreSQL partition pruning apply: ``ts <= as_of`` for klines, oracle rounds and
+        trades (known at or after ``ts``, whatever the clock offsets), and for klines with ``since``,
+        ``ts >= since - bar length`` (the longest known bar unless ``where`` pins the interval). Receipt-
+        timed rows get no lower bound: a row may be received any time after its ``ts``.
         """
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
@@ -376,14 +389,26 @@ class Store(ABC):
         cols = ", ".join(f'"{c}"' for c, _ in table_columns(table))
         conds, params = [f"{kt} <= ?"], [upper.to_pydatetime()]
         if since is not None:
+            lower = _utc_ts(since, "since")
             conds.append(f"{kt} > ?")
-            params.append(_utc_ts(since, "since").to_pydatetime())
+            params.append(lower.to_pydatetime())
         valid = {c for c, _ in table_columns(table)}
         for col, value in (where or {}).items():
             if col not in valid:
                 raise ValueError(f"unknown column {col!r} of {table}")
             conds.append(f'"{col}" = ?')
             params.append(value)
+        # Sargable bounds on ts implied by the knowledge-time conditions above (they only narrow the scan):
+        # knowledge time >= ts in these tables, whatever the clock offsets (greatest(ts, ...)).
+        if table in _KNOWN_FROM_TS:
+            conds.append('"ts" <= ?')
+            params.append(upper.to_pydatetime())
+        # A bar is known exactly its length after ts, so known > since implies ts > since - length. No
+        # such bound for receipt-timed rows: a row may be received (and so known) any time after its ts.
+        if since is not None and table == "spot_prices":
+            length = _INTERVAL_LENGTH.get(str((where or {}).get("interval")), max(_INTERVAL_LENGTH.values()))
+            conds.append('"ts" >= ?')
+            params.append((lower - length).to_pydatetime())
         order = ", ".join(f'"{k}"' for k in TABLES[table][1])
         return self.query(f"SELECT {cols}, {kt} AS known_at FROM {table} WHERE {' AND '.join(conds)} "
                           f"ORDER BY known_at, {order}", params)
@@ -398,7 +423,7 @@ class Store(ABC):
         counts: dict[str, int] = {}
         tmp = out.with_name(out.name + ".part")
         with tarfile.open(tmp, "w") as tar:
-            for table in tqdm(TABLES, desc="backup", unit="table", disable=None, leave=False):
+            for table in progress_bar(TABLES, desc="backup", unit="table", leave=False):
                 frame = self.read_table(table)
                 counts[table] = len(frame)
                 buf = io.BytesIO()

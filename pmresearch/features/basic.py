@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pmresearch._time import SECONDS_PER_YEAR
+from pmresearch._typing import FloatArray
 from pmresearch.data.store import DuckDBStore
+from pmresearch.features.contract import contract_features
+from pmresearch.features.volatility import realized_var, rolling_annualized_vol
 
 __all__ = ["add_contract_features", "add_realized_vol", "realized_vol_1m"]
 
@@ -19,13 +21,13 @@ def realized_vol_1m(closes: pd.Series, window: int) -> pd.Series:
     """Annualized realized volatility of the last ``window`` 1-minute log returns (zero-mean RV).
 
     ``sqrt(sum r^2 / n x SECONDS_PER_YEAR / 60)`` over close-to-close returns, with ``n = window``
-    (NaN until ``window`` returns exist) (Andersen, Bollerslev, Diebold & Labys 2003).
+    (NaN until ``window`` returns exist) (Andersen, Bollerslev, Diebold & Labys 2003). The same
+    computation as the ``vol__rv_1m_<w>m`` features (:func:`pmresearch.features.volatility.realized_var`
+    and :func:`~pmresearch.features.volatility.rolling_annualized_vol`); a non-positive close gives NaN.
     """
-    log_close = pd.Series(np.log(closes.to_numpy(dtype=np.float64)), index=closes.index)
-    r = log_close.diff()
-    mean_sq = (r * r).rolling(window, min_periods=window).mean()
-    out: pd.Series = (mean_sq * SECONDS_PER_YEAR / 60.0) ** 0.5
-    return out
+    per_bar = realized_var(pd.DataFrame({"close": closes.to_numpy(dtype=np.float64)}))
+    out = rolling_annualized_vol(per_bar, window, 60.0)
+    return pd.Series(out.to_numpy(dtype=np.float64), index=closes.index)
 
 
 def add_realized_vol(
@@ -58,10 +60,15 @@ def add_realized_vol(
 
 def add_contract_features(rows: pd.DataFrame, vol_column: str) -> pd.DataFrame:
     """Add ``contract__log_moneyness`` (ln S/K), ``contract__tau_years`` and ``contract__z``
-    (``ln(S/K) / (sigma sqrt(tau))``, the standardized distance to the strike)."""
+    (``ln(S/K) / (sigma sqrt(tau))``, the standardized distance to the strike), with sigma from
+    ``vol_column``: the ``contract`` family's definitions (:func:`pmresearch.features.contract.contract_features`;
+    NaN where an input is missing or out of range)."""
     out = rows.copy()
-    out["contract__log_moneyness"] = np.log(out["spot"] / out["strike"])
-    out["contract__tau_years"] = out["tau_s"] / SECONDS_PER_YEAR
-    denom = out[vol_column] * np.sqrt(out["contract__tau_years"])
-    out["contract__z"] = out["contract__log_moneyness"] / denom.where(denom > 0)
+
+    def col(name: str) -> FloatArray:
+        return np.asarray(out[name].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+    features = contract_features(col("spot"), col("strike"), col("tau_s"), {"": col(vol_column)})
+    for name in ("contract__log_moneyness", "contract__tau_years", "contract__z"):
+        out[name] = features[name]
     return out

@@ -9,20 +9,17 @@ the data). Nothing is computed per decision row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pmresearch._typing import FloatArray, IntArray
 from pmresearch.features.inputs import BAR_LENGTH, FeatureInputs
+from pmresearch.features.registry import Block, FeatureRegistry, make_block
 
-if TYPE_CHECKING:
-    from pmresearch.features.registry import FeatureRegistry
-
-__all__ = ["BAR_COLUMNS", "BarGrid", "FeatureContext", "bar_grid", "to_ns"]
+__all__ = ["BAR_COLUMNS", "BarGrid", "FeatureContext", "bar_block", "bar_grid", "to_ns"]
 
 #: Kline columns carried by a :class:`BarGrid` (float64, NaN where missing).
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume", "trades", "taker_buy_volume")
@@ -232,3 +229,38 @@ class FeatureContext:
         for c in columns:
             out[c][pos] = merged[c].to_numpy(dtype=np.float64, na_value=np.nan)
         return out
+
+
+
+def bar_block(
+    name: str,
+    family: str,
+    input_name: str,
+    per_bar: Callable[[pd.DataFrame], Mapping[str, pd.Series | FloatArray]],
+    features: Sequence[tuple[str, str, str, str]],
+) -> Block:
+    """A :class:`~pmresearch.features.registry.Block` of series features of one klines input.
+
+    The block computes ``per_bar(grid.frame)`` once on the input's bar grid (:meth:`FeatureContext.bars`)
+    and joins the values to the decision rows as-of (:meth:`FeatureContext.join_bars`); it returns no
+    features (all NaN) when the input is absent. Its declared input is ``input_name``, the one it reads.
+
+    Parameters
+    ----------
+    name, family : str
+        Block name and feature family.
+    input_name : str
+        ``spot_1m``, ``spot_1s`` or ``eth_1m``.
+    per_bar : callable
+        :data:`BAR_COLUMNS` frame in, ``{feature name: values per bar}`` out.
+    features : sequence of (short name, lookback, units, description)
+        As in :func:`~pmresearch.features.registry.make_block`.
+    """
+
+    def block(ctx: FeatureContext) -> dict[str, FloatArray]:
+        grid = ctx.bars(input_name)
+        if grid is None:
+            return {}
+        return ctx.join_bars(grid, per_bar(grid.frame))
+
+    return make_block(name, family, block, features, inputs=(input_name,))

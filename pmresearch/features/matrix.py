@@ -64,14 +64,12 @@ def _store_inputs(store: Store, rows: pd.DataFrame, until: pd.Timestamp | None,
     if rows.empty:
         return None
     start, end = rows["t"].min() - lookback, rows["t"].max()
-    probe = store.as_of("spot_prices", end if until is None else min(end, until),
-                        since=start - pd.Timedelta(microseconds=1), where={"symbol": "BTCUSDT", "interval": "1m"})
+    hi = end if until is None else min(end, until)
+    since = start - pd.Timedelta(microseconds=1)
+    probe = store.as_of("spot_prices", hi, since=since, where={"symbol": "BTCUSDT", "interval": "1m"})
     if probe.empty:
         # no exchange klines in range (e.g. an oracle-only day): the other inputs still feed the
         # features that use them; kline features are NaN
-        hi = end if until is None else min(end, until)
-        since = start - pd.Timedelta(microseconds=1)
-
         def read(table: str, where: Mapping[str, str] | None = None) -> pd.DataFrame | None:
             frame = store.as_of(table, hi, since=since, where=where).drop(columns=["known_at"])
             return frame.reset_index(drop=True) if len(frame) else None

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pmresearch._typing import FloatArray
-from pmresearch.features.context import FeatureContext, to_ns
+from pmresearch.features.context import FeatureContext, bar_block, to_ns
 from pmresearch.features.inputs import knowledge_time
 from pmresearch.features.registry import REGISTRY, make_block
 
@@ -63,24 +63,10 @@ def price_features_1m(bars: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def _block_1m(ctx: FeatureContext) -> dict[str, FloatArray]:
-    grid = ctx.bars("spot_1m")
-    if grid is None:
-        return {}
-    return ctx.join_bars(grid, price_features_1m(grid.frame))
-
-
 def price_features_1s(bars: pd.DataFrame) -> dict[str, pd.Series]:
     """Sub-minute log returns ``ret_<k>s`` = ln(C_t / C_{t-k}) on 1-second bars."""
     lc = safe_log(bars["close"])
     return {f"price__ret_{k}s": lc - lc.shift(k) for k in SUBMINUTE_SECONDS}
-
-
-def _block_1s(ctx: FeatureContext) -> dict[str, FloatArray]:
-    grid = ctx.bars("spot_1s")
-    if grid is None:
-        return {}
-    return ctx.join_bars(grid, price_features_1s(grid.frame))
 
 
 def _block_oracle(ctx: FeatureContext) -> dict[str, FloatArray]:
@@ -123,12 +109,11 @@ _F: list[tuple[str, str, str, str]] = (
     + [(f"accel_{k}m", f"{2 * k + 1}min", "log return", f"ret_{k}m now minus ret_{k}m {k} min earlier")
        for k in ACCEL_MINUTES]
 )
-REGISTRY.register(make_block("price_1m", "price", _block_1m, _F, inputs=("spot_1m",)))
-REGISTRY.register(make_block(
-    "price_1s", "price", _block_1s,
+REGISTRY.register(bar_block("price_1m", "price", "spot_1m", price_features_1m, _F))
+REGISTRY.register(bar_block(
+    "price_1s", "price", "spot_1s", price_features_1s,
     [(f"ret_{k}s", f"{k + 1}s", "log return", f"ln(close / close {k} s earlier), last closed 1s bars")
-     for k in SUBMINUTE_SECONDS],
-    inputs=("spot_1s",)))
+     for k in SUBMINUTE_SECONDS]))
 REGISTRY.register(make_block("price_oracle", "price", _block_oracle, [
     ("oracle_ret_60s", "70s", "log return", "Data Streams oracle: ln(price / price 60 s earlier), ticks <= 10 s old"),
     ("oracle_ret_300s", "310s", "log return", "Data Streams oracle: ln(price / price 300 s earlier)"),

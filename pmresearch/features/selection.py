@@ -64,6 +64,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from pmresearch.features._sklearn import AllowNaNMixin, TargetRequiredMixin, input_names
+
 __all__ = [
     "BinnedChi2Selector",
     "CorrelationFilter",
@@ -112,7 +114,16 @@ def _top_k(order_keys: FloatArray, k: int | str, n: int, name: str) -> BoolArray
 # ----------------------------------------------------------------------------------------------------
 
 
-class CorrelationFilter(SelectorMixin, BaseEstimator):  # type: ignore[misc]
+class _SupportSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
+    """A selector whose ``fit`` stores the boolean mask of the kept columns in ``support_``."""
+
+    def _get_support_mask(self) -> BoolArray:
+        check_is_fitted(self, "support_")
+        mask: BoolArray = self.support_
+        return mask
+
+
+class CorrelationFilter(AllowNaNMixin, _SupportSelector):
     """Drop one feature of every highly correlated pair.
 
     Columns are visited in order; a column is kept unless its absolute correlation with an
@@ -139,11 +150,6 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):  # type: ignore[misc]
         self.threshold = threshold
         self.method = method
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
-
     def fit(self, X: Any, y: Any = None) -> CorrelationFilter:
         """Find the columns to keep from the correlations of ``X``."""
         if not 0.0 <= self.threshold <= 1.0:
@@ -152,7 +158,7 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"CorrelationFilter: method must be 'pearson' or 'spearman', got {self.method!r}")
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
         r = _abs_corr(X, self.method)
-        names = self._names()
+        names = input_names(self, X.shape[1])
         keep: list[int] = []
         dropped: list[tuple[str, str, float]] = []
         for j in range(X.shape[1]):
@@ -169,17 +175,8 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):  # type: ignore[misc]
         self.dropped_ = pd.DataFrame(dropped, columns=["feature", "kept", "abs_r"]).set_index("feature")
         return self
 
-    def _names(self) -> list[str]:
-        fn = getattr(self, "feature_names_in_", None)
-        return [str(c) for c in fn] if fn is not None else [f"x{i}" for i in range(self.n_features_in_)]
 
-    def _get_support_mask(self) -> BoolArray:
-        check_is_fitted(self, "support_")
-        mask: BoolArray = self.support_
-        return mask
-
-
-class FeatureClusterSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
+class FeatureClusterSelector(AllowNaNMixin, _SupportSelector):
     """Hierarchical clustering of features on ``1 - |Spearman rho|``; one representative per cluster.
 
     Parameters
@@ -215,11 +212,6 @@ class FeatureClusterSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc
         self.n_clusters = n_clusters
         self.method = method
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
-
     def fit(self, X: Any, y: Any = None) -> FeatureClusterSelector:
         """Cluster the columns of ``X`` and pick the representatives."""
         if self.method not in ("average", "complete", "single", "weighted"):
@@ -232,8 +224,7 @@ class FeatureClusterSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc
             raise ValueError(f"FeatureClusterSelector: n_clusters must be >= 1, got {self.n_clusters}")
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
         p = X.shape[1]
-        names = [str(c) for c in self.feature_names_in_] if hasattr(self, "feature_names_in_") else [
-            f"x{i}" for i in range(p)]
+        names = input_names(self, p)
         r = _abs_corr(X, "spearman")
         if p == 1:
             raw = np.array([1])
@@ -269,13 +260,8 @@ class FeatureClusterSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc
         self.support_ = support
         return self
 
-    def _get_support_mask(self) -> BoolArray:
-        check_is_fitted(self, "support_")
-        mask: BoolArray = self.support_
-        return mask
 
-
-class MutualInfoSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
+class MutualInfoSelector(TargetRequiredMixin, _SupportSelector):
     """Keep the ``k`` features with the highest mutual information with the class label.
 
     Scores come from :func:`sklearn.feature_selection.mutual_info_classif` (Kraskov k-NN estimator
@@ -305,11 +291,6 @@ class MutualInfoSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
         self.discrete_features = discrete_features
         self.random_state = random_state
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
-
     def fit(self, X: Any, y: Any) -> MutualInfoSelector:
         """Score every feature of ``X`` against the labels ``y``."""
         X, y = validate_data(self, X, y, dtype=np.float64)
@@ -322,13 +303,8 @@ class MutualInfoSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
         self.support_ = _top_k(-self.scores_, self.k, X.shape[1], "MutualInfoSelector")
         return self
 
-    def _get_support_mask(self) -> BoolArray:
-        check_is_fitted(self, "support_")
-        mask: BoolArray = self.support_
-        return mask
 
-
-class BinnedChi2Selector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
+class BinnedChi2Selector(TargetRequiredMixin, _SupportSelector):
     """Chi-square test of independence between each quantile-binned feature and the class.
 
     Each feature is cut at the quantiles of the fit data into at most ``n_bins`` bins (tied quantiles
@@ -359,11 +335,6 @@ class BinnedChi2Selector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
         self.k = k
         self.n_bins = n_bins
         self.alpha = alpha
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
 
     def fit(self, X: Any, y: Any) -> BinnedChi2Selector:
         """Bin every feature of ``X`` and test it against the labels ``y``."""
@@ -403,13 +374,8 @@ class BinnedChi2Selector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
         self.support_ = support
         return self
 
-    def _get_support_mask(self) -> BoolArray:
-        check_is_fitted(self, "support_")
-        mask: BoolArray = self.support_
-        return mask
 
-
-class PermutationImportanceSelector(SelectorMixin, BaseEstimator):  # type: ignore[misc]
+class PermutationImportanceSelector(TargetRequiredMixin, _SupportSelector):
     """Keep features whose permutation importance (on held-out data) is large enough.
 
     With ``cv`` set, a clone of ``estimator`` is fitted on each training fold and
@@ -456,11 +422,6 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):  # type: igno
         self.n_std = n_std
         self.random_state = random_state
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
-
     def fit(self, X: Any, y: Any, groups: Any = None) -> PermutationImportanceSelector:
         """Measure the permutation importance of every feature (``groups`` go to the splitter)."""
         X_raw = X
@@ -484,11 +445,6 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):  # type: igno
         else:
             self.support_ = self.importances_mean_ - self.n_std * self.importances_std_ > self.threshold
         return self
-
-    def _get_support_mask(self) -> BoolArray:
-        check_is_fitted(self, "support_")
-        mask: BoolArray = self.support_
-        return mask
 
 
 # ----------------------------------------------------------------------------------------------------

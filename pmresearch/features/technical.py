@@ -15,9 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pmresearch._typing import FloatArray
-from pmresearch.features.context import FeatureContext
-from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.features.context import bar_block
+from pmresearch.features.registry import REGISTRY
 
 __all__ = ["atr", "bollinger", "macd", "phase_rsi", "rsi", "stochastic", "technical_features"]
 
@@ -122,11 +121,6 @@ def technical_features(bars: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def _block(ctx: FeatureContext) -> dict[str, FloatArray]:
-    grid = ctx.bars("spot_1m")
-    if grid is None:
-        return {}
-    return ctx.join_bars(grid, technical_features(grid.frame))
 
 
 _F = [
@@ -145,4 +139,4 @@ _F = [
     ("atr_14m", "42min", "fraction of price", "Wilder ATR(14) of 1m bars / close"),
     ("atr_60m", "180min", "fraction of price", "Wilder ATR(60) of 1m bars / close"),
 ]
-REGISTRY.register(make_block("ta_1m", "ta", _block, _F, inputs=("spot_1m",)))
+REGISTRY.register(bar_block("ta_1m", "ta", "spot_1m", technical_features, _F))

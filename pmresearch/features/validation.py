@@ -35,6 +35,8 @@ from statsmodels.tools.sm_exceptions import InterpolationWarning
 from statsmodels.tsa.stattools import adfuller, kpss
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from pmresearch.features._sklearn import AllowNaNMixin, input_names
+
 __all__ = [
     "MissingDataImputer",
     "MissingDataPolicy",
@@ -479,7 +481,7 @@ class MissingDataPolicy:
         return MissingDataResult(data=out, report=rep, n_rows_in=len(X))
 
 
-class MissingDataImputer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class MissingDataImputer(AllowNaNMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Row-preserving missing-data rules as a scikit-learn transformer.
 
     Applies ``constant``, ``ffill``, ``indicator`` and ``keep`` rules (see :class:`MissingRule`);
@@ -508,19 +510,10 @@ class MissingDataImputer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.rules = rules
         self.default = default
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
-
-    def _names(self, n: int) -> list[str]:
-        names = getattr(self, "feature_names_in_", None)
-        return [str(c) for c in names] if names is not None else [f"x{i}" for i in range(n)]
-
     def fit(self, X: Any, y: Any = None) -> MissingDataImputer:
         """Resolve the rule of every column; raises on ``drop_row`` or unknown column names."""
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
-        rules = _resolve_rules(self._names(X.shape[1]), self.rules, self.default, "MissingDataImputer")
+        rules = _resolve_rules(input_names(self, X.shape[1]), self.rules, self.default, "MissingDataImputer")
         bad = [c for c, r in rules.items() if r.kind == "drop_row"]
         if bad:
             raise ValueError(
@@ -560,7 +553,7 @@ class MissingDataImputer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 # ----------------------------------------------------------------------------------------------------
 
 
-class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class Winsorizer(AllowNaNMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Clip each feature to quantile bounds learned on the training data only.
 
     ``fit`` stores, per column, the ``lower`` and ``upper`` quantiles of the fit data (NaNs ignored);
@@ -587,11 +580,6 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  # type
     def __init__(self, lower: float = 0.01, upper: float = 0.99):
         self.lower = lower
         self.upper = upper
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
     def fit(self, X: Any, y: Any = None) -> Winsorizer:
         """Learn the per-column quantile bounds from ``X``."""

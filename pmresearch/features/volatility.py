@@ -4,10 +4,11 @@ All annualized on the 24/7 year (``SECONDS_PER_YEAR``): a per-bar variance of a 
 is multiplied by ``SECONDS_PER_YEAR / b``.
 
 * realized: ``sqrt(mean r^2)`` of close-to-close log returns, zero mean (Andersen, Bollerslev,
-  Diebold & Labys 2003); the same estimator as :func:`pmresearch.features.basic.realized_vol_1m`.
+  Diebold & Labys 2003); :func:`pmresearch.features.basic.realized_vol_1m` is this estimator.
 * Parkinson (1980): ``sigma^2 = mean(ln(H/L)^2) / (4 ln 2)``.
 * Garman & Klass (1980), their estimator (5) as usually written:
-  ``sigma^2 = mean(0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2)``.
+  ``sigma^2 = mean(0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2)``. Both per-bar terms are those of
+  :func:`pmresearch.pricing.vol.range_bar_variance` (continuous-path form, no discrete-sampling factor).
 * EWMA: RiskMetrics (1996) ``s_t = lambda s_{t-1} + (1 - lambda) r_t^2`` with lambda = 0.94.
 * regime: the percentile of the 60-minute realized vol within its own trailing day (1,440 values,
   at least 720), and a label -1 / 0 / 1 for the low / middle / high third.
@@ -19,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from pmresearch._time import SECONDS_PER_YEAR
-from pmresearch._typing import FloatArray
-from pmresearch.features.context import FeatureContext
+from pmresearch.features.context import bar_block
 from pmresearch.features.price import safe_log
-from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.features.registry import REGISTRY
+from pmresearch.pricing.vol import RangeMethod, range_bar_variance
 
 __all__ = [
     "garman_klass_var",
@@ -37,7 +38,6 @@ RV_MINUTES = (5, 15, 30, 60, 240)
 RANGE_MINUTES = (5, 15, 60, 240)
 RV_1S_MINUTES = (1, 5, 15)
 REGIME_WINDOW = 1440
-_LN2 = float(np.log(2.0))
 
 
 def realized_var(bars: pd.DataFrame) -> pd.Series:
@@ -47,17 +47,24 @@ def realized_var(bars: pd.DataFrame) -> pd.Series:
     return r * r
 
 
+def _range_var(bars: pd.DataFrame, method: RangeMethod) -> pd.Series:
+    """Per-bar range variance of price bars: :func:`pmresearch.pricing.vol.range_bar_variance` of the
+    log prices, continuous-path form (NaN where a price is missing or not positive)."""
+    columns = ("high", "low") if method == "parkinson" else ("open", "high", "low", "close")
+    logs = {c: safe_log(bars[c]).to_numpy() for c in columns}
+    high, low = logs["high"], logs["low"]
+    # Parkinson reads only the high and the low: open and close are placeholders there
+    return pd.Series(range_bar_variance(logs.get("open", high), high, low, logs.get("close", low), method))
+
+
 def parkinson_var(bars: pd.DataFrame) -> pd.Series:
     """Per-bar Parkinson variance ``ln(H/L)^2 / (4 ln 2)``."""
-    hl = safe_log(bars["high"]) - safe_log(bars["low"])
-    return hl * hl / (4.0 * _LN2)
+    return _range_var(bars, "parkinson")
 
 
 def garman_klass_var(bars: pd.DataFrame) -> pd.Series:
     """Per-bar Garman-Klass variance ``0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2``."""
-    hl = safe_log(bars["high"]) - safe_log(bars["low"])
-    co = safe_log(bars["close"]) - safe_log(bars["open"])
-    return 0.5 * hl * hl - (2.0 * _LN2 - 1.0) * co * co
+    return _range_var(bars, "garman_klass")
 
 
 def rolling_annualized_vol(per_bar_var: pd.Series, window: int, bar_seconds: float) -> pd.Series:
@@ -95,20 +102,6 @@ def vol_features_1s(bars: pd.DataFrame) -> dict[str, pd.Series]:
     return {f"vol__rv_1s_{w}m": rolling_annualized_vol(rv, 60 * w, 1.0) for w in RV_1S_MINUTES}
 
 
-def _block_1m(ctx: FeatureContext) -> dict[str, FloatArray]:
-    grid = ctx.bars("spot_1m")
-    if grid is None:
-        return {}
-    return ctx.join_bars(grid, vol_features_1m(grid.frame))
-
-
-def _block_1s(ctx: FeatureContext) -> dict[str, FloatArray]:
-    grid = ctx.bars("spot_1s")
-    if grid is None:
-        return {}
-    return ctx.join_bars(grid, vol_features_1s(grid.frame))
-
-
 _ANN = "annualized vol (24/7 year)"
 _F = (
     [(f"rv_1m_{w}m", f"{w + 1}min", _ANN, f"realized vol of the last {w} 1m log returns (zero mean)")
@@ -121,8 +114,7 @@ _F = (
        ("pctile_60m", "1501min", "fraction", "percentile of rv_1m_60m within its trailing 1,440 values"),
        ("regime_60m", "1501min", "label -1/0/1", "vol regime: low / normal / high third of the trailing day")]
 )
-REGISTRY.register(make_block("vol_1m", "vol", _block_1m, _F, inputs=("spot_1m",)))
-REGISTRY.register(make_block(
-    "vol_1s", "vol", _block_1s,
-    [(f"rv_1s_{w}m", f"{w}min", _ANN, f"realized vol of 1s log returns over {w} min") for w in RV_1S_MINUTES],
-    inputs=("spot_1s",)))
+REGISTRY.register(bar_block("vol_1m", "vol", "spot_1m", vol_features_1m, _F))
+REGISTRY.register(bar_block(
+    "vol_1s", "vol", "spot_1s", vol_features_1s,
+    [(f"rv_1s_{w}m", f"{w}min", _ANN, f"realized vol of 1s log returns over {w} min") for w in RV_1S_MINUTES]))

@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pmresearch._typing import FloatArray
-from pmresearch.features.context import FeatureContext
+from pmresearch.features.context import bar_block
 from pmresearch.features.price import safe_log
-from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.features.registry import REGISTRY
 
 __all__ = ["obv_step", "rolling_vwap", "volume_features"]
 
@@ -65,11 +64,6 @@ def volume_features(bars: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def _block(ctx: FeatureContext) -> dict[str, FloatArray]:
-    grid = ctx.bars("spot_1m")
-    if grid is None:
-        return {}
-    return ctx.join_bars(grid, volume_features(grid.frame))
 
 
 _F = [
@@ -86,4 +80,4 @@ _F = [
     ("taker_buy_share_15m", "15min", "fraction", "taker-buy volume / volume, 15 min"),
     ("trades_z_60m", "60min", "z-score", "trade-count spike: (last 1m count - 60-bar mean) / sd"),
 ]
-REGISTRY.register(make_block("volume_1m", "volume", _block, _F, inputs=("spot_1m",)))
+REGISTRY.register(bar_block("volume_1m", "volume", "spot_1m", volume_features, _F))

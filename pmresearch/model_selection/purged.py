@@ -143,6 +143,27 @@ def _ordered_groups(t: npt.NDArray[np.int64], codes: npt.NDArray[np.intp]) -> np
     return np.asarray(first.sort_values(kind="stable").index, dtype=np.intp)
 
 
+def _check_count(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _split_setup(
+    X: Any, groups: npt.ArrayLike | None, t1: pd.Series, embargo: pd.Timedelta, n_blocks: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, npt.NDArray[np.intp]]:
+    """What every splitter starts from: decision and label end times (int64 microseconds), the
+    embargo in microseconds and each sample's time block (:func:`_blocks`), all validated."""
+    t, end = _times(t1)
+    n = _n_samples(X, len(t))
+    emb = _embargo_us(embargo)
+    return t, end, emb, _blocks(t, _groups(groups, end, n), n_blocks)
+
+
+def _positions(train: npt.NDArray[np.bool_], test: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
+    """``(train, test)`` masks as the position arrays scikit-learn splitters yield."""
+    return np.flatnonzero(train).astype(np.intp), np.flatnonzero(test).astype(np.intp)
+
+
 class PurgedKFold:
     """K-fold over contiguous blocks of groups in time, purged and embargoed by label end times.
 
@@ -189,16 +210,11 @@ class PurgedKFold:
         ValueError
             On misaligned ``t1``/``groups``, fewer groups than folds, or bad ``n_splits``/``embargo``.
         """
-        if not isinstance(self.n_splits, (int, np.integer)) or self.n_splits < 2:
-            raise ValueError(f"n_splits must be an integer >= 2, got {self.n_splits!r}")
-        t, end = _times(self.t1)
-        n = _n_samples(X, len(t))
-        emb = _embargo_us(self.embargo)
-        fold = _blocks(t, _groups(groups, end, n), int(self.n_splits))
+        _check_count("n_splits", self.n_splits, 2)
+        t, end, emb, fold = _split_setup(X, groups, self.t1, self.embargo, int(self.n_splits))
         for k in range(self.n_splits):
             test = fold == k
-            banned = purge_mask(t, end, test, emb)
-            yield np.flatnonzero(~banned).astype(np.intp), np.flatnonzero(test).astype(np.intp)
+            yield _positions(~purge_mask(t, end, test, emb), test)
 
 
 class PurgedWalkForward:
@@ -244,22 +260,18 @@ class PurgedWalkForward:
         ValueError
             On misaligned inputs, too few groups, or bad parameters.
         """
-        if not isinstance(self.n_splits, (int, np.integer)) or self.n_splits < 1:
-            raise ValueError(f"n_splits must be an integer >= 1, got {self.n_splits!r}")
-        t, end = _times(self.t1)
-        n = _n_samples(X, len(t))
-        emb = _embargo_us(self.embargo)
+        _check_count("n_splits", self.n_splits, 1)
         window = None if self.train_window is None else _embargo_us(self.train_window)
         if window is not None and window <= 0:
             raise ValueError(f"train_window must be positive, got {self.train_window}")
-        block = _blocks(t, _groups(groups, end, n), int(self.n_splits) + 1)
+        t, end, emb, block = _split_setup(X, groups, self.t1, self.embargo, int(self.n_splits) + 1)
         for k in range(1, self.n_splits + 1):
             test = block == k
             start = int(t[test].min())
             train = (block < k) & (end + emb < start)
             if window is not None:
                 train &= t >= start - window
-            yield np.flatnonzero(train).astype(np.intp), np.flatnonzero(test).astype(np.intp)
+            yield _positions(train, test)
 
 
 class CombinatorialPurgedKFold:
@@ -295,8 +307,7 @@ class CombinatorialPurgedKFold:
                 f"n_samples={len(self.t1)}, embargo={self.embargo!r})")
 
     def _check(self) -> None:
-        if not isinstance(self.n_blocks, (int, np.integer)) or self.n_blocks < 2:
-            raise ValueError(f"n_blocks must be an integer >= 2, got {self.n_blocks!r}")
+        _check_count("n_blocks", self.n_blocks, 2)
         if not isinstance(self.n_test_blocks, (int, np.integer)) or not 1 <= self.n_test_blocks < self.n_blocks:
             raise ValueError(f"n_test_blocks must be an integer in [1, n_blocks), got {self.n_test_blocks!r}")
 
@@ -314,11 +325,7 @@ class CombinatorialPurgedKFold:
     def split(self, X: Any, y: Any = None, groups: npt.ArrayLike | None = None) -> Iterator[tuple[IntArray, IntArray]]:
         """Yield ``(train, test)`` positions for every combination of test blocks (lexicographic order)."""
         self._check()
-        t, end = _times(self.t1)
-        n = _n_samples(X, len(t))
-        emb = _embargo_us(self.embargo)
-        block = _blocks(t, _groups(groups, end, n), int(self.n_blocks))
+        t, end, emb, block = _split_setup(X, groups, self.t1, self.embargo, int(self.n_blocks))
         for combo in itertools.combinations(range(int(self.n_blocks)), int(self.n_test_blocks)):
             test = np.isin(block, combo)
-            banned = purge_mask(t, end, test, emb)
-            yield np.flatnonzero(~banned).astype(np.intp), np.flatnonzero(test).astype(np.intp)
+            yield _positions(~purge_mask(t, end, test, emb), test)

@@ -45,9 +45,10 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.signal import lfilter
 
-from pmresearch._time import SECONDS_PER_YEAR, ensure_utc
+from pmresearch._time import ensure_utc
 from pmresearch._typing import FloatArray
 from pmresearch.metrics.stats import diebold_mariano, mse_loss, qlike_loss
+from pmresearch.pricing.vol import annualize
 
 __all__ = [
     "FEATURE_WINDOWS",
@@ -649,7 +650,7 @@ class VolForecasts:
         """Per forecaster: states forecast, mean and median annualized vol forecast, and the same for
         the realized proxy (over the states where the forecaster and the proxy exist)."""
         vol = self.vol()
-        real = np.sqrt(self.realized * (SECONDS_PER_YEAR / self.horizon_s))
+        real = pd.Series(annualize(self.realized.to_numpy(dtype=np.float64), self.horizon_s), index=self.realized.index)
         rows = {}
         for col in vol.columns:
             ok = vol[col].notna() & real.notna()
@@ -663,9 +664,10 @@ class VolForecasts:
                 + str(self.summary().to_html(float_format=lambda v: f"{v:.4g}")))
 
     def vol(self) -> pd.DataFrame:
-        """Forecasts as annualized volatilities (24/7 year: ``sqrt(var x SECONDS_PER_YEAR / horizon_s)``)."""
-        scaled = self.variance * (SECONDS_PER_YEAR / self.horizon_s)
-        return pd.DataFrame(np.sqrt(scaled.to_numpy(dtype=np.float64)), index=scaled.index, columns=scaled.columns)
+        """Forecasts as annualized volatilities (24/7 year: ``sqrt(var x SECONDS_PER_YEAR / horizon_s)``,
+        :func:`pmresearch.pricing.vol.annualize`)."""
+        return pd.DataFrame(annualize(self.variance.to_numpy(dtype=np.float64), self.horizon_s),
+                            index=self.variance.index, columns=self.variance.columns)
 
     def asof(self, decision_times: pd.Series | pd.DatetimeIndex) -> pd.DataFrame:
         """Annualized vol forecasts known at each decision time (latest state with knowledge time ``<= t``)."""

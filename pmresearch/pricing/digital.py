@@ -56,6 +56,12 @@ def _check_nonneg(name: str, x: FloatArray) -> None:
         raise ValueError(f"{name} must be >= 0 and finite (got a negative value, inf or NaN)")
 
 
+def _poisson_n_max(count_mean: FloatArray, tol: float) -> int:
+    """Last Poisson count kept: the neglected mass ``P(N > n_max)`` is below ``tol`` for every element's
+    mean ``count_mean`` (the largest mean needs the most terms; 0 for an empty array)."""
+    return int(stats.poisson.ppf(1.0 - tol, float(np.max(count_mean)))) + 1 if count_mean.size else 0
+
+
 def _up_prob(mean: FloatArray, var: FloatArray) -> FloatArray:
     """P(mean + sqrt(var) Z >= 0); the indicator ``mean >= 0`` where ``var == 0``."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -166,7 +172,7 @@ def gaussian_jump_up_probability(
         lam_a, mj_a, vj_a = _f64(lam), _f64(mj), _f64(vj)
         _check_nonneg("jump count mean", lam_a)
         _check_nonneg("jump variance", vj_a)
-        n_max = int(stats.poisson.ppf(1.0 - tol, float(np.max(lam_a)))) + 1 if lam_a.size else 0
+        n_max = _poisson_n_max(lam_a, tol)
         classes.append((lam_a, mj_a, vj_a, n_max))
     shape = np.broadcast_shapes(m0.shape, v0.shape, *[np.broadcast_shapes(c[0].shape, c[1].shape, c[2].shape)
                                                       for c in classes])
@@ -263,7 +269,7 @@ def _poisson_terms(count_mean: FloatArray, tol: float) -> list[tuple[FloatArray,
     The weights come from the log-space recurrence ``log w_n = log w_{n-1} + log(L) - log(n)``, one
     exponential per term (no special-function call), so a term costs what one ``N(d2)`` costs.
     """
-    n_max = int(stats.poisson.ppf(1.0 - tol, float(np.max(count_mean)))) + 1 if count_mean.size else 0
+    n_max = _poisson_n_max(count_mean, tol)
     with np.errstate(divide="ignore"):
         log_l = np.log(count_mean)
     log_w = -count_mean

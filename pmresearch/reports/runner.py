@@ -384,7 +384,8 @@ def run_notebook(
     failure: tuple[str, str, int | None] | None = None
     try:
         try:
-            with _environ({REPO_ROOT_ENV: str(root)}):
+            # progress bars are for interactive use; in a report they would only print widget warnings
+            with _environ({REPO_ROOT_ENV: str(root), "TQDM_DISABLE": "1"}):
                 executed = pm.execute_notebook(
                     str(nb_file),
                     str(tmp_ipynb),

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import signal, special
-from tqdm.auto import tqdm
 
 from pmresearch import rules
+from pmresearch._progress import progress as progress_bar
 from pmresearch._time import to_utc
 from pmresearch._typing import FloatArray, IntArray
 from pmresearch.config import to_mapping
@@ -230,7 +230,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(12)]
     (rng_vol, rng_path, rng_eth, rng_volu, rng_oracle, rng_mm, rng_qt, rng_book, rng_trade, rng_miss,
      rng_lat, rng_ethv) = streams
-    bar = tqdm(total=5, desc="simulate", disable=not progress, unit="stage")
+    bar = progress_bar(total=5, desc="simulate", enabled=progress, unit="stage")
 
     # --- spot paths ---------------------------------------------------------------------------
     n_win = n_sec // WINDOW_S

@@ -218,9 +218,16 @@ def test_contract_features_match_basic_and_digital_bs(edge_world: World) -> None
                          "tau_s": (m["window_end"] - m["window_start"]).dt.total_seconds() - 180.0,
                          "interval_minutes": m["interval_minutes"]})
     out = compute_features(rows, inp)
+    # reference: the definitions written out with NumPy (ln S/K, tau_s / SECONDS_PER_YEAR, ln(S/K) / (sigma sqrt tau))
+    lm = np.log(rows["spot"].to_numpy() / rows["strike"].to_numpy())
+    tau = rows["tau_s"].to_numpy() / SECONDS_PER_YEAR
+    ref = {"contract__log_moneyness": lm, "contract__tau_years": tau,
+           "contract__z": lm / (out["vol__rv_1m_60m"].to_numpy() * np.sqrt(tau))}
+    assert np.isfinite(ref["contract__z"]).all()
     basic = add_contract_features(rows.assign(vol=out["vol__rv_1m_60m"]), "vol")
-    for c in ("contract__log_moneyness", "contract__tau_years", "contract__z"):
-        np.testing.assert_allclose(out[c], basic[c], rtol=1e-14)
+    for c, expected in ref.items():
+        np.testing.assert_allclose(out[c], expected, rtol=1e-14)
+        np.testing.assert_allclose(basic[c], expected, rtol=1e-14)
     prob = digital_bs(rows["spot"].to_numpy(), rows["strike"].to_numpy(), rows["tau_s"].to_numpy() / SECONDS_PER_YEAR,
                       out["vol__rv_1m_60m"].to_numpy())
     np.testing.assert_allclose(out["contract__prob_bs"], prob, rtol=1e-14)

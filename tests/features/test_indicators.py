@@ -2,8 +2,8 @@
 
 References: the ``ta`` package (bukosabino/ta 0.11.0: RSI, MACD, stochastic, Bollinger, ATR, VWAP,
 OBV), Parkinson (1980) and Garman & Klass (1980) evaluated from their formulas with explicit
-per-bar Python loops, the RiskMetrics EWMA recursion, and the repo's own
-:func:`pmresearch.features.basic.realized_vol_1m` for the realized vol it already defined.
+per-bar Python loops, the RiskMetrics EWMA recursion, and
+:func:`pmresearch.pricing.vol.realized_vol` on explicit windows for the realized vol.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pmresearch.features.price import price_features_1m
 from pmresearch.features.technical import atr, bollinger, macd, phase_rsi, rsi, stochastic
 from pmresearch.features.volatility import vol_features_1m
 from pmresearch.features.volume import obv_step, rolling_vwap, volume_features
+from pmresearch.pricing.vol import realized_vol
 
 
 def _bars(seed: int, n: int = 600) -> pd.DataFrame:
@@ -120,8 +121,16 @@ def test_parkinson_and_garman_klass_from_their_formulas(bars: pd.DataFrame) -> N
 
 def test_realized_and_ewma_vol(bars: pd.DataFrame) -> None:
     out = vol_features_1m(bars)
-    _close(out["vol__rv_1m_60m"], realized_vol_1m(bars["close"], 60), 60)
     r = np.diff(np.log(bars["close"].to_numpy()))
+    # reference: pricing.vol.realized_vol (ABDL 2003) of each window of 60 returns spanning 3,600 s
+    windows = np.lib.stride_tricks.sliding_window_view(r, 60)
+    ref = np.concatenate([np.full(60, np.nan), realized_vol(windows, 3600.0)])
+    _close(out["vol__rv_1m_60m"], ref, 60)
+    assert np.isnan(out["vol__rv_1m_60m"].iloc[59])
+    # the go/no-go's realized vol is the same estimator, on the closes' own index
+    legacy = realized_vol_1m(bars["close"].set_axis(bars.index + 100), 60)
+    assert legacy.index.equals(bars.index + 100)
+    _close(legacy, ref, 60)
     s = r[0] ** 2
     for x in r[1:300]:
         s = 0.94 * s + 0.06 * x * x

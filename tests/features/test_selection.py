@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from estimator_contract import assert_passes_estimator_checks
 from scipy import integrate, stats
 from sklearn.base import clone
 from sklearn.decomposition import PCA
@@ -22,7 +23,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import check_estimator
 
 from pmresearch.features.selection import (
     BinnedChi2Selector,
@@ -46,9 +46,6 @@ from pmresearch.model_selection import PurgedKFold
 
 SHIFTS = np.array([1.0, 0.8, 0.7, 0.6, 0.5])
 INF = [f"inf_{i}" for i in range(5)]
-# check_array_api_input needs SCIPY_ARRAY_API set before scipy is imported; it reports "skipped" and is
-# the only check allowed not to pass (none of these selectors claims array-API support).
-ALLOWED_NOT_PASSED = {"check_array_api_input": "skipped"}
 
 
 def _planted(seed: int, n: int = 1000, n_noise: int = 20) -> tuple[pd.DataFrame, pd.Series]:
@@ -389,8 +386,4 @@ def test_selectors_clone_and_refit_identically(clean: tuple[pd.DataFrame, pd.Ser
     PermutationImportanceSelector(_logit(), cv=2, n_repeats=1, k=2, scoring=None, random_state=0),
 ], ids=repr)
 def test_sklearn_estimator_checks(estimator: object) -> None:
-    results = check_estimator(estimator, on_fail=None, on_skip=None)
-    assert len(results) > 30
-    bad = {r["check_name"]: (r["status"], str(r["exception"])[:200]) for r in results
-           if r["status"] != "passed" and ALLOWED_NOT_PASSED.get(r["check_name"]) != r["status"]}
-    assert bad == {}
+    assert_passes_estimator_checks(estimator)

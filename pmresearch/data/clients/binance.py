@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from pmresearch.data.clients.http import (
     DEFAULT_RAW_ROOT,
     Chunk,
@@ -27,9 +25,10 @@ from pmresearch.data.clients.http import (
     RawStore,
     RetryPolicy,
     run_chunks,
-    utc_timestamp,
+    stored_responses,
+    utc_range,
 )
-from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag, write_canonical
+from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, bars_in_range, range_tag, write_canonical
 from pmresearch.data.importers import binance_klines_json
 
 __all__ = ["BINANCE_LIMITS", "BINANCE_URL", "BINANCE_WEIGHTS", "INTERVAL_MS", "BinanceClient"]
@@ -104,9 +103,7 @@ class BinanceClient:
             raise ValueError(f"unknown Binance interval {interval!r}; one of {sorted(INTERVAL_MS)}")
         if not 1 <= self.page_limit <= 1000:
             raise ValueError(f"page_limit must be in [1, 1000], got {self.page_limit}")
-        t0, t1 = utc_timestamp(start, name="start"), utc_timestamp(end, name="end")
-        if t1 <= t0:
-            raise ValueError(f"end {t1} must be after start {t0}")
+        t0, t1 = utc_range(start, end)
         step = INTERVAL_MS[interval]
         s_ms = -(-int(t0.value // 1_000_000) // step) * step  # first bar open >= start
         e_ms = int(t1.value // 1_000_000)
@@ -148,17 +145,9 @@ class BinanceClient:
             counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
                                       desc=f"binance {symbol} {interval}")
             stats = http.stats
-        frames = []
-        for chunk in chunks:
-            for rel in manifest.chunks.get(chunk.key, {}).get("files", []):
-                payload, meta = raw.read(rel)
-                fetched = pd.Timestamp(meta["fetched_at"]) if "fetched_at" in meta else None
-                frames.append(binance_klines_json(payload, symbol=symbol, interval=interval,
-                                                  where=str(raw.root / rel), fetched_at=fetched))
-        frame = (pd.concat(frames, ignore_index=True) if frames else
-                 binance_klines_json([], symbol=symbol, interval=interval))
-        frame = frame[(frame["ts"] >= t0) & (frame["ts"] < t1)]
-        frame = frame.drop_duplicates(["symbol", "interval", "ts"], keep="last").sort_values("ts")
+        frames = [binance_klines_json(payload, symbol=symbol, interval=interval, where=where, fetched_at=fetched)
+                  for _, where, payload, fetched in stored_responses(raw, manifest, chunks)]
+        frame = bars_in_range(frames, binance_klines_json([], symbol=symbol, interval=interval), t0, t1)
         name = f"{symbol.lower()}_{interval}_{range_tag(t0, t1)}.parquet"
         path = write_canonical(frame, "klines", out_dir, name, where=f"binance klines {symbol} {interval}")
         expected = (e_ms - s_ms + step - 1) // step

@@ -26,9 +26,10 @@ from pmresearch.data.clients.http import (
     RawStore,
     RetryPolicy,
     run_chunks,
-    utc_timestamp,
+    stored_responses,
+    utc_range,
 )
-from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag, write_canonical
+from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, bars_in_range, range_tag, write_canonical
 from pmresearch.data.importers import coinbase_candles
 
 __all__ = ["COINBASE_LIMITS", "COINBASE_URL", "GRANULARITIES", "CoinbaseClient"]
@@ -90,9 +91,7 @@ class CoinbaseClient:
         if granularity_s not in GRANULARITIES:
             raise ValueError(f"granularity {granularity_s} not allowed; one of {sorted(GRANULARITIES)}")
         product = product.upper()
-        t0, t1 = utc_timestamp(start, name="start"), utc_timestamp(end, name="end")
-        if t1 <= t0:
-            raise ValueError(f"end {t1} must be after start {t0}")
+        t0, t1 = utc_range(start, end)
         g = granularity_s
         s = -(-int(t0.value // 1_000_000_000) // g) * g
         e = int(t1.value // 1_000_000_000)
@@ -121,17 +120,9 @@ class CoinbaseClient:
             counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
                                       desc=f"coinbase {product} {interval}")
             stats = http.stats
-        frames = []
-        for chunk in chunks:
-            for rel in manifest.chunks.get(chunk.key, {}).get("files", []):
-                payload, meta = raw.read(rel)
-                fetched = pd.Timestamp(meta["fetched_at"]) if "fetched_at" in meta else None
-                frames.append(coinbase_candles(payload, product=product, granularity_s=g,
-                                               where=str(raw.root / rel), fetched_at=fetched))
-        frame = (pd.concat(frames, ignore_index=True) if frames else
-                 coinbase_candles([], product=product, granularity_s=g))
-        frame = frame[(frame["ts"] >= t0) & (frame["ts"] < t1)]
-        frame = frame.drop_duplicates(["symbol", "interval", "ts"], keep="last").sort_values("ts")
+        frames = [coinbase_candles(payload, product=product, granularity_s=g, where=where, fetched_at=fetched)
+                  for _, where, payload, fetched in stored_responses(raw, manifest, chunks)]
+        frame = bars_in_range(frames, coinbase_candles([], product=product, granularity_s=g), t0, t1)
         symbol = product.replace("-", "").lower()
         name = f"{symbol}_{interval}_{range_tag(t0, t1)}.parquet"
         path = write_canonical(frame, "klines", out_dir, name, where=f"coinbase candles {product} {interval}")

@@ -22,14 +22,15 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 import pandas as pd
-from tqdm.auto import tqdm
+
+from pmresearch._progress import progress as progress_bar
 
 __all__ = [
     "DEFAULT_RAW_ROOT",
@@ -50,6 +51,8 @@ __all__ = [
     "TokenBucket",
     "atomic_write_bytes",
     "run_chunks",
+    "stored_responses",
+    "utc_range",
     "utc_timestamp",
 ]
 
@@ -123,6 +126,20 @@ def utc_timestamp(value: str | pd.Timestamp | Any, *, name: str = "time") -> pd.
     if ts.tzinfo is None:
         raise ValueError(f"{name} {value!r} is naive; pmresearch requires tz-aware UTC")
     return ts.tz_convert("UTC")
+
+
+def utc_range(start: str | pd.Timestamp | Any, end: str | pd.Timestamp | Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(start, end)`` of a fetch as UTC timestamps (see :func:`utc_timestamp`).
+
+    Raises
+    ------
+    ValueError
+        For an unreadable or naive bound, or ``end <= start``.
+    """
+    t0, t1 = utc_timestamp(start, name="start"), utc_timestamp(end, name="end")
+    if t1 <= t0:
+        raise ValueError(f"end {t1} must be after start {t0}")
+    return t0, t1
 
 
 class Clock(Protocol):
@@ -591,6 +608,28 @@ class Chunk:
     params: Mapping[str, Any]
 
 
+def stored_responses(raw: RawStore, manifest: Manifest, chunks: Sequence[Chunk]) -> Iterator[
+        tuple[Chunk, str, Any, pd.Timestamp | None]]:
+    """Every raw response the manifest lists for ``chunks``, in chunk order.
+
+    Yields
+    ------
+    chunk : Chunk
+        The chunk the response belongs to.
+    where : str
+        The raw file's path (for error messages).
+    payload : object
+        The parsed JSON body.
+    fetched_at : pandas.Timestamp or None
+        When it was fetched (from the sidecar; None when the sidecar lacks it).
+    """
+    for chunk in chunks:
+        for rel in manifest.chunks.get(chunk.key, {}).get("files", []):
+            payload, meta = raw.read(rel)
+            fetched = pd.Timestamp(meta["fetched_at"]) if "fetched_at" in meta else None
+            yield chunk, str(raw.root / rel), payload, fetched
+
+
 async def run_chunks(chunks: Sequence[Chunk], work: Callable[[Chunk], Awaitable[Mapping[str, Any]]],
                      manifest: Manifest, *, concurrency: int = 4, desc: str = "fetch") -> dict[str, int]:
     """Run ``work`` on every chunk not yet done in ``manifest``, ``concurrency`` at a time.
@@ -608,7 +647,7 @@ async def run_chunks(chunks: Sequence[Chunk], work: Callable[[Chunk], Awaitable[
     todo = [c for c in chunks if not manifest.done(c.key)]
     skipped = len(chunks) - len(todo)
     sem = asyncio.Semaphore(concurrency)
-    bar = tqdm(total=len(chunks), initial=skipped, desc=desc, unit="chunk", disable=None, leave=False)
+    bar = progress_bar(total=len(chunks), initial=skipped, desc=desc, unit="chunk", leave=False)
 
     async def one(chunk: Chunk) -> None:
         async with sem:

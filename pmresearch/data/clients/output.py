@@ -10,7 +10,7 @@ import pandas as pd
 
 from pmresearch.data.schemas import validate
 
-__all__ = ["DEFAULT_OUT_DIR", "FetchResult", "range_tag", "write_canonical"]
+__all__ = ["DEFAULT_OUT_DIR", "FetchResult", "bars_in_range", "range_tag", "write_canonical"]
 
 #: Where parsed, validated files go unless told otherwise (relative to the working directory).
 DEFAULT_OUT_DIR = Path("data/processed")
@@ -59,6 +59,18 @@ class FetchResult:
 def range_tag(start: pd.Timestamp, end: pd.Timestamp) -> str:
     """``20260608T0000_20260609T0000``: the file-name part naming a UTC range."""
     return f"{start:%Y%m%dT%H%M}_{end:%Y%m%dT%H%M}"
+
+
+def bars_in_range(frames: list[pd.DataFrame], empty: pd.DataFrame, start: pd.Timestamp,
+                  end: pd.Timestamp) -> pd.DataFrame:
+    """Canonical klines of the fetched pages opening in ``[start, end)``, one per bar (the last fetched), by time.
+
+    ``empty`` (the parser's output for no rows) stands in when nothing was fetched, so the columns
+    and dtypes are the canonical ones either way.
+    """
+    frame = pd.concat(frames, ignore_index=True) if frames else empty
+    frame = frame[(frame["ts"] >= start) & (frame["ts"] < end)]
+    return frame.drop_duplicates(["symbol", "interval", "ts"], keep="last").sort_values("ts")
 
 
 def write_canonical(frame: pd.DataFrame, kind: str, out_dir: str | Path, name: str, *, where: str) -> Path:

@@ -33,6 +33,8 @@ from pmresearch.data.clients.http import (
     RawStore,
     RetryPolicy,
     run_chunks,
+    stored_responses,
+    utc_range,
     utc_timestamp,
 )
 from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag, write_canonical
@@ -214,9 +216,7 @@ class PolymarketClient:
 
     # ------------------------------------------------------------------ Gamma
     async def _markets(self, start: Any, end: Any, interval_minutes: int, asset: str) -> _Markets:
-        t0, t1 = utc_timestamp(start, name="start"), utc_timestamp(end, name="end")
-        if t1 <= t0:
-            raise ValueError(f"end {t1} must be after start {t0}")
+        t0, t1 = utc_range(start, end)
         slugs = window_slugs(t0, t1, interval_minutes=interval_minutes, asset=asset)
         n = max(1, self.slugs_per_request)
         batches = [slugs[i:i + n] for i in range(0, len(slugs), n)]
@@ -248,15 +248,11 @@ class PolymarketClient:
             stats = http.stats
         wanted_all = set(slugs)
         objects: dict[str, dict[str, Any]] = {}
-        missing: list[str] = []
-        for chunk in chunks:
-            info = manifest.chunks.get(chunk.key, {})
-            missing += list(info.get("missing", []))
-            for rel in info.get("files", []):
-                payload, _ = raw.read(rel)
-                for o in payload:
-                    if o.get("slug") in wanted_all:
-                        objects[o["slug"]] = o
+        missing = [slug for chunk in chunks for slug in manifest.chunks.get(chunk.key, {}).get("missing", [])]
+        for _, _, payload, _ in stored_responses(raw, manifest, chunks):
+            for o in payload:
+                if o.get("slug") in wanted_all:
+                    objects[o["slug"]] = o
         objs = [objects[s] for s in slugs if s in objects]
         frame, tokens = gamma_markets(objs, where=f"gamma markets {dataset}")
         refs = [r for r in (_market_ref(o, tokens) for o in objs) if r is not None]
@@ -319,12 +315,9 @@ class PolymarketClient:
             counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
                                       desc=f"prices-history {asset} {interval_minutes}m")
             stats = http.stats
-        frames = []
-        for chunk in chunks:
-            for rel in manifest.chunks.get(chunk.key, {}).get("files", []):
-                payload, _ = raw.read(rel)
-                f = prices_history(payload, token_id=chunk.key, where=str(raw.root / rel))
-                frames.append(f.assign(slug=chunk.params["slug"], outcome=chunk.params["outcome"]))
+        frames = [prices_history(payload, token_id=chunk.key, where=where).assign(
+                      slug=chunk.params["slug"], outcome=chunk.params["outcome"])
+                  for chunk, where, payload, _ in stored_responses(raw, manifest, chunks)]
         frame = (pd.concat(frames, ignore_index=True) if frames else
                  pd.DataFrame({"ts": pd.Series(dtype="datetime64[us, UTC]"), "token_id": pd.Series(dtype=str),
                                "price": pd.Series(dtype=float), "slug": pd.Series(dtype=str),
@@ -381,14 +374,8 @@ class PolymarketClient:
             counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
                                       desc=f"book {asset} {interval_minutes}m")
             stats = http.stats
-        lines: list[str] = []
-        missing = 0
-        for chunk in chunks:
-            info = manifest.chunks.get(chunk.key, {})
-            missing += bool(info.get("missing"))
-            for rel in info.get("files", []):
-                payload, _ = raw.read(rel)
-                lines.append(json.dumps(payload))
+        lines = [json.dumps(payload) for _, _, payload, _ in stored_responses(raw, manifest, chunks)]
+        missing = sum(bool(manifest.chunks.get(chunk.key, {}).get("missing")) for chunk in chunks)
         notes = list(mk.notes)
         if missing:
             notes.append(f"{missing} of {len(chunks)} tokens have no order book (HTTP 404)")
@@ -459,15 +446,9 @@ class PolymarketClient:
 
             counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency, desc="data-api trades")
             stats = http.stats
-        frames = []
-        truncated = []
-        for chunk in chunks:
-            info = manifest.chunks.get(chunk.key, {})
-            if info.get("truncated"):
-                truncated.append(chunk.key)
-            for rel in info.get("files", []):
-                payload, _ = raw.read(rel)
-                frames.append(polymarket_trades(payload, where=str(raw.root / rel)))
+        frames = [polymarket_trades(payload, where=where)
+                  for _, where, payload, _ in stored_responses(raw, manifest, chunks)]
+        truncated = [chunk.key for chunk in chunks if manifest.chunks.get(chunk.key, {}).get("truncated")]
         frame = pd.concat(frames, ignore_index=True) if frames else polymarket_trades([])
         frame = frame.sort_values("ts", kind="stable")
         path = write_canonical(frame, "trades", out_dir, name, where="data-api trades")

@@ -30,6 +30,7 @@ from pmresearch.data.clients.http import (
     RetryPolicy,
     TokenBucket,
     _retry_after,
+    utc_range,
     utc_timestamp,
 )
 
@@ -49,17 +50,22 @@ def max_in_window(times: list[float], window: float, eps: float = 1e-9) -> int:
     return best
 
 
-def test_window_bucket_never_exceeds_the_limit_in_any_window(fake_clock: FakeClock) -> None:
-    limit, period, burst = 100, 10.0, 10
-    bucket = TokenBucket.for_window(limit, period, burst=burst, clock=fake_clock)
+def grant_times(bucket: TokenBucket, n: int, clock: FakeClock) -> list[float]:
+    """Clock times at which ``n`` one-token acquisitions from ``bucket``, one after another, were granted."""
     times: list[float] = []
 
     async def main() -> None:
-        for _ in range(1000):
+        for _ in range(n):
             await bucket.acquire()
-            times.append(fake_clock.monotonic())
+            times.append(clock.monotonic())
 
     asyncio.run(main())
+    return times
+
+
+def test_window_bucket_never_exceeds_the_limit_in_any_window(fake_clock: FakeClock) -> None:
+    limit, period, burst = 100, 10.0, 10
+    times = grant_times(TokenBucket.for_window(limit, period, burst=burst, clock=fake_clock), 1000, fake_clock)
     assert max_in_window(times, period) <= limit
     assert max_in_window(times, period) >= limit - 1  # and it uses the limit, not a fraction of it
     # steady rate (limit - burst) / period after the initial burst: (1000 - 10) / 9 per s = 110 s
@@ -86,15 +92,8 @@ def test_window_bucket_holds_with_concurrent_tasks_and_weights(fake_clock: FakeC
 
 def test_documented_token_bucket_coinbase_shape(fake_clock: FakeClock) -> None:
     """Coinbase: 10 requests/s, bursts up to 15 -> 15 at once, then one every 0.1 s."""
-    bucket = EndpointLimit("", 10, 1.0, burst=15, token_bucket=True).bucket(fake_clock, "cb")
-    times: list[float] = []
-
-    async def main() -> None:
-        for _ in range(115):
-            await bucket.acquire()
-            times.append(fake_clock.monotonic())
-
-    asyncio.run(main())
+    times = grant_times(EndpointLimit("", 10, 1.0, burst=15, token_bucket=True).bucket(fake_clock, "cb"), 115,
+                        fake_clock)
     assert times[14] == 0.0 and times[15] > 0.0
     assert times[-1] == pytest.approx(10.0)
     assert max_in_window(times, 1.0) <= 15 + 10
@@ -302,6 +301,12 @@ def test_utc_timestamp_rules() -> None:
         utc_timestamp(pd.Timestamp("2026-06-08"))
     with pytest.raises(ValueError, match="is not a time"):
         utc_timestamp("yesterday-ish")
+    assert utc_range("2026-06-08", "2026-06-08T01:00Z") == (pd.Timestamp("2026-06-08T00:00Z"),
+                                                           pd.Timestamp("2026-06-08T01:00Z"))
+    with pytest.raises(ValueError, match=r"end 2026-06-08 00:00:00\+00:00 must be after start"):
+        utc_range("2026-06-08", "2026-06-08")
+    with pytest.raises(ValueError, match=r"end .* naive"):
+        utc_range("2026-06-08", pd.Timestamp("2026-06-09"))
 
 
 def test_retry_after_pauses_every_request_to_the_host(replay_server: Server, fake_clock: FakeClock) -> None:

@@ -1,0 +1,115 @@
+"""The Model A report helpers (notebooks/06_model_a.ipynb) against independent computations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from pmresearch._time import SECONDS_PER_YEAR
+from pmresearch.config import ConfigError, from_mapping
+from pmresearch.models import ModelA
+from pmresearch.reports import model_a_report as ma
+from pmresearch.simulate import World, simulate
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    """A quarter-day world with many jumps (24 windows, about a dozen jumps)."""
+    return simulate("no-edge", days=0.25, seed=3, jumps_per_day=48.0)
+
+
+def test_config_rejects_what_the_notebook_cannot_do() -> None:
+    with pytest.raises(ConfigError, match="data_dir"):
+        from_mapping(ma.ModelAConfig, {"data_dir": "../shared/data"})
+    with pytest.raises(ConfigError, match="36"):
+        from_mapping(ma.ModelAConfig, {"min_train_hours": 30.0})
+    with pytest.raises(ConfigError, match="raise days"):
+        from_mapping(ma.ModelAConfig, {"days": 1.5, "min_train_hours": 36.0})
+    with pytest.raises(ConfigError, match="interval_minutes"):
+        from_mapping(ma.ModelAConfig, {"interval_minutes": 10})
+    cfg = from_mapping(ma.ModelAConfig, {"days": 1.5, "ml": False, "min_train_hours": 26.0})
+    assert cfg.days == 1.5 and cfg.ml is False
+
+
+def test_window_estimates_match_a_direct_computation(world: World) -> None:
+    est = ma.window_estimates(world)
+    assert len(est) == len(world.truth) == 24
+    np.testing.assert_array_equal(est["true_sigma"], world.truth["sigma"].to_numpy())
+    np.testing.assert_array_equal(est["jumps"], world.truth["jump_steps"].to_numpy())
+    # Independent: group the 1 s closes by the 15-minute window of their bar open; the first return of
+    # the world starts from the first bar's open.
+    k = world.klines_1s.sort_values("ts")
+    logc = np.log(k["close"].to_numpy())
+    r = pd.Series(np.diff(logc, prepend=np.log(k["open"].iloc[0])), index=k["ts"].dt.floor("15min").to_numpy())
+    rv = np.sqrt(r.pow(2).groupby(level=0).sum() * SECONDS_PER_YEAR / 900.0)
+    np.testing.assert_allclose(est["rv_1s"], rv.to_numpy(), rtol=1e-12)
+    # Bipower variation, Barndorff-Nielsen & Shephard (2004): (pi / 2) n / (n - 1) sum |r_i| |r_{i-1}|
+    bpv = r.groupby(level=0).apply(lambda x: math.pi / 2 * len(x) / (len(x) - 1)
+                                   * float(np.sum(np.abs(x.to_numpy()[1:]) * np.abs(x.to_numpy()[:-1]))))
+    np.testing.assert_allclose(est["bv_1s"], np.sqrt(bpv.to_numpy() * SECONDS_PER_YEAR / 900.0), rtol=1e-12)
+    # Bipower is jump-robust: within ~3% of the true sigma per window (BNS 2004 asymptotic variance
+    # (pi^2/4 + pi - 5) sigma^4 / n of the variance, n = 900); realized vol overshoots where jumps are.
+    table = ma.estimator_table(est)
+    assert table.loc["bv_1s", "rmse log ratio"] < 0.06
+    assert table.loc["rv_1s", "bias (jump windows)"] > table.loc["bv_1s", "bias (jump windows)"]
+    # Discrete-sampling-corrected range estimators are unbiased without jumps (to sampling error).
+    for name in ("parkinson_1s", "garman_klass_1m", "yang_zhang_1m"):
+        assert abs(table.loc[name, "bias (no-jump windows)"]) < 0.08, name
+
+
+def test_true_expected_variance_is_diffusion_plus_the_jump_law(world: World) -> None:
+    c = world.config
+    var = ma.true_expected_variance(world)
+    t = 900.0 / (365 * 86400)
+    expect = world.truth["sigma"].to_numpy() ** 2 * t + c.jumps_per_day * 365 * t * (c.jump_mean**2 + c.jump_sd**2)
+    np.testing.assert_allclose(var.to_numpy(), expect, rtol=1e-14)
+    assert var.index[0] == world.truth["window_start"].iloc[0]
+
+
+def test_jump_table_puts_the_truth_beside_the_fit(world: World) -> None:
+    fit = ma.fit_jumps(world)
+    table = ma.jump_table(fit, world)
+    assert table.loc["lam", "truth"] == world.config.jumps_per_day * 365
+    assert table.loc["sigma_j", "truth"] == world.config.jump_sd
+    covered = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
+    pd.testing.assert_series_equal(table["covered"], covered, check_names=False)
+    # a dozen jumps in a quarter day: the intensity is found within a factor of three
+    assert table.attrs["jumps_in_sample"] > 5
+    assert 1 / 3 < table.loc["lam", "estimate"] / table.attrs["realized_lam"] < 3
+
+
+def test_score_models_matches_hand_computed_log_loss_and_brier() -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    rows = pd.DataFrame({
+        "t": pd.date_range("2026-06-15", periods=n, freq="1min", tz="UTC"),
+        "slug": [f"w{i // 10}" for i in range(n)],
+        "spot": 65_000 * np.exp(rng.normal(0, 0.002, n)), "strike": np.full(n, 65_000.0),
+        "tau_s": rng.uniform(30, 870, n), "sigma": rng.uniform(0.2, 0.8, n),
+        "label": pd.array(rng.integers(0, 2, n), dtype="Int8"),
+        "mid_up": rng.uniform(0.05, 0.95, n), "true_prob_up": rng.uniform(0.05, 0.95, n),
+    })
+    rows.loc[3, "mid_up"] = np.nan  # rows lacking an input are left out
+    scores, probs = ma.score_models(rows, {"bs": ModelA("bs", "sigma")})
+    assert scores.attrs["rows"] == n - 1 == len(probs)
+    d = rows.drop(index=3)
+    tau = d["tau_s"].to_numpy() / SECONDS_PER_YEAR
+    sig = d["sigma"].to_numpy()
+    # Black-Scholes digital N(d2), clipped to [1e-6, 1 - 1e-6] like ModelA and score_models
+    d2 = (np.log(d["spot"] / d["strike"]).to_numpy() - 0.5 * sig**2 * tau) / (sig * np.sqrt(tau))
+    p = np.clip(norm.cdf(d2), 1e-6, 1 - 1e-6)
+    y = d["label"].astype(float).to_numpy()
+    ll = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert scores.loc["bs", "log_loss"] == pytest.approx(ll, rel=1e-9)
+    assert scores.loc["bs", "brier"] == pytest.approx(np.mean((p - y) ** 2), rel=1e-9)
+    q = d["true_prob_up"].to_numpy()
+    ll_true = -np.mean(y * np.log(q) + (1 - y) * np.log(1 - q))
+    assert scores.loc["bs", "excess_log_loss"] == pytest.approx(ll - ll_true, rel=1e-9)
+    assert scores.loc["true P(up)", "excess_log_loss"] == 0.0
+    assert scores.loc["bs", "mae_vs_true_p"] == pytest.approx(np.mean(np.abs(p - q)), rel=1e-9)
+    fig = ma.reliability_figure(probs, ["bs"], n_bins=5)
+    assert {t.name for t in fig.data} >= {"bs", "market mid", "true P(up)"}
