@@ -21,7 +21,9 @@ __all__ = ["FILE_KINDS", "DataDir", "read_data_dir", "read_file", "recognize", "
 
 #: (file-name pattern, data kind) in the order they are tried.
 FILE_KINDS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^[a-z]+usdt_1[ms]_.*\.(parquet|csv)$"), "klines"),
+    # <symbol>_<bar length>_: btcusdt_1m_, ethusdt_1m_, btcusdt_1s_ (README), and what `fetch` writes
+    # for other bar lengths and venues (btcusdt_5m_, btcusd_1m_ from Coinbase)
+    (re.compile(r"^[a-z0-9]+_\d+[smhdw]_.*\.(parquet|csv)$"), "klines"),
     (re.compile(r"^btcusdt_trades_.*\.(parquet|csv)$"), "trades"),
     (re.compile(r"^chainlink_btcusd_.*\.(parquet|csv)$"), "oracle"),
     (re.compile(r"^polymarket_btc_(5|15)m_markets_.*\.(parquet|csv)$"), "markets"),

@@ -23,6 +23,7 @@ from pmresearch.data.importers import (
     prices_history,
     websocket_log,
 )
+from pmresearch.data.io import recognize
 from pmresearch.data.store import connect
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "api-samples"
@@ -213,3 +214,25 @@ def test_ingest_directory_names_skipped_files_and_is_idempotent(tmp_path: Path, 
         assert ingest(store, [d]).inserted == {"polymarket_resolutions": 0, "trades": 0, "spot_prices": 0}
     with pytest.raises(ValueError, match="not a recognized data file"):
         import_file(d / "notes.txt")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("btcusdt_1m_2025q1.parquet", "klines"),  # the data README's prefixes
+        ("ethusdt_1m_x.parquet", "klines"),
+        ("btcusdt_1s_x.csv", "klines"),
+        ("btcusdt_5m_20260601T0000_20260602T0000.parquet", "klines"),  # what `fetch binance --interval 5m` writes
+        ("btcusd_1m_20260601T0000_20260602T0000.parquet", "klines"),  # what `fetch coinbase` writes
+        ("btcusdt_trades_2026-03-03.parquet", "trades"),
+        ("chainlink_btcusd_ds_2026-06-08.parquet", "oracle"),
+        ("polymarket_btc_5m_markets_2026-06-08.parquet", "markets"),
+        ("polymarket_btc_15m_quotes_2026-02-16.parquet", "quotes"),
+        ("polymarket_btc_5m_trades_x.parquet", "trades"),
+        ("polymarket_btc_5m_prices_x.parquet", None),  # prices-history has no store table
+        ("btcusdt_1m_x.json", None),
+        ("README.md", None),
+    ],
+)
+def test_file_name_prefixes(name: str, kind: str | None) -> None:
+    assert recognize(name) == kind

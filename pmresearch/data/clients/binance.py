@@ -30,6 +30,7 @@ from pmresearch.data.clients.http import (
 )
 from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, bars_in_range, range_tag, write_canonical
 from pmresearch.data.importers import binance_klines_json
+from pmresearch.data.io import recognize
 
 __all__ = ["BINANCE_LIMITS", "BINANCE_URL", "BINANCE_WEIGHTS", "INTERVAL_MS", "BinanceClient"]
 
@@ -153,8 +154,8 @@ class BinanceClient:
         expected = (e_ms - s_ms + step - 1) // step
         notes = [] if len(frame) == expected else [
             f"{symbol} {interval}: {len(frame)} of {expected} bars in range (gaps, or bars not closed yet)"]
-        if not name.endswith(".parquet") or not (symbol.lower().endswith("usdt") and interval in ("1m", "1s")):
-            notes.append(f"{name}: only *usdt_1m/1s files are recognized by `pmresearch ingest` prefixes")
+        if recognize(name) != "klines":
+            notes.append(f"{name}: not recognized by the `pmresearch ingest` prefixes; ingest the raw JSON instead")
         return FetchResult([path], manifest.path, counts, {name: len(frame)}, stats.requests, stats.retries, notes)
 
     def fetch_klines_sync(self, symbol: str, interval: str, start: Any, end: Any, *,

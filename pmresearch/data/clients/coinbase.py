@@ -31,6 +31,7 @@ from pmresearch.data.clients.http import (
 )
 from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, bars_in_range, range_tag, write_canonical
 from pmresearch.data.importers import coinbase_candles
+from pmresearch.data.io import recognize
 
 __all__ = ["COINBASE_LIMITS", "COINBASE_URL", "GRANULARITIES", "CoinbaseClient"]
 
@@ -129,8 +130,9 @@ class CoinbaseClient:
         expected = (e - s + g - 1) // g
         notes = [] if len(frame) == expected else [
             f"{product} {interval}: {len(frame)} of {expected} candles in range (Coinbase omits empty intervals)"]
-        notes.append(f"{name}: the ingest prefixes (data README) recognize *usdt_1m files only; ingest the raw "
-                     f"JSON under {raw.root / dataset} instead, or rename")
+        if recognize(name) != "klines":
+            notes.append(f"{name}: not recognized by the `pmresearch ingest` prefixes; ingest the raw "
+                         f"JSON under {raw.root / dataset} instead, or rename")
         return FetchResult([path], manifest.path, counts, {name: len(frame)}, stats.requests, stats.retries, notes)
 
     def fetch_candles_sync(self, product: str, granularity_s: int, start: Any, end: Any, *,

@@ -15,6 +15,7 @@ from pmresearch.cli import app
 from pmresearch.data.clients.coinbase import CoinbaseClient
 from pmresearch.data.clients.http import MalformedResponse, RetryPolicy
 from pmresearch.data.importers import coinbase_candles, import_file
+from pmresearch.data.io import recognize
 
 PATH = "/products/BTC-USDT/candles"
 START, END = "2024-03-13T11:00Z", "2024-03-13T12:00Z"
@@ -78,6 +79,9 @@ def test_cli_fetch_coinbase(replay_server: Server, tmp_path: Path) -> None:
         "--base-url", replay_server.url, "--raw-root", str(tmp_path / "raw"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "wrote 1 rows" in result.output
+    assert "not recognized" not in result.output  # `pmresearch ingest` loads what `fetch coinbase` writes
+    (written,) = (tmp_path / "out").glob("*.parquet")
+    assert recognize(written) == "klines"
     bad = CliRunner().invoke(app, ["fetch", "coinbase", "--granularity", "120", "--start", START, "--end", END,
                                    "--base-url", replay_server.url, "--raw-root", str(tmp_path / "raw")])
     assert bad.exit_code == 1 and "granularity 120 not allowed" in bad.output
