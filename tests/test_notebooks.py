@@ -119,6 +119,7 @@ def test_data_features_report_on_a_simulated_world(scratch_repo: Path) -> None:
                        "Leakage audit", "Stationarity", "Selection stability across purged folds"),
                 ("df5.open_store(", "selection_check("))
     assert 'class="feature-catalog"' in page and "Leakage audit by feature family" in page
+    assert len(re.findall(r"<h2[^>]*>Feature catalog", page)) == 1  # the section heading, not repeated
     for title in ("Completeness (regular series)", "Feature coverage: share of", "Stationarity: stationary",
                   "selection across 3 purged folds"):
         assert title in page, title

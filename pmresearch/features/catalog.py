@@ -59,8 +59,11 @@ def _td(value: pd.Timedelta) -> str:
     return f"{seconds} s"
 
 
-def catalog_html(frame: pd.DataFrame | None = None, *, title: str = "Feature catalog") -> str:
-    """The catalog as an HTML fragment (a heading, the lag statement, counts per family, the table)."""
+def catalog_html(frame: pd.DataFrame | None = None, *, title: str | None = "Feature catalog") -> str:
+    """The catalog as an HTML fragment (a heading, the lag statement, counts per family, the table).
+
+    ``title=None`` leaves the heading out (for a page that has its own, e.g. a notebook section).
+    """
     cat = catalog() if frame is None else frame
     missing = [c for c in CATALOG_COLUMNS if c not in cat.columns]
     if missing:
@@ -75,6 +78,7 @@ def catalog_html(frame: pd.DataFrame | None = None, *, title: str = "Feature cat
             r["name"], r["family"], r["inputs"], _td(r["lookback"]), _td(r["lag"]), r["units"], r["description"]))
         + "</tr>" for _, r in cat.iterrows())
     header = "".join(f"<th>{c}</th>" for c in CATALOG_COLUMNS)
-    return (f'<section class="feature-catalog"><h2>{html.escape(title)}</h2>\n'
+    heading = "" if title is None else f"<h2>{html.escape(title)}</h2>\n"
+    return (f'<section class="feature-catalog">{heading}'
             f"<p>{html.escape(LAG_STATEMENT)}</p>\n<p>{int((~template).sum())} features ({head}).</p>\n"
             f'<table class="catalog"><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody></table></section>')

@@ -265,6 +265,8 @@ def test_catalog_table() -> None:
     page = catalog_html(cat)
     assert "every feature uses data up to t - lag" in page.lower() and LAG_STATEMENT[:40] in page
     assert page.count("<tr>") == len(cat) + 1
+    assert page.count("<h2>Feature catalog</h2>") == 1
+    assert "<h2>" not in catalog_html(cat, title=None)  # for pages with their own heading
 
 
 def test_from_store_matches_from_world(tmp_path: Path) -> None:
