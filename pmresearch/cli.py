@@ -309,17 +309,23 @@ def features(
     ] = None,
     every: Annotated[str, typer.Option(help="decision spacing when no --offsets (30s, 1m, or seconds)")] = "30s",
     interval: Annotated[int | None, typer.Option(help="only windows of this many minutes (5, 15)")] = None,
+    store: Annotated[
+        bool, typer.Option("--store", help="also save the matrix in the store's features table (rows with the "
+                           "same (slug, t) are replaced)")
+    ] = False,
 ) -> None:
     """Decision rows x every registered feature, with labels and market state, to a Parquet file."""
     from pmresearch.features.matrix import features_command
 
     try:
-        path, matrix = features_command(out, db=db, until=until, offsets=offsets, every=every,
-                                        interval_minutes=interval)
+        path, matrix, stored = features_command(out, db=db, until=until, offsets=offsets, every=every,
+                                                interval_minutes=interval, store=store)
     except (ValueError, OSError, ConnectionError) as exc:
         _fail(_one_line(exc))
     n_feat = sum("__" in c for c in matrix.columns)
     typer.echo(f"wrote {len(matrix)} rows x {n_feat} features ({matrix['slug'].nunique()} windows) to {path}")
+    if stored is not None:
+        typer.echo(f"stored {stored[0]} rows in the features table ({stored[1]} replaced stored rows)")
     for col in ("label_source", "spot_source", "strike_source"):
         counts = matrix[col].fillna("none").value_counts().to_dict()
         typer.echo(f"  {col}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -28,6 +28,7 @@ from pmresearch.data.store import (
     Store,
     _conflict_error,
     _conflict_sql,
+    _delete_keys_sql,
     _index_lead,
     _match_sql,
     table_columns,
@@ -274,6 +275,47 @@ class PostgresStore(Store):
                     f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {staging} ON CONFLICT DO NOTHING")
                 added = max(cur2.rowcount, 0)
             inserted[table] = inserted.get(table, 0) + added
+        if self.fault_hook is not None:
+            self.fault_hook("inserted")
+
+    def _replace_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
+        written: dict[str, int] = {}
+        current: list[tuple[str, str]] = [("?", "?")]
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                self._replace_in(conn, items, written, current)
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:  # e.g. a NULL key
+            table, source = current[-1]
+            raise SchemaError(f"{source}: table {table}: {str(exc).splitlines()[0]}; nothing stored") from exc
+        return written
+
+    def _replace_in(self, conn: psycopg.Connection[Any], items: Sequence[tuple[str, pd.DataFrame, str]],
+                    written: dict[str, int], current: list[tuple[str, str]]) -> None:
+        """The body of one replace-by-key transaction: per item, stage it, delete its keys, insert it."""
+        self.load_backend_pid = int(conn.info.backend_pid)
+        for i, (table, frame, source) in enumerate(items):
+            current.append((table, source))
+            if not len(frame):
+                written.setdefault(table, 0)
+                continue
+            cols = [n for n, _ in table_columns(table)]
+            quoted = ", ".join(f'"{c}"' for c in cols)
+            time_col = TIME_COLUMN.get(table)
+            if time_col is not None and not self.timescale:
+                times = frame[time_col].dropna()
+                if len(times):
+                    for stmt in month_partitions(table, times.min(), times.max()):
+                        conn.execute(stmt)
+            staging = f"_replacing_{i}"
+            conn.execute(f"CREATE TEMP TABLE {staging} (LIKE {table}) ON COMMIT DROP")
+            self._copy(conn, staging, quoted, frame[cols])
+            if self.fault_hook is not None:
+                self.fault_hook("staged")
+            conn.execute(_delete_keys_sql(table, staging))
+            if self.fault_hook is not None:
+                self.fault_hook("deleted")
+            cur = conn.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {staging}")
+            written[table] = written.get(table, 0) + max(cur.rowcount, 0)
         if self.fault_hook is not None:
             self.fault_hook("inserted")
 

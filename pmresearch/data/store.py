@@ -221,6 +221,12 @@ def _match_sql(table: str, staging: str) -> str:
     return f"SELECT count(*), count(*) FILTER (WHERE {differs}) FROM {staging} s JOIN {table} t ON {on}"
 
 
+def _delete_keys_sql(table: str, staging: str) -> str:
+    """SQL deleting the rows of ``table`` whose primary key is in ``staging`` (DuckDB and PostgreSQL)."""
+    on = " AND ".join(f'stored."{k}" = incoming."{k}"' for k in TABLES[table][1])
+    return f"DELETE FROM {table} AS stored USING {staging} AS incoming WHERE {on}"
+
+
 def _conflict_error(table: str, source: str, rows: list[tuple[Any, ...]],
                     frame: pd.DataFrame | None = None) -> SchemaError:
     """The error for incoming rows whose key is stored with other values (first of ``rows``)."""
@@ -253,7 +259,9 @@ class Store(ABC):
     url: str
     backend: str = "?"
     #: Test hook called with a stage name inside the load transaction: ``"copy"`` (PostgreSQL, while
-    #: the COPY runs), ``"staged"`` (per table, before its insert), ``"inserted"`` (before COMMIT).
+    #: the COPY runs), ``"staged"`` (per table, before its insert), ``"inserted"`` (before COMMIT);
+    #: replace-by-key loads (:meth:`replace_frames`) also call ``"deleted"`` (per table, after the
+    #: delete of the rows being replaced, before the insert).
     fault_hook: Callable[[str], None] | None = None
 
     def __enter__(self) -> Store:
@@ -326,6 +334,58 @@ class Store(ABC):
                    validated: bool = False) -> int:
         """Validate and insert a frame of ``kind`` (one transaction); returns the number of rows inserted."""
         return sum(self.load_frames([(kind, frame, source)], validated=validated).values())
+
+    def _replace_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
+        """Replace by key frames already in table layout, ``(table, frame, source)``, in ONE transaction.
+
+        For each item in turn: delete the stored rows whose key is in the frame, then insert the
+        frame. Returns rows written per table. Backends override it; this base raises.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement replace-by-key loads")
+
+    def replace_frames(self, items: Iterable[LoadItem], *, validated: bool = False) -> dict[str, int]:
+        """Replace by key: store frames ``(kind, frame, source)`` whose rows supersede stored ones.
+
+        In ONE transaction, for each item in turn, the stored rows whose primary key (DESIGN.md)
+        is in the frame are deleted and the frame's rows are inserted. Rows of the table with other
+        keys are untouched. Unlike :meth:`load_frames` (where a stored key with other values is an
+        error), this is for tables whose rows a later build legitimately changes, such as
+        ``features`` (a label that was unknown under ``--until`` becomes known).
+
+        Parameters
+        ----------
+        items : iterable of (kind, frame, source)
+            Canonical frames; ``source`` names them in error messages.
+        validated : bool
+            True when every frame already went through :func:`pmresearch.data.schemas.validate`;
+            otherwise each one is validated here first (the same path as :meth:`load_frames`).
+
+        Returns
+        -------
+        dict
+            Rows written per table (exact repeats within a frame count once).
+
+        Raises
+        ------
+        SchemaError
+            When a frame does not fit its schema or repeats a key with different values, or the
+            database rejects a row (e.g. a null key); the store is then unchanged.
+        """
+        tables: list[tuple[str, pd.DataFrame, str]] = []
+        for kind, frame, source in items:
+            if kind not in KIND_TABLE:
+                raise ValueError(f"unknown data kind {kind!r}")
+            checked = frame if validated else validate(frame, kind, source=source)
+            tables.append((KIND_TABLE[kind], _prepare(kind, checked, source), source))
+        return self._replace_tables(tables)
+
+    def replace_frame(self, kind: str, frame: pd.DataFrame, source: str = "frame", *,
+                      validated: bool = False) -> int:
+        """Validate ``frame`` and replace the stored rows with its keys by it (one transaction).
+
+        See :meth:`replace_frames`. Returns the number of rows written.
+        """
+        return sum(self.replace_frames([(kind, frame, source)], validated=validated).values())
 
     def load_data_dir(self, path: str | Path | DataDir) -> dict[str, int]:
         """Read, validate and load every recognized file of a data directory, all in one transaction.
@@ -584,6 +644,39 @@ class DuckDBStore(Store):
             for name in staged:
                 self.con.unregister(name)
         return inserted
+
+    def _replace_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
+        written: dict[str, int] = {}
+        staged: list[str] = []
+        self._exec("BEGIN TRANSACTION")
+        try:
+            for i, (table, frame, source) in enumerate(items):
+                name = f"_replacing_{i}"
+                cols = [n for n, _ in table_columns(table)]
+                self.con.register(name, frame[cols])
+                staged.append(name)
+                if self.fault_hook is not None:
+                    self.fault_hook("staged")
+                self._exec(_delete_keys_sql(table, name))
+                if self.fault_hook is not None:
+                    self.fault_hook("deleted")
+                quoted = ", ".join(f'"{c}"' for c in cols)
+                try:
+                    self._exec(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {name}")
+                except duckdb.Error as exc:  # e.g. a NULL key: name the source, keep DuckDB's own message
+                    raise SchemaError(f"{source}: table {table}: {exc}; nothing stored") from exc
+                written[table] = written.get(table, 0) + len(frame)
+            if self.fault_hook is not None:
+                self.fault_hook("inserted")
+            self._exec("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
+                self.con.execute("ROLLBACK")
+            raise
+        finally:
+            for name in staged:
+                self.con.unregister(name)
+        return written
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run SQL and return a DataFrame whose tz-aware columns are in UTC."""

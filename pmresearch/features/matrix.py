@@ -4,14 +4,22 @@
 joined column-wise with :func:`pmresearch.features.compute_features` on the same rows. With ``until``
 both halves ignore every row whose knowledge time (DESIGN.md) is after it, so the matrix built at
 ``until`` equals one built from a store that only holds what was known then.
+
+:func:`store_feature_matrix` saves a matrix into the store's ``features`` table (``pmresearch
+features --store``): the decision-row columns as columns and the feature values as one JSON object
+per row in ``values``, replacing stored rows with the same ``(slug, t)``; :func:`read_feature_matrix`
+reads it back as the same frame (columns, dtypes, values, NaN where NaN).
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from pmresearch._time import to_utc
@@ -32,7 +40,11 @@ __all__ = [
     "DEFAULT_LOOKBACK",
     "build_feature_matrix",
     "build_feature_matrix_from_world",
+    "decode_feature_values",
+    "encode_feature_values",
     "features_command",
+    "read_feature_matrix",
+    "store_feature_matrix",
     "write_feature_matrix",
 ]
 
@@ -165,6 +177,221 @@ def write_feature_matrix(matrix: pd.DataFrame, out: str | Path) -> Path:
     return path
 
 
+#: Text stored in ``values`` for infinite feature values (JSON has no number for them).
+_INF_TEXT = {"Infinity": math.inf, "-Infinity": -math.inf}
+_TEXT_COLUMNS = ("slug", "strike_source", "spot_source", "label_source")
+_TIME_COLUMNS = ("t", "window_start", "window_end")
+
+
+def _feature_columns(matrix: pd.DataFrame) -> list[str]:
+    missing = [c for c in DECISION_COLUMNS if c not in matrix.columns]
+    if missing:
+        raise ValueError(f"not a feature matrix: missing decision-row columns {missing}")
+    return [c for c in matrix.columns if c not in DECISION_COLUMNS]
+
+
+def encode_feature_values(matrix: pd.DataFrame) -> pd.Series:
+    """The feature values of each row as one JSON object (what the ``features`` table stores in ``values``).
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        A feature matrix (:func:`build_feature_matrix`): every column that is not a decision-row
+        column is a feature and must be numeric.
+
+    Returns
+    -------
+    Series of str
+        Same index as ``matrix``: ``{"<family>__<name>": value, ...}`` in column order, floats
+        written with ``repr`` precision (so they read back bit for bit), NaN as ``null``, and
+        infinities as the strings ``"Infinity"`` / ``"-Infinity"`` (strict JSON has no number for them).
+
+    Raises
+    ------
+    ValueError
+        When a decision-row column is missing or a feature column is not numeric (names the column).
+    """
+    names = _feature_columns(matrix)
+    values = np.empty((len(matrix), len(names)), dtype=object)
+    for j, name in enumerate(names):
+        col = matrix[name]
+        if not isinstance(name, str) or not (pd.api.types.is_numeric_dtype(col.dtype)
+                                             and not pd.api.types.is_bool_dtype(col.dtype)):
+            raise ValueError(f"feature column {name!r}: expected a float column, got {col.dtype}")
+        num = col.to_numpy(dtype="float64", na_value=np.nan)
+        out = num.astype(object)  # Python floats: json writes them with repr, which round-trips exactly
+        out[np.isnan(num)] = None
+        out[num == math.inf] = "Infinity"
+        out[num == -math.inf] = "-Infinity"
+        values[:, j] = out
+    text = [json.dumps(dict(zip(names, row, strict=True)), allow_nan=False, separators=(",", ":"))
+            for row in values]
+    return pd.Series(text, index=matrix.index, dtype="str")
+
+
+def _as_float(value: object) -> float:
+    if value is None:
+        return math.nan
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    if isinstance(value, str) and value in _INF_TEXT:
+        return _INF_TEXT[value]
+    raise ValueError(f"not a feature value: {value!r}")
+
+
+def decode_feature_values(values: pd.Series) -> pd.DataFrame:
+    """The inverse of :func:`encode_feature_values`: one float64 column per feature name.
+
+    Parameters
+    ----------
+    values : Series
+        JSON objects (text); a null entry is a row without feature values (all NaN).
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``values``; columns in order of first appearance; NaN where a value is
+        null or a row lacks the name.
+
+    Raises
+    ------
+    ValueError
+        On text that is not a JSON object of numbers (names the row).
+    """
+    objects: list[dict[str, object]] = []
+    names: dict[str, None] = {}
+    for pos, text in enumerate(values.tolist()):
+        if text is None or (isinstance(text, float) and math.isnan(text)):
+            objects.append({})
+            continue
+        try:
+            obj = json.loads(text)
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"features.values at row {values.index[pos]!r}: not JSON ({exc})") from None
+        if not isinstance(obj, dict):
+            raise ValueError(f"features.values at row {values.index[pos]!r}: expected a JSON object, "
+                             f"got {type(obj).__name__}")
+        objects.append(obj)
+        names.update(dict.fromkeys(obj))
+    cols = list(names)
+    grid = np.full((len(objects), len(cols)), None, dtype=object)
+    keys = tuple(cols)
+    where = {c: j for j, c in enumerate(cols)}
+    for i, obj in enumerate(objects):
+        if tuple(obj) == keys:
+            grid[i, :] = list(obj.values())
+        else:
+            for k, v in obj.items():
+                grid[i, where[k]] = v
+    convert = np.frompyfunc(_as_float, 1, 1)
+    try:
+        data = convert(grid).astype("float64") if grid.size else grid.astype("float64")
+    except ValueError:
+        for i, obj in enumerate(objects):
+            for k, v in obj.items():
+                try:
+                    _as_float(v)
+                except ValueError as exc:
+                    raise ValueError(f"features.values at row {values.index[i]!r}, feature {k!r}: {exc}") from None
+        raise
+    return pd.DataFrame(data, index=values.index, columns=pd.Index(cols, dtype=object))
+
+
+def store_feature_matrix(store: Store, matrix: pd.DataFrame, *, source: str = "feature matrix") -> int:
+    """Save a feature matrix into the store's ``features`` table, replacing rows with the same ``(slug, t)``.
+
+    Decision-row columns are stored as columns and the features as one JSON object per row in
+    ``values`` (:func:`encode_feature_values`). Rows are replaced, not merged, in one transaction
+    (:meth:`pmresearch.data.store.Store.replace_frame`): a later build legitimately changes rows
+    (a label unknown under ``until`` becomes known; more data arrives), and a failure leaves the
+    table unchanged. Stored rows whose key is not in ``matrix`` stay.
+
+    Parameters
+    ----------
+    store : Store
+        An open store.
+    matrix : DataFrame
+        A feature matrix (:func:`build_feature_matrix`).
+    source : str
+        Names the matrix in error messages.
+
+    Returns
+    -------
+    int
+        Rows written.
+
+    Raises
+    ------
+    SchemaError
+        When the decision rows do not fit the ``features`` schema (e.g. a null key), naming the column and rows.
+    ValueError
+        When a decision-row column is missing or a feature column is not numeric.
+    """
+    frame = matrix[DECISION_COLUMNS].copy()
+    frame["values"] = encode_feature_values(matrix)
+    return store.replace_frame("features", frame, source)
+
+
+def read_feature_matrix(
+    store: Store,
+    *,
+    until: pd.Timestamp | str | None = None,
+    interval_minutes: int | None = None,
+) -> pd.DataFrame:
+    """The feature matrix saved in the store's ``features`` table (:func:`store_feature_matrix`).
+
+    Parameters
+    ----------
+    store : Store
+        An open store.
+    until : Timestamp or str, optional
+        Only rows with ``t <= until``, and labels as known then: the label (and its source) of a
+        window ending after ``until`` is null, as :func:`build_feature_matrix` gives with ``until``.
+    interval_minutes : int, optional
+        Only windows of this length.
+
+    Returns
+    -------
+    DataFrame
+        :data:`pmresearch.labels.DECISION_COLUMNS` with their dtypes, then one float64 column per
+        feature (``<family>__<name>``, in stored order), sorted by ``(t, slug)``: equal to the
+        matrix that was stored.
+    """
+    cols = ", ".join(f'"{c}"' for c in [*DECISION_COLUMNS, "values"])
+    conds: list[str] = []
+    params: list[object] = []
+    upper = None if until is None else to_utc(until, what="until")
+    if upper is not None:
+        conds.append('"t" <= ?')
+        params.append(upper.to_pydatetime())
+    if interval_minutes is not None:
+        conds.append('"interval_minutes" = ?')
+        params.append(int(interval_minutes))
+    where = f" WHERE {' AND '.join(conds)}" if conds else ""
+    raw = store.query(f'SELECT {cols} FROM features{where} ORDER BY "t", "slug"', params or None)
+    rows = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    for col in DECISION_COLUMNS:
+        s = raw[col].reset_index(drop=True)
+        if col in _TIME_COLUMNS:
+            rows[col] = pd.to_datetime(s, utc=True).astype("datetime64[us, UTC]")
+        elif col in _TEXT_COLUMNS:
+            rows[col] = s.astype("str").where(s.notna(), None)
+        elif col == "interval_minutes":
+            rows[col] = s.astype("int16")
+        elif col == "label":
+            rows[col] = s.astype("Int8")
+        else:
+            rows[col] = s.astype("float64")
+    if upper is not None:
+        late = rows["window_end"] > upper
+        rows.loc[late, "label"] = pd.NA
+        rows.loc[late, "label_source"] = None
+    feats = decode_feature_values(raw["values"].reset_index(drop=True))
+    return pd.concat([rows, feats], axis=1)
+
+
 def features_command(
     out: str | Path,
     *,
@@ -174,7 +401,8 @@ def features_command(
     every: str = "30s",
     interval_minutes: int | None = None,
     names: Sequence[str] | None = None,
-) -> tuple[Path, pd.DataFrame]:
+    store: bool = False,
+) -> tuple[Path, pd.DataFrame, tuple[int, int] | None]:
     """What ``pmresearch features`` does: build the matrix from the store at ``db`` and write it.
 
     Parameters
@@ -194,11 +422,15 @@ def features_command(
         Only windows of this length.
     names : sequence of str, optional
         Features to compute (default all).
+    store : bool
+        Also save the matrix into the store's ``features`` table (:func:`store_feature_matrix`),
+        replacing stored rows with the same ``(slug, t)``.
 
     Returns
     -------
-    (Path, DataFrame)
-        The written file and the matrix.
+    (Path, DataFrame, (int, int) or None)
+        The written file, the matrix, and with ``store`` the rows written to the ``features``
+        table and how many of them replaced stored rows.
     """
     from pmresearch.data.store import connect
     from pmresearch.labels.decision import parse_offsets
@@ -207,7 +439,12 @@ def features_command(
     if len(step) != 1 or step[0] <= pd.Timedelta(0):
         raise ValueError(f"--every: expected one positive time span (e.g. 30s), got {every!r}")
     upper = None if until is None else to_utc(until, what="--until")
-    with connect(db) as store:
-        matrix = build_feature_matrix(store, until=upper, interval_minutes=interval_minutes,
+    stored: tuple[int, int] | None = None
+    with connect(db) as db_store:
+        matrix = build_feature_matrix(db_store, until=upper, interval_minutes=interval_minutes,
                                       every_s=step[0].total_seconds(), offsets=offsets, names=names)
-    return write_feature_matrix(matrix, out), matrix
+        if store:
+            before = db_store.count("features")
+            written = store_feature_matrix(db_store, matrix, source=f"features for {out}")
+            stored = (written, before + written - db_store.count("features"))
+    return write_feature_matrix(matrix, out), matrix, stored
