@@ -15,7 +15,7 @@ import json
 import os
 import tarfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -609,28 +609,19 @@ class DuckDBStore(Store):
         rows = self._exec(f"SELECT count(*) FROM {table}")
         return int(rows[0][0])
 
-    def _load_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
-        inserted: dict[str, int] = {}
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Callable[[str, pd.DataFrame], None]]:
+        """One transaction with staged frames: yields ``stage(name, frame)``; commits at the end of the
+        block, rolls back on any error, and always unregisters what was staged."""
         staged: list[str] = []
+
+        def stage(name: str, frame: pd.DataFrame) -> None:
+            self.con.register(name, frame)
+            staged.append(name)
+
         self._exec("BEGIN TRANSACTION")
         try:
-            for i, (table, frame, source) in enumerate(items):
-                name = f"_incoming_{i}"
-                cols = [n for n, _ in table_columns(table)]
-                self.con.register(name, frame[cols])
-                staged.append(name)
-                clash = self._exec(_conflict_sql(table, name))
-                if clash:
-                    raise _conflict_error(table, source, clash, frame)
-                if self.fault_hook is not None:
-                    self.fault_hook("staged")
-                before = self.count(table)
-                quoted = ", ".join(f'"{c}"' for c in cols)
-                try:
-                    self._exec(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {name} ON CONFLICT DO NOTHING")
-                except duckdb.Error as exc:  # e.g. a NULL key: name the source, keep DuckDB's own message
-                    raise SchemaError(f"{source}: table {table}: {exc}; nothing loaded") from exc
-                inserted[table] = inserted.get(table, 0) + self.count(table) - before
+            yield stage
             if self.fault_hook is not None:
                 self.fault_hook("inserted")
             self._exec("COMMIT")
@@ -643,39 +634,48 @@ class DuckDBStore(Store):
         finally:
             for name in staged:
                 self.con.unregister(name)
+
+    def _insert(self, table: str, staged: str, cols: list[str], source: str, *, ignore_existing: bool) -> None:
+        """``INSERT INTO table SELECT ... FROM staged``; a database error names the source and table."""
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        conflict = " ON CONFLICT DO NOTHING" if ignore_existing else ""
+        try:
+            self._exec(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {staged}{conflict}")
+        except duckdb.Error as exc:  # e.g. a NULL key: name the source, keep DuckDB's own message
+            verb = "loaded" if ignore_existing else "stored"
+            raise SchemaError(f"{source}: table {table}: {exc}; nothing {verb}") from exc
+
+    def _load_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
+        inserted: dict[str, int] = {}
+        with self._transaction() as stage:
+            for i, (table, frame, source) in enumerate(items):
+                name = f"_incoming_{i}"
+                cols = [n for n, _ in table_columns(table)]
+                stage(name, frame[cols])
+                clash = self._exec(_conflict_sql(table, name))
+                if clash:
+                    raise _conflict_error(table, source, clash, frame)
+                if self.fault_hook is not None:
+                    self.fault_hook("staged")
+                before = self.count(table)
+                self._insert(table, name, cols, source, ignore_existing=True)
+                inserted[table] = inserted.get(table, 0) + self.count(table) - before
         return inserted
 
     def _replace_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
         written: dict[str, int] = {}
-        staged: list[str] = []
-        self._exec("BEGIN TRANSACTION")
-        try:
+        with self._transaction() as stage:
             for i, (table, frame, source) in enumerate(items):
                 name = f"_replacing_{i}"
                 cols = [n for n, _ in table_columns(table)]
-                self.con.register(name, frame[cols])
-                staged.append(name)
+                stage(name, frame[cols])
                 if self.fault_hook is not None:
                     self.fault_hook("staged")
                 self._exec(_delete_keys_sql(table, name))
                 if self.fault_hook is not None:
                     self.fault_hook("deleted")
-                quoted = ", ".join(f'"{c}"' for c in cols)
-                try:
-                    self._exec(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {name}")
-                except duckdb.Error as exc:  # e.g. a NULL key: name the source, keep DuckDB's own message
-                    raise SchemaError(f"{source}: table {table}: {exc}; nothing stored") from exc
+                self._insert(table, name, cols, source, ignore_existing=False)
                 written[table] = written.get(table, 0) + len(frame)
-            if self.fault_hook is not None:
-                self.fault_hook("inserted")
-            self._exec("COMMIT")
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
-                self.con.execute("ROLLBACK")
-            raise
-        finally:
-            for name in staged:
-                self.con.unregister(name)
         return written
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
