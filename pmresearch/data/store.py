@@ -250,6 +250,17 @@ def _conflict_error(table: str, source: str, rows: list[tuple[Any, ...]],
         f"with other values in column {bad[0] if bad else '?'!r} ({len(rows)}+ conflicting rows); nothing loaded")
 
 
+def _table_items(items: Iterable[LoadItem], validated: bool) -> list[tuple[str, pd.DataFrame, str]]:
+    """``(kind, frame, source)`` -> ``(table, frame in table layout, source)``, validating unless ``validated``."""
+    tables: list[tuple[str, pd.DataFrame, str]] = []
+    for kind, frame, source in items:
+        if kind not in KIND_TABLE:
+            raise ValueError(f"unknown data kind {kind!r}")
+        checked = frame if validated else validate(frame, kind, source=source)
+        tables.append((KIND_TABLE[kind], _prepare(kind, checked, source), source))
+    return tables
+
+
 class Store(ABC):
     """The store interface: canonical tables, transactional idempotent loads, UTC reads, backups.
 
@@ -322,26 +333,20 @@ class Store(ABC):
             When a frame does not fit its schema, or a key repeats with different values, within
             the input or against stored rows; the store is then unchanged.
         """
-        tables: list[tuple[str, pd.DataFrame, str]] = []
-        for kind, frame, source in items:
-            if kind not in KIND_TABLE:
-                raise ValueError(f"unknown data kind {kind!r}")
-            checked = frame if validated else validate(frame, kind, source=source)
-            tables.append((KIND_TABLE[kind], _prepare(kind, checked, source), source))
-        return self._load_tables(tables)
+        return self._load_tables(_table_items(items, validated))
 
     def load_frame(self, kind: str, frame: pd.DataFrame, source: str = "frame", *,
                    validated: bool = False) -> int:
         """Validate and insert a frame of ``kind`` (one transaction); returns the number of rows inserted."""
         return sum(self.load_frames([(kind, frame, source)], validated=validated).values())
 
+    @abstractmethod
     def _replace_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
         """Replace by key frames already in table layout, ``(table, frame, source)``, in ONE transaction.
 
         For each item in turn: delete the stored rows whose key is in the frame, then insert the
-        frame. Returns rows written per table. Backends override it; this base raises.
+        frame. Returns rows written per table.
         """
-        raise NotImplementedError(f"{type(self).__name__} does not implement replace-by-key loads")
 
     def replace_frames(self, items: Iterable[LoadItem], *, validated: bool = False) -> dict[str, int]:
         """Replace by key: store frames ``(kind, frame, source)`` whose rows supersede stored ones.
@@ -371,13 +376,7 @@ class Store(ABC):
             When a frame does not fit its schema or repeats a key with different values, or the
             database rejects a row (e.g. a null key); the store is then unchanged.
         """
-        tables: list[tuple[str, pd.DataFrame, str]] = []
-        for kind, frame, source in items:
-            if kind not in KIND_TABLE:
-                raise ValueError(f"unknown data kind {kind!r}")
-            checked = frame if validated else validate(frame, kind, source=source)
-            tables.append((KIND_TABLE[kind], _prepare(kind, checked, source), source))
-        return self._replace_tables(tables)
+        return self._replace_tables(_table_items(items, validated))
 
     def replace_frame(self, kind: str, frame: pd.DataFrame, source: str = "frame", *,
                       validated: bool = False) -> int:
