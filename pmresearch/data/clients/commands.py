@@ -9,7 +9,7 @@ import pandas as pd
 
 from pmresearch.data.clients.binance import BINANCE_URL, BinanceClient
 from pmresearch.data.clients.coinbase import COINBASE_URL, CoinbaseClient
-from pmresearch.data.clients.http import RetryPolicy, utc_timestamp
+from pmresearch.data.clients.http import RetryPolicy, utc_range
 from pmresearch.data.clients.output import FetchResult
 from pmresearch.data.clients.polymarket import CLOB_URL, DATA_URL, GAMMA_URL, PolymarketClient
 from pmresearch.data.clients.ws import WS_MARKET_URL, RecordStats, record_market_channel
@@ -67,8 +67,7 @@ def record_polymarket_ws(*, start: str, end: str, out: Path, raw_root: Path, dur
     if duration_s is None and max_messages is None:
         raise ValueError("recording the websocket needs --duration (seconds) or --max-messages")
     client = _polymarket(raw_root, gamma_url, None, None, 4, max_attempts)
-    utc_timestamp(start, name="start")
-    utc_timestamp(end, name="end")
+    utc_range(start, end)  # fail fast on a naive, unreadable or reversed range
 
     async def go() -> RecordStats:
         ids = list(tokens or [])

@@ -311,7 +311,6 @@ class HttpStats:
     requests: int = 0
     retries: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
-    waits: list[float] = field(default_factory=list)
 
 
 class HttpClient:
@@ -439,7 +438,6 @@ class HttpClient:
             else:  # the cooldown already makes the next request wait; do not wait twice
                 wait = max(0.0, self._cooldown_until - self.clock.monotonic())
             self.stats.retries += 1
-            self.stats.waits.append(wait)
             log.info("%s: %s; retry %d/%d in %.2f s", endpoint, last, attempt, policy.max_attempts - 1, wait)
             await self.clock.sleep(wait)
         raise RetryExhausted(f"{endpoint}{_fmt_params(params)}", policy.max_attempts, last)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from pmresearch.data.schemas import validate
 
-__all__ = ["DEFAULT_OUT_DIR", "FetchResult", "bars_in_range", "range_tag", "write_canonical"]
+__all__ = ["DEFAULT_OUT_DIR", "FetchResult", "bars_in_range", "range_tag", "write_canonical", "write_parquet"]
 
 #: Where parsed, validated files go unless told otherwise (relative to the working directory).
 DEFAULT_OUT_DIR = Path("data/processed")
@@ -81,11 +81,15 @@ def write_canonical(frame: pd.DataFrame, kind: str, out_dir: str | Path, name: s
     pmresearch.data.schemas.SchemaError
         When the frame does not fit the schema (``where`` names what it came from).
     """
-    checked = validate(frame.reset_index(drop=True), kind, source=where)
+    return write_parquet(validate(frame.reset_index(drop=True), kind, source=where), out_dir, name)
+
+
+def write_parquet(frame: pd.DataFrame, out_dir: str | Path, name: str) -> Path:
+    """Write ``frame`` (index dropped) atomically as zstd Parquet ``out_dir/name``, via a temporary file."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / name
     tmp = out / f".{name}.{os.getpid()}.tmp"
-    checked.to_parquet(tmp, compression="zstd", index=False)
+    frame.reset_index(drop=True).to_parquet(tmp, compression="zstd", index=False)
     os.replace(tmp, path)
     return path

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ from pmresearch.data.clients.http import (
     utc_range,
     utc_timestamp,
 )
-from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag, write_canonical
+from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag, write_canonical, write_parquet
 from pmresearch.data.importers import TokenInfo, gamma_markets, polymarket_trades, prices_history, websocket_log
 from pmresearch.data.schemas import SchemaError
 
@@ -149,20 +148,12 @@ def _market_ref(m: Mapping[str, Any], tokens: Mapping[str, TokenInfo]) -> Market
                      info.window_start, info.window_end, bool(m.get("closed")))
 
 
-def _write_plain(frame: pd.DataFrame, out_dir: str | Path, name: str) -> Path:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{name}.{os.getpid()}.tmp"
-    frame.reset_index(drop=True).to_parquet(tmp, compression="zstd", index=False)
-    path = out / name
-    os.replace(tmp, path)
-    return path
-
-
 @dataclass
 class _Markets:
-    """The Gamma step's result: market objects, canonical frame, token map, refs, counts, notes."""
+    """The Gamma step's result: the range, market objects, canonical frame, token map, refs, counts, notes."""
 
+    start: pd.Timestamp
+    end: pd.Timestamp
     objects: list[dict[str, Any]]
     frame: pd.DataFrame
     tokens: dict[str, TokenInfo]
@@ -257,7 +248,8 @@ class PolymarketClient:
         frame, tokens = gamma_markets(objs, where=f"gamma markets {dataset}")
         refs = [r for r in (_market_ref(o, tokens) for o in objs) if r is not None]
         notes = [f"{len(missing)} of {len(slugs)} windows have no Gamma market (e.g. {missing[:3]})"] if missing else []
-        return _Markets(objs, frame, tokens, refs, counts, manifest.path, stats.requests, stats.retries, notes)
+        return _Markets(t0, t1, objs, frame, tokens, refs, counts, manifest.path, stats.requests, stats.retries,
+                        notes)
 
     async def fetch_markets(self, start: Any, end: Any, *, interval_minutes: int = 15, asset: str = "btc",
                             out_dir: str | Path = DEFAULT_OUT_DIR) -> FetchResult:
@@ -266,8 +258,7 @@ class PolymarketClient:
         Output: ``polymarket_<asset>_<m>m_markets_<range>.parquet``.
         """
         mk = await self._markets(start, end, interval_minutes, asset)
-        t0, t1 = utc_timestamp(start), utc_timestamp(end)
-        name = f"polymarket_{asset}_{interval_minutes}m_markets_{range_tag(t0, t1)}.parquet"
+        name = f"polymarket_{asset}_{interval_minutes}m_markets_{range_tag(mk.start, mk.end)}.parquet"
         path = write_canonical(mk.frame, "markets", out_dir, name, where="gamma markets")
         return FetchResult([path], mk.manifest, mk.counts, {name: len(mk.frame)}, mk.requests, mk.retries, mk.notes)
 
@@ -285,7 +276,7 @@ class PolymarketClient:
         trade), so ``pmresearch ingest`` skips it; the raw JSON is kept too.
         """
         mk = await self._markets(start, end, interval_minutes, asset)
-        t0, t1 = utc_timestamp(start), utc_timestamp(end)
+        t0, t1 = mk.start, mk.end
         tag = range_tag(t0, t1)
         dataset = Path("polymarket") / "prices" / f"{asset}_{interval_minutes}m_{tag}_f{fidelity}_lead{lead_minutes}"
         raw = RawStore(self.raw_root)
@@ -324,7 +315,7 @@ class PolymarketClient:
                                "outcome": pd.Series(dtype=str)}))
         frame = frame.drop_duplicates(["token_id", "ts"], keep="last").sort_values(["slug", "outcome", "ts"])
         name = f"polymarket_{asset}_{interval_minutes}m_prices_{tag}.parquet"
-        path = _write_plain(frame, out_dir, name)
+        path = write_parquet(frame, out_dir, name)
         notes = [*mk.notes, f"{name}: prices-history has no canonical store table; `pmresearch ingest` skips it"]
         return FetchResult([path], manifest.path, counts, {name: len(frame)}, mk.requests + stats.requests,
                            mk.retries + stats.retries, notes)
@@ -342,7 +333,7 @@ class PolymarketClient:
         mk = await self._markets(start, end, interval_minutes, asset)
         snap = pd.Timestamp.now(tz="UTC").floor("min")
         tag = f"{snap:%Y%m%dT%H%M}"
-        rtag = range_tag(utc_timestamp(start), utc_timestamp(end))
+        rtag = range_tag(mk.start, mk.end)
         dataset = Path("polymarket") / "book" / f"{asset}_{interval_minutes}m_{rtag}_at{tag}"
         raw = RawStore(self.raw_root)
         manifest = Manifest(raw.root / dataset / "manifest.jsonl", {"asset": asset, "snapshot": tag,
@@ -401,7 +392,7 @@ class PolymarketClient:
         """
         mk = await self._markets(start, end, interval_minutes, asset)
         markets = {r.slug: r.condition_id for r in mk.refs if r.condition_id}
-        rtag = range_tag(utc_timestamp(start), utc_timestamp(end))
+        rtag = range_tag(mk.start, mk.end)
         res = await self.fetch_trades_for(markets, tag=f"{asset}_{interval_minutes}m_{rtag}", out_dir=out_dir,
                                           name=f"polymarket_{asset}_{interval_minutes}m_trades_{rtag}.parquet")
         return FetchResult(res.files, res.manifest, res.chunks, res.rows, mk.requests + res.requests,

@@ -46,7 +46,7 @@ class WsReplay:
     async def handler(self, ws: ServerConnection) -> None:
         self.subs.append(json.loads(await ws.recv()))
         n = len(self.subs)
-        script = self.scripts[min(n, len(self.scripts)) - 1] if n <= len(self.scripts) else []
+        script = self.scripts[n - 1] if n <= len(self.scripts) else []
         for frame in script:
             await ws.send(frame)
         if n < len(self.scripts):
