@@ -24,6 +24,7 @@ import pandas as pd
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.features import REGISTRY, FeatureInputs, compute_features
+from pmresearch.labels import decision_times
 from pmresearch.simulate import World, simulate
 
 SUBSET = ["price__ret_5m", "price__ma_dist_15m", "price__hl_range_60m", "vol__rv_1m_60m", "vol__parkinson_15m",
@@ -31,23 +32,15 @@ SUBSET = ["price__ret_5m", "price__ma_dist_15m", "price__hl_range_60m", "vol__rv
 
 
 def decision_rows(world: World, every_s: float = 30.0) -> pd.DataFrame:
-    """Rows every ``every_s`` seconds inside each market window."""
-    m = world.markets
-    parts = []
-    length = (m["window_end"] - m["window_start"]).dt.total_seconds()
-    for off in np.arange(0.0, float(length.max()), every_s):
-        sel = m[off <= length - every_s]
-        parts.append(pd.DataFrame({
-            "t": (sel["window_start"] + pd.Timedelta(seconds=float(off))).to_numpy(), "slug": sel["slug"].to_numpy(),
-            "interval_minutes": sel["interval_minutes"].to_numpy(), "strike": sel["strike"].to_numpy(),
-            "window_end": sel["window_end"].to_numpy()}))
-    rows = pd.concat(parts, ignore_index=True).sort_values(["t", "slug"], ignore_index=True)
-    rows["t"] = rows["t"].astype("datetime64[us, UTC]")
+    """Rows every ``every_s`` seconds inside each market window (:func:`pmresearch.labels.decision_times`,
+    from the window start to ``every_s`` before its end), with strike, tau_s and the last closed 1m close."""
+    rows = decision_times(world.markets, every_s, 0.0, every_s)
+    rows["strike"] = rows["slug"].map(world.markets.set_index("slug")["strike"]).astype("float64")
     rows["tau_s"] = (rows["window_end"] - rows["t"]).dt.total_seconds()
     closes = pd.Series(world.klines["close"].to_numpy(), index=world.klines["ts"] + pd.Timedelta(minutes=1))
     idx = np.searchsorted(closes.index.to_numpy(), rows["t"].to_numpy(), side="right") - 1
     rows["spot"] = np.where(idx >= 0, closes.to_numpy()[np.maximum(idx, 0)], np.nan)
-    return rows.drop(columns=["window_end"])
+    return rows.drop(columns=["window_start", "window_end"])
 
 
 def naive_row(t: pd.Timestamp, slug: str, kl: pd.DataFrame, quotes: pd.DataFrame) -> list[float]:

@@ -44,6 +44,16 @@ _FIXED_COLUMNS = {
 _BOOK_VALUES = ("price", "size")  # books keep their (token, ts, side, level) layout
 
 
+#: An empty canonical klines frame: ``FeatureInputs.spot_1m`` when there are no klines.
+_EMPTY_KLINES = pd.DataFrame({
+    "ts": pd.Series(dtype="datetime64[us, UTC]"), "open": pd.Series(dtype="float64"),
+    "high": pd.Series(dtype="float64"), "low": pd.Series(dtype="float64"), "close": pd.Series(dtype="float64"),
+    "volume": pd.Series(dtype="float64"), "quote_volume": pd.Series(dtype="float64"),
+    "trades": pd.Series(dtype="Int64"), "taker_buy_volume": pd.Series(dtype="float64"),
+    "symbol": pd.Series(dtype="str"), "interval": pd.Series(dtype="str"), "source": pd.Series(dtype="str"),
+})
+
+
 def knowledge_time(kind: str, frame: pd.DataFrame, *, bar: pd.Timedelta | None = None,
                    what: str = "frame") -> pd.Series:
     """Knowledge time of every row of a canonical frame (tz-aware UTC Series aligned with ``frame``).
@@ -173,7 +183,7 @@ class FeatureInputs:
 
     @classmethod
     def from_store(cls, store: Store, *, start: pd.Timestamp | str, end: pd.Timestamp | str,
-                   until: pd.Timestamp | str | None = None) -> FeatureInputs:
+                   until: pd.Timestamp | str | None = None, require_klines: bool = True) -> FeatureInputs:
         """Read the inputs known in ``[start, min(end, until)]`` from a store (either backend).
 
         Parameters
@@ -185,6 +195,9 @@ class FeatureInputs:
             longest look-back you need (the catalog's ``lookback`` column; a day covers them all).
         until : Timestamp or str, optional
             Drop rows whose knowledge time is after it (``pmresearch features --until``).
+        require_klines : bool
+            Raise when no BTCUSDT 1m klines are known in the range (default); when False, ``spot_1m``
+            is an empty klines frame instead (the other inputs are still read).
         """
         lo, hi = to_utc(start, what="start"), to_utc(end, what="end")
         if until is not None:
@@ -196,6 +209,8 @@ class FeatureInputs:
             return frame.reset_index(drop=True) if len(frame) else None
 
         spot = read("spot_prices", {"symbol": "BTCUSDT", "interval": "1m"})
+        if spot is None and not require_klines:
+            spot = _EMPTY_KLINES.copy()
         if spot is None:
             raise ValueError(f"{store.url}: no BTCUSDT 1m klines known between {lo} and {hi}")
         return cls(

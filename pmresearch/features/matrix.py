@@ -25,7 +25,7 @@ import pandas as pd
 from pmresearch._time import to_utc
 from pmresearch.data.store import Store
 from pmresearch.features.engine import compute_features
-from pmresearch.features.inputs import FeatureInputs
+from pmresearch.features.inputs import _EMPTY_KLINES, FeatureInputs
 from pmresearch.labels.decision import (
     DECISION_COLUMNS,
     DEFAULT_MAX_STALENESS,
@@ -51,13 +51,6 @@ __all__ = [
 #: Data read before the first decision time, enough for every registered feature's look-back.
 DEFAULT_LOOKBACK = pd.Timedelta(days=1)
 
-_EMPTY_KLINES = pd.DataFrame({
-    "ts": pd.Series(dtype="datetime64[us, UTC]"), "open": pd.Series(dtype="float64"),
-    "high": pd.Series(dtype="float64"), "low": pd.Series(dtype="float64"), "close": pd.Series(dtype="float64"),
-    "volume": pd.Series(dtype="float64"), "quote_volume": pd.Series(dtype="float64"),
-    "trades": pd.Series(dtype="Int64"), "taker_buy_volume": pd.Series(dtype="float64"),
-    "symbol": pd.Series(dtype="str"), "interval": pd.Series(dtype="str"), "source": pd.Series(dtype="str"),
-})
 
 
 def _join(rows: pd.DataFrame, inputs: FeatureInputs | None, names: Sequence[str] | None) -> pd.DataFrame:
@@ -72,25 +65,13 @@ def _join(rows: pd.DataFrame, inputs: FeatureInputs | None, names: Sequence[str]
 
 def _store_inputs(store: Store, rows: pd.DataFrame, until: pd.Timestamp | None,
                   lookback: pd.Timedelta) -> FeatureInputs | None:
-    """The store's feature inputs around the rows, or None when it holds no BTCUSDT 1m klines there."""
+    """The store's feature inputs around the rows (None when there are no rows). Without BTCUSDT
+    1m klines there (e.g. an oracle-only day) the other inputs still feed the features that use
+    them; kline features are NaN."""
     if rows.empty:
         return None
-    start, end = rows["t"].min() - lookback, rows["t"].max()
-    hi = end if until is None else min(end, until)
-    since = start - pd.Timedelta(microseconds=1)
-    probe = store.as_of("spot_prices", hi, since=since, where={"symbol": "BTCUSDT", "interval": "1m"})
-    if probe.empty:
-        # no exchange klines in range (e.g. an oracle-only day): the other inputs still feed the
-        # features that use them; kline features are NaN
-        def read(table: str, where: Mapping[str, str] | None = None) -> pd.DataFrame | None:
-            frame = store.as_of(table, hi, since=since, where=where).drop(columns=["known_at"])
-            return frame.reset_index(drop=True) if len(frame) else None
-
-        return FeatureInputs(
-            spot_1m=_EMPTY_KLINES.copy(), spot_1s=read("spot_prices", {"symbol": "BTCUSDT", "interval": "1s"}),
-            eth_1m=read("spot_prices", {"symbol": "ETHUSDT", "interval": "1m"}), quotes=read("polymarket_quotes"),
-            books=read("polymarket_books"), trades=read("trades"), oracle=read("oracle_prices"))
-    return FeatureInputs.from_store(store, start=start, end=end, until=until)
+    return FeatureInputs.from_store(store, start=rows["t"].min() - lookback, end=rows["t"].max(), until=until,
+                                    require_klines=False)
 
 
 def build_feature_matrix(
@@ -166,9 +147,7 @@ def build_feature_matrix_from_world(
 
 def write_feature_matrix(matrix: pd.DataFrame, out: str | Path) -> Path:
     """Write a feature matrix to Parquet (zstd) atomically: a partial file never replaces ``out``."""
-    missing = [c for c in DECISION_COLUMNS if c not in matrix.columns]
-    if missing:
-        raise ValueError(f"not a feature matrix: missing decision-row columns {missing}")
+    _feature_columns(matrix)  # raises unless every decision-row column is there
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")

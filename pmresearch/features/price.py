@@ -13,6 +13,7 @@ from pmresearch._typing import FloatArray
 from pmresearch.features.context import FeatureContext, bar_block, to_ns
 from pmresearch.features.inputs import knowledge_time
 from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.labels.outcomes import SETTLEMENT_SOURCE
 
 __all__ = ["ORACLE_SOURCE", "RETURN_MINUTES", "price_features_1m", "price_features_1s", "safe_log"]
 
@@ -22,7 +23,7 @@ RANGE_MINUTES = (1, 5, 15, 60)
 ACCEL_MINUTES = (1, 5, 15)
 SUBMINUTE_SECONDS = (10, 30)
 #: The oracle stream the ``price__oracle_*`` features read (the feed that settles the markets).
-ORACLE_SOURCE = "chainlink-data-streams"
+ORACLE_SOURCE = SETTLEMENT_SOURCE
 ORACLE_MAX_AGE_S = 10
 ORACLE_RETURN_SECONDS = (60, 300)
 

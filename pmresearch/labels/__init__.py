@@ -21,6 +21,7 @@ from pmresearch.labels.outcomes import (
     exchange_proxy_outcomes,
     outcomes_from_oracle,
     settlement_values,
+    tick_grid,
     window_labels,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "parse_offsets",
     "read_decision_frames",
     "settlement_values",
+    "tick_grid",
     "window_labels",
     "with_known_at",
 ]

@@ -28,7 +28,7 @@ import pandas as pd
 from pmresearch import rules
 from pmresearch._time import ensure_utc, require_utc_column, to_utc
 from pmresearch.data.store import Store
-from pmresearch.labels.outcomes import SETTLEMENT_SOURCE, window_labels
+from pmresearch.labels.outcomes import SETTLEMENT_SOURCE, tick_grid, window_labels
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -337,12 +337,8 @@ def _oracle_strike(markets: pd.DataFrame, oracle: pd.DataFrame) -> tuple[pd.Seri
     kts = np.full(len(markets), np.nan)
     for look in np.unique(looks[looks >= 0]):
         sel = np.flatnonzero(looks == look)
-        width = max(int(look), 1)
-        offs = pd.to_timedelta(np.arange(width - 1, -1, -1), unit="s").to_numpy().astype("timedelta64[us]")
-        grid = starts[sel].tz_convert(None).to_numpy()[:, None] - offs[None, :]
-        stamps = pd.DatetimeIndex(grid.ravel(), tz="UTC")
-        p = price.reindex(stamps).to_numpy(dtype=np.float64).reshape(len(sel), width)
-        k = kt_us.reindex(stamps).to_numpy(dtype=np.float64).reshape(len(sel), width)
+        p = tick_grid(starts[sel], price, int(look))
+        k = tick_grid(starts[sel], kt_us, int(look))
         ok = ~np.isnan(p).any(axis=1)
         vals[sel[ok]] = p[ok].mean(axis=1)
         kts[sel[ok]] = k[ok].max(axis=1)

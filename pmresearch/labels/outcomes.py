@@ -9,6 +9,7 @@ import pandas as pd
 
 from pmresearch import rules
 from pmresearch._time import require_utc_column
+from pmresearch._typing import FloatArray
 
 __all__ = [
     "LABEL_SOURCES",
@@ -16,6 +17,7 @@ __all__ = [
     "exchange_proxy_outcomes",
     "outcomes_from_oracle",
     "settlement_values",
+    "tick_grid",
     "window_labels",
 ]
 
@@ -40,17 +42,25 @@ def _stream(oracle: pd.DataFrame) -> pd.Series:
     return series.sort_index()
 
 
+def tick_grid(stamps: pd.DatetimeIndex, stream: pd.Series, lookback_s: int) -> FloatArray:
+    """Values of ``stream`` (indexed by stamp) at the 1 Hz stamps a settlement reads, one row per stamp.
+
+    Row ``i`` holds the ticks stamped ``(stamps[i] - lookback, stamps[i]]`` in time order, or the one
+    tick stamped exactly ``stamps[i]`` when ``lookback_s <= 0``; NaN where a tick is missing.
+    """
+    width = max(int(lookback_s), 1)
+    offsets = pd.to_timedelta(np.arange(width - 1, -1, -1), unit="s").to_numpy().astype(f"timedelta64[{stamps.unit}]")
+    grid = stamps.tz_convert(None).to_numpy()[:, None] - offsets[None, :]
+    flat = stream.reindex(pd.DatetimeIndex(grid.ravel(), tz="UTC")).to_numpy(dtype=np.float64)
+    return np.asarray(flat.reshape(len(stamps), width), dtype=np.float64)
+
+
 def settlement_values(stamps: pd.DatetimeIndex, stream: pd.Series, lookback_s: int) -> np.ndarray:
     """Reference value at each stamp: the tick stamped exactly then (``lookback_s == 0``) or the mean
-    of the ``lookback_s`` 1 Hz ticks stamped ``(stamp - lookback, stamp]``. NaN where any needed tick
-    is missing: there is no nearest-tick fallback.
+    of the ``lookback_s`` 1 Hz ticks stamped ``(stamp - lookback, stamp]`` (:func:`tick_grid`). NaN
+    where any needed tick is missing: there is no nearest-tick fallback.
     """
-    if lookback_s <= 0:
-        return np.asarray(stream.reindex(stamps).to_numpy(dtype=np.float64))
-    offsets = pd.to_timedelta(np.arange(lookback_s - 1, -1, -1), unit="s")
-    grid = stamps.tz_convert(None).to_numpy()[:, None] - offsets.to_numpy()[None, :]
-    flat = stream.reindex(pd.DatetimeIndex(grid.ravel(), tz="UTC")).to_numpy(dtype=np.float64)
-    vals = flat.reshape(len(stamps), lookback_s)
+    vals = tick_grid(stamps, stream, lookback_s)
     out = np.asarray(vals.mean(axis=1), dtype=np.float64)
     out[np.isnan(vals).any(axis=1)] = np.nan
     return out
