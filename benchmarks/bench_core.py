@@ -1,45 +1,20 @@
 """Foundation benchmarks, each printed as a ratio against a baseline timed in the same run.
 
-* ``digital_bs``: the vectorized kernel on 1,000,000 rows vs a per-row ``math.erf`` loop timed on a
-  20,000-row subset, compared per evaluation.
 * push feed: the numba kernel vs the plain Python loop on the same 1 Hz week.
 * simulator: a 7-day world, as simulated seconds per wall-clock second.
+
+``digital_bs`` is benchmarked in ``bench_pricing.py`` (against a per-option QuantLib loop).
 """
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 from _timing import best_time
 
-from pmresearch.pricing import digital_bs
 from pmresearch.simulate import simulate
 from pmresearch.simulate.oracle import push_update_indices, push_update_indices_py
-
-
-def bench_digital_bs() -> str:
-    rng = np.random.default_rng(0)
-    n, sub = 1_000_000, 20_000
-    s, k = rng.uniform(60_000, 70_000, n), rng.uniform(60_000, 70_000, n)
-    tau, sig = rng.uniform(1, 900, n) / (365 * 86400), rng.uniform(0.2, 1.0, n)
-    t_vec = best_time(lambda: digital_bs(s, k, tau, sig))
-
-    def loop() -> list[float]:
-        out = []
-        for i in range(sub):
-            v = sig[i] * math.sqrt(tau[i])
-            d2 = (math.log(s[i] / k[i]) - 0.5 * sig[i] ** 2 * tau[i]) / v
-            out.append(0.5 * (1.0 + math.erf(d2 / math.sqrt(2.0))))
-        return out
-
-    t_loop = best_time(loop)
-    ref = np.array(loop())
-    assert np.allclose(ref, digital_bs(s[:sub], k[:sub], tau[:sub], sig[:sub]), atol=1e-12)
-    per_vec, per_loop = t_vec / n, t_loop / sub
-    return (f"digital_bs: {n:,} rows in {t_vec * 1e3:.1f} ms ({n / t_vec:,.0f}/s); per-row loop "
-            f"{sub / t_loop:,.0f}/s; ratio {per_loop / per_vec:,.0f}x per evaluation")
 
 
 def bench_push_feed() -> str:
@@ -62,7 +37,7 @@ def bench_simulator() -> str:
             f"{7 * 86400 / wall:,.0f} simulated seconds per second")
 
 
-BENCHMARKS = [bench_digital_bs, bench_push_feed, bench_simulator]
+BENCHMARKS = [bench_push_feed, bench_simulator]
 
 if __name__ == "__main__":
     for bench in BENCHMARKS:

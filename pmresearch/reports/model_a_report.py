@@ -26,7 +26,6 @@ from plotly.subplots import make_subplots
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.config import ConfigError, param
 from pmresearch.labels import decision_rows_from_frames
-from pmresearch.metrics.stats import diebold_mariano, mse_loss, qlike_loss
 from pmresearch.models import ModelA, VolForecasts, default_forecasters, model_a_variant, walk_forward_vol
 from pmresearch.pricing import bipower_vol, fit_merton, range_vol, realized_vol, yang_zhang_vol
 from pmresearch.pricing.jumps import MertonFit
@@ -275,22 +274,13 @@ def forecast_table(vf: VolForecasts, world: World) -> pd.DataFrame:
     comp = vf.compare(BENCHMARK).table
     truth = true_expected_variance(world)
     v = vf.variance.reindex(truth.index)
-    ok = np.all(np.isfinite(v.to_numpy()), axis=1)
-    y, v = truth.to_numpy()[ok], v[ok]
-    if len(y) < 3:
-        raise ValueError(f"forecast_table: only {len(y)} windows with every forecast; simulate more days")
-    bench_q, bench_m = qlike_loss(y, v[BENCHMARK].to_numpy()), mse_loss(y, v[BENCHMARK].to_numpy())
-    extra = {}
-    for m in v.columns:
-        q, s = qlike_loss(y, v[m].to_numpy()), mse_loss(y, v[m].to_numpy())
-        row = {"n_truth": len(y), "qlike_truth": float(q.mean()), "mse_truth": float(s.mean())}
-        if m == BENCHMARK:
-            row.update(dm_qlike_truth=np.nan, p_qlike_truth=np.nan, p_mse_truth=np.nan)
-        else:
-            dq, dm = diebold_mariano(q, bench_q, h=1), diebold_mariano(s, bench_m, h=1)
-            row.update(dm_qlike_truth=dq.statistic, p_qlike_truth=dq.pvalue, p_mse_truth=dm.pvalue)
-        extra[m] = row
-    out = comp.join(pd.DataFrame(extra).T)
+    n = int(np.all(np.isfinite(v.to_numpy()), axis=1).sum())
+    if n < 3:
+        raise ValueError(f"forecast_table: only {n} windows with every forecast; simulate more days")
+    # the same comparison with the true expected variance of each window as the proxy (one state per window)
+    vs_truth = VolForecasts(variance=v, realized=truth, horizon_s=vf.horizon_s, fit_times=vf.fit_times)
+    extra = vs_truth.compare(BENCHMARK).table.drop(columns="dm_mse").add_suffix("_truth")
+    out = comp.join(extra)
     return out.astype({c: "float64" for c in out.columns})
 
 

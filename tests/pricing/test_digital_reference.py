@@ -95,7 +95,11 @@ def test_edges_are_finite_indicators() -> None:
     np.testing.assert_array_equal(digital_vega(s, 100.0, tau, sig)[5], 0.0)
     # sigma = 0 with jumps: only the no-jump term is an indicator; the rest are smooth
     p0 = digital_merton(100.0, 100.0, 1.0, 0.0, 2.0, 0.0, 0.1)
-    assert 0.0 < float(p0) < 1.0
+    # Merton (1976) series by hand: the n = 0 term is 1{-lam kappa >= 0} = 0, term n is N(-lam kappa / (0.1 sqrt n))
+    n = np.arange(1, 60)
+    ref = np.sum(np.exp(-2.0 + n * np.log(2.0) - special.gammaln(n + 1.0))
+                 * special.ndtr(-2.0 * np.expm1(0.005) / (0.1 * np.sqrt(n))))
+    assert float(p0) == pytest.approx(float(ref), abs=1e-12)
 
 
 def test_merton_equals_bs_exactly_without_jumps_on_the_grid() -> None:

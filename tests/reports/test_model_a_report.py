@@ -11,7 +11,7 @@ from scipy.stats import norm
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.config import ConfigError, from_mapping
-from pmresearch.models import ModelA
+from pmresearch.models import ModelA, VolForecasts
 from pmresearch.reports import model_a_report as ma
 from pmresearch.simulate import World, simulate
 
@@ -113,3 +113,28 @@ def test_score_models_matches_hand_computed_log_loss_and_brier() -> None:
     assert scores.loc["bs", "mae_vs_true_p"] == pytest.approx(np.mean(np.abs(p - q)), rel=1e-9)
     fig = ma.reliability_figure(probs, ["bs"], n_bins=5)
     assert {t.name for t in fig.data} >= {"bs", "market mid", "true P(up)"}
+
+
+def test_forecast_table_scores_against_the_realized_and_the_true_variance(world: World) -> None:
+    # Hand-built forecasts at the world's window starts (one state per 15-minute horizon).
+    rng = np.random.default_rng(5)
+    truth = ma.true_expected_variance(world)
+    idx = pd.DatetimeIndex(truth.index)
+    true_v = truth.to_numpy()
+    fc = pd.DataFrame({ma.BENCHMARK: true_v * rng.lognormal(0.0, 0.5, len(idx)),
+                       "good": true_v * rng.lognormal(0.0, 0.1, len(idx))}, index=idx)
+    fc.iloc[0] = np.nan  # before the first fit: left out of both comparisons
+    realized = pd.Series(true_v * rng.chisquare(4, len(idx)) / 4.0, index=idx)
+    vf = VolForecasts(variance=fc, realized=realized, horizon_s=900.0, fit_times=idx[1:2])
+    table = ma.forecast_table(vf, world)
+    y, h = true_v[1:], fc.iloc[1:]
+    for m in fc.columns:
+        ratio = y / h[m].to_numpy()
+        # Patton (2011) QLIKE y/h - ln(y/h) - 1 and squared error, against the true expected variance
+        assert table.loc[m, "qlike_truth"] == pytest.approx(np.mean(ratio - np.log(ratio) - 1.0), rel=1e-12)
+        assert table.loc[m, "mse_truth"] == pytest.approx(np.mean((y - h[m].to_numpy()) ** 2), rel=1e-12)
+        r = realized.to_numpy()[1:] / h[m].to_numpy()
+        assert table.loc[m, "qlike"] == pytest.approx(np.mean(r - np.log(r) - 1.0), rel=1e-12)
+    assert (table["n_truth"] == len(idx) - 1).all() and (table["n"] == len(idx) - 1).all()
+    assert np.isnan(table.loc[ma.BENCHMARK, ["dm_qlike_truth", "p_qlike_truth", "p_mse_truth"]]).all()
+    assert table.loc["good", "dm_qlike_truth"] < 0 and table.loc["good", "p_qlike_truth"] < 0.05
