@@ -65,8 +65,8 @@ def _read_sql_rate(engine: Any, schema: str | None) -> float:
     return n / best_time(lambda: pd.read_sql(sql, engine))
 
 
-def _store_rates(store: Store, frame: pd.DataFrame) -> tuple[float, float, int]:
-    """Ingest rows/s of the whole frame, as-of read rows/s and the rows read (one day: 1,440 bars)."""
+def _store_rates(store: Store, frame: pd.DataFrame) -> tuple[float, float]:
+    """Ingest rows/s of the whole frame and as-of read rows/s (one day: 1,440 bars)."""
     t = time.perf_counter()
     inserted = store.load_frame("klines", frame, "bench klines")
     ingest = len(frame) / (time.perf_counter() - t)
@@ -77,7 +77,7 @@ def _store_rates(store: Store, frame: pd.DataFrame) -> tuple[float, float, int]:
 
     rows = len(read())
     assert rows == 1440, rows  # bars closing (known) within the day
-    return ingest, rows / best_time(read), rows
+    return ingest, rows / best_time(read)
 
 
 def _line(name: str, ingest: float, read: float, base_ingest: float, base_read: float) -> str:
@@ -93,7 +93,7 @@ def bench_duckdb_ingest() -> str:
     frame = year_of_klines()
     with tempfile.TemporaryDirectory() as tmp:
         with connect(f"duckdb:///{Path(tmp) / 'bench.duckdb'}") as store:
-            ingest, read, _ = _store_rates(store, frame)
+            ingest, read = _store_rates(store, frame)
         base_path = Path(tmp) / "baseline.duckdb"
         engine = sa.create_engine(f"duckdb:///{base_path}")
         try:
@@ -122,7 +122,7 @@ def bench_postgres_ingest() -> str:
     engine = sa.create_engine(sa_url)
     try:
         with connect(f"{PG_BASE}?schema={schema}") as store:
-            ingest, read, _ = _store_rates(store, frame)
+            ingest, read = _store_rates(store, frame)
         base_ingest = _to_sql_rate(engine, frame.iloc[:N_SUBSET].copy(), schema)
         frame.iloc[N_SUBSET:].to_sql("bench_to_sql", engine, schema=schema, index=False, if_exists="append",
                                      method="multi", chunksize=5_000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -227,97 +227,81 @@ class PostgresStore(Store):
                     conn.execute(stmt)
 
     def _load_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
-        inserted: dict[str, int] = {}
-        current: list[tuple[str, str]] = [("?", "?")]
-        try:
-            with self.pool.connection() as conn, conn.transaction():
-                self._load_in(conn, items, inserted, current)
-        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:  # e.g. a NULL key
-            table, source = current[-1]
-            raise SchemaError(f"{source}: table {table}: {str(exc).splitlines()[0]}; nothing loaded") from exc
-        return inserted
-
-    def _load_in(self, conn: psycopg.Connection[Any], items: Sequence[tuple[str, pd.DataFrame, str]],
-                 inserted: dict[str, int], current: list[tuple[str, str]]) -> None:
-        """The body of one load transaction (``current`` records the item being loaded, for errors)."""
-        self.load_backend_pid = int(conn.info.backend_pid)
-        for i, (table, frame, source) in enumerate(items):
-            current.append((table, source))
-            if not len(frame):
-                inserted.setdefault(table, 0)
-                continue
-            cols = [n for n, _ in table_columns(table)]
-            quoted = ", ".join(f'"{c}"' for c in cols)
-            time_col = TIME_COLUMN.get(table)
-            if time_col is not None and not self.timescale:
-                for stmt in month_partitions(table, frame[time_col].min(), frame[time_col].max()):
-                    conn.execute(stmt)
-            first = conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()
-            if first is not None and first[0]:
-                # empty table: COPY straight in (keys are unique within a prepared frame)
-                self._copy(conn, table, quoted, frame[cols])
-                if self.fault_hook is not None:
-                    self.fault_hook("staged")
-                inserted[table] = inserted.get(table, 0) + len(frame)
-                continue
-            staging = f"_incoming_{i}"
-            conn.execute(f"CREATE TEMP TABLE {staging} (LIKE {table}) ON COMMIT DROP")
-            self._copy(conn, staging, quoted, frame[cols])
-            row = conn.execute(_match_sql(table, staging)).fetchone()
-            matched, conflicting = (int(row[0]), int(row[1])) if row else (0, 0)
-            if conflicting:
-                raise _conflict_error(table, source, conn.execute(_conflict_sql(table, staging)).fetchall(), frame)
-            if self.fault_hook is not None:
-                self.fault_hook("staged")
-            added = 0
-            if matched < len(frame):  # else every row is stored already, identically: nothing to insert
-                cur2 = conn.execute(
-                    f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {staging} ON CONFLICT DO NOTHING")
-                added = max(cur2.rowcount, 0)
-            inserted[table] = inserted.get(table, 0) + added
-        if self.fault_hook is not None:
-            self.fault_hook("inserted")
+        return self._write(items, self._insert_new, "loaded")
 
     def _replace_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
+        return self._write(items, self._replace_keys, "stored")
+
+    def _write(self, items: Sequence[tuple[str, pd.DataFrame, str]],
+               write_one: Callable[[psycopg.Connection[Any], int, str, pd.DataFrame, str], int],
+               verb: str) -> dict[str, int]:
+        """ONE transaction over ``items``: month partitions, then ``write_one(conn, i, table, frame, source)``
+        (rows written) per non-empty item; a database error (e.g. a NULL key) names the item's source."""
         written: dict[str, int] = {}
-        current: list[tuple[str, str]] = [("?", "?")]
+        table, source = "?", "?"
         try:
             with self.pool.connection() as conn, conn.transaction():
-                self._replace_in(conn, items, written, current)
-        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:  # e.g. a NULL key
-            table, source = current[-1]
-            raise SchemaError(f"{source}: table {table}: {str(exc).splitlines()[0]}; nothing stored") from exc
+                self.load_backend_pid = int(conn.info.backend_pid)
+                for i, (table, frame, source) in enumerate(items):
+                    rows = 0
+                    if len(frame):
+                        time_col = TIME_COLUMN.get(table)
+                        times = frame[time_col].dropna() if time_col is not None else None
+                        if times is not None and len(times) and not self.timescale:
+                            for stmt in month_partitions(table, times.min(), times.max()):
+                                conn.execute(stmt)
+                        rows = write_one(conn, i, table, frame, source)
+                    written[table] = written.get(table, 0) + rows
+                if self.fault_hook is not None:
+                    self.fault_hook("inserted")
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+            raise SchemaError(f"{source}: table {table}: {str(exc).splitlines()[0]}; nothing {verb}") from exc
         return written
 
-    def _replace_in(self, conn: psycopg.Connection[Any], items: Sequence[tuple[str, pd.DataFrame, str]],
-                    written: dict[str, int], current: list[tuple[str, str]]) -> None:
-        """The body of one replace-by-key transaction: per item, stage it, delete its keys, insert it."""
-        self.load_backend_pid = int(conn.info.backend_pid)
-        for i, (table, frame, source) in enumerate(items):
-            current.append((table, source))
-            if not len(frame):
-                written.setdefault(table, 0)
-                continue
+    def _stage(self, conn: psycopg.Connection[Any], staging: str, table: str, frame: pd.DataFrame) -> str:
+        """COPY ``frame`` into a new temporary table ``staging`` shaped like ``table``; the column list."""
+        cols = [n for n, _ in table_columns(table)]
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        conn.execute(f"CREATE TEMP TABLE {staging} (LIKE {table}) ON COMMIT DROP")
+        self._copy(conn, staging, quoted, frame[cols])
+        return quoted
+
+    def _insert_new(self, conn: psycopg.Connection[Any], i: int, table: str, frame: pd.DataFrame,
+                    source: str) -> int:
+        """Insert the rows of ``frame`` whose key is not stored (an empty table is COPYed into directly)."""
+        first = conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()
+        if first is not None and first[0]:
+            # empty table: COPY straight in (keys are unique within a prepared frame)
             cols = [n for n, _ in table_columns(table)]
-            quoted = ", ".join(f'"{c}"' for c in cols)
-            time_col = TIME_COLUMN.get(table)
-            if time_col is not None and not self.timescale:
-                times = frame[time_col].dropna()
-                if len(times):
-                    for stmt in month_partitions(table, times.min(), times.max()):
-                        conn.execute(stmt)
-            staging = f"_replacing_{i}"
-            conn.execute(f"CREATE TEMP TABLE {staging} (LIKE {table}) ON COMMIT DROP")
-            self._copy(conn, staging, quoted, frame[cols])
+            self._copy(conn, table, ", ".join(f'"{c}"' for c in cols), frame[cols])
             if self.fault_hook is not None:
                 self.fault_hook("staged")
-            conn.execute(_delete_keys_sql(table, staging))
-            if self.fault_hook is not None:
-                self.fault_hook("deleted")
-            cur = conn.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {staging}")
-            written[table] = written.get(table, 0) + max(cur.rowcount, 0)
+            return len(frame)
+        staging = f"_incoming_{i}"
+        quoted = self._stage(conn, staging, table, frame)
+        row = conn.execute(_match_sql(table, staging)).fetchone()
+        matched, conflicting = (int(row[0]), int(row[1])) if row else (0, 0)
+        if conflicting:
+            raise _conflict_error(table, source, conn.execute(_conflict_sql(table, staging)).fetchall(), frame)
         if self.fault_hook is not None:
-            self.fault_hook("inserted")
+            self.fault_hook("staged")
+        if matched == len(frame):  # every row is stored already, identically: nothing to insert
+            return 0
+        cur = conn.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {staging} ON CONFLICT DO NOTHING")
+        return max(cur.rowcount, 0)
+
+    def _replace_keys(self, conn: psycopg.Connection[Any], i: int, table: str, frame: pd.DataFrame,
+                      source: str) -> int:
+        """Delete the stored rows whose key is in ``frame``, then insert ``frame``."""
+        staging = f"_replacing_{i}"
+        quoted = self._stage(conn, staging, table, frame)
+        if self.fault_hook is not None:
+            self.fault_hook("staged")
+        conn.execute(_delete_keys_sql(table, staging))
+        if self.fault_hook is not None:
+            self.fault_hook("deleted")
+        cur = conn.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {staging}")
+        return max(cur.rowcount, 0)
 
     def _copy(self, conn: psycopg.Connection[Any], target: str, quoted: str, frame: pd.DataFrame) -> None:
         """COPY ``frame`` into ``target`` in 4 MiB chunks (the ``"copy"`` hook runs after the first)."""

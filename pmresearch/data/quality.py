@@ -37,8 +37,7 @@ from pmresearch.data.cleaning import (
 )
 from pmresearch.data.store import Store
 
-__all__ = ["QualityConfig", "QualityResult", "assess_quality", "collector_clock_offsets", "exchange_outcomes",
-           "label_agreement"]
+__all__ = ["QualityConfig", "QualityResult", "assess_quality", "collector_clock_offsets", "label_agreement"]
 
 _DAY = pd.Timedelta(days=1)
 _SECONDS = {n: pd.Timedelta(seconds=n) for n in (1, 2, 10, 30, 60)}  # immutable defaults of QualityConfig
@@ -297,31 +296,6 @@ def _anomaly_rows(name: str, flags: pd.DataFrame, columns: list[str]) -> Iterato
         yield {"series": name, "flag": c, "count": count, "rows": n, "share": count / n if n else float("nan")}
 
 
-def exchange_outcomes(markets: pd.DataFrame, klines: pd.DataFrame) -> pd.Series:
-    """The exchange proxy of each market's outcome: last 1-minute close of the window >= first open.
-
-    Parameters
-    ----------
-    markets : pandas.DataFrame
-        Canonical markets (``slug``, ``window_start``, ``window_end``).
-    klines : pandas.DataFrame
-        1-minute klines of one symbol (``ts`` = bar open, ``open``, ``close``).
-
-    Returns
-    -------
-    pandas.Series
-        Int8 indexed by slug: 1 Up (ties Up), 0 Down, NA where the first or last bar is missing.
-    """
-    bars = klines.drop_duplicates("ts").set_index("ts")
-    first = bars["open"].reindex(pd.DatetimeIndex(markets["window_start"])).to_numpy(dtype="float64")
-    last = bars["close"].reindex(pd.DatetimeIndex(markets["window_end"]) - pd.Timedelta(minutes=1)).to_numpy(
-        dtype="float64")
-    ok = np.isfinite(first) & np.isfinite(last)
-    out = np.full(len(markets), pd.NA, dtype=object)
-    out[ok] = (last[ok] >= first[ok]).astype(np.int8)
-    return pd.Series(pd.array(out, dtype="Int8"), index=pd.Index(markets["slug"].astype(str), name="slug"))
-
-
 def label_agreement(labels: pd.DataFrame) -> pd.DataFrame:
     """Label-flip rates between the outcome sources of :attr:`QualityResult.labels`.
 
@@ -352,7 +326,7 @@ def label_agreement(labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def _labels(store: Store, notes: list[str]) -> pd.DataFrame:
-    from pmresearch.labels import SETTLEMENT_SOURCE, outcomes_from_oracle
+    from pmresearch.labels import SETTLEMENT_SOURCE, exchange_proxy_outcomes, outcomes_from_oracle
 
     cols = ["slug", "interval_minutes", "window_start", "window_end", "outcome_up"]
     markets = store.query(f"SELECT {', '.join(cols)} FROM polymarket_resolutions ORDER BY window_start, slug")
@@ -380,7 +354,7 @@ def _labels(store: Store, notes: list[str]) -> pd.DataFrame:
         proxy = pd.Series(pd.NA, index=pd.Index(markets["slug"].astype(str)), dtype="Int8")
         notes.append("no BTCUSDT 1m klines over the markets' windows: no exchange outcomes")
     else:
-        proxy = exchange_outcomes(markets, _utc(klines, "ts"))
+        proxy = exchange_proxy_outcomes(markets, _utc(klines, "ts"))
     return pd.DataFrame({
         "slug": markets["slug"].astype(str).to_numpy(),
         "interval_minutes": markets["interval_minutes"].to_numpy(),

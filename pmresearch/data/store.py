@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from pmresearch._progress import progress as progress_bar
 from pmresearch.data.io import DataDir, read_data_dir, read_file, recognize
-from pmresearch.data.schemas import SCHEMAS, SchemaError, validate
+from pmresearch.data.schemas import SCHEMAS, SchemaError, _duplicate_message, validate
 
 __all__ = [
     "DEFAULT_DB_URL",
@@ -185,19 +185,11 @@ def _prepare(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
             data[c] = None
     data = data[cols]
     key = TABLES[table][1]
-    dup = data.duplicated(subset=key, keep=False)
-    if dup.any():
-        exact = data.duplicated(keep="first")
-        clash = data[dup & ~exact].duplicated(subset=key, keep=False)
+    if data.duplicated(subset=key, keep=False).any():
+        data = data[~data.duplicated(keep="first")]
+        clash = data.duplicated(subset=key, keep=False)
         if clash.any():
-            rows = data[dup & ~exact][clash]
-            first = rows.iloc[0]
-            same = rows[(rows[key] == first[key]).all(axis=1)]
-            diff = [c for c in cols if c not in key and same[c].astype(str).nunique() > 1]
-            raise SchemaError(
-                f"{source}: duplicate key {dict(first[key].astype(str))} with conflicting values in column "
-                f"{diff[0] if diff else '?'!r} at rows {list(same.index[:5])}")
-        data = data[~exact]
+            raise SchemaError(_duplicate_message(data, clash, key, source))
     return data
 
 

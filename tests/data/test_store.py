@@ -82,3 +82,16 @@ def test_duckdb_urls(tmp_path: Path) -> None:
     with DuckDBStore(f"duckdb:///{tmp_path}/nested/s.duckdb") as store:
         assert store.count("spot_prices") == 0
     assert (tmp_path / "nested" / "s.duckdb").exists()
+
+
+def test_repeated_trade_id_with_other_values_is_refused_and_exact_repeats_count_once() -> None:
+    ts = pd.Timestamp("2026-03-01", tz="UTC")
+    trades = pd.DataFrame({"ts": [ts] * 4, "price": [1.0, 2.0, 1.0, 1.0], "qty": 1.0, "side": "buy",
+                           "received_at": [ts] * 4, "symbol": "BTCUSDT", "venue": "binance",
+                           "trade_id": ["7", "7", "8", "8"]})
+    with DuckDBStore("duckdb:///:memory:") as store:
+        with pytest.raises(SchemaError, match=r"t\.csv: duplicate keys .*conflicting values in column 'price' "
+                                              r"at rows \[0, 1\].*'trade_key': '7'"):
+            store.load_frame("trades", trades, "t.csv")
+        assert store.count("trades") == 0
+        assert store.load_frame("trades", trades.iloc[[0, 2, 3]], "t.csv") == 2  # ids 7 and 8 (8 twice, identical)
