@@ -27,6 +27,8 @@ import pyarrow.parquet as pq
 
 from pmresearch._progress import progress as progress_bar
 from pmresearch.data.io import DataDir, read_data_dir, read_file, recognize
+from pmresearch.data.knowledge import BAR_LENGTHS
+from pmresearch.data.knowledge import knowledge_time_sql as _knowledge_time_sql
 from pmresearch.data.schemas import SCHEMAS, SchemaError, _duplicate_message, validate
 
 __all__ = [
@@ -75,12 +77,8 @@ _SQL_TYPES = {
 #: One load: (data kind, validated frame, source name used in error messages).
 LoadItem = tuple[str, pd.DataFrame, str]
 
-#: Bar lengths whose close time as-of reads know (Binance and Coinbase names); a bar of any other
-#: length has no known close, so as-of reads never return it (no guess, no look-ahead).
-_INTERVALS = {"1s": "1 second", "1m": "1 minute", "3m": "3 minutes", "5m": "5 minutes", "15m": "15 minutes",
-              "30m": "30 minutes", "1h": "1 hour", "2h": "2 hours", "4h": "4 hours", "6h": "6 hours",
-              "8h": "8 hours", "12h": "12 hours", "1d": "1 day", "3d": "3 days", "1w": "7 days"}
-_INTERVAL_LENGTH = {name: pd.Timedelta(text) for name, text in _INTERVALS.items()}
+#: Bar lengths whose close time as-of reads know: the one table, in :mod:`pmresearch.data.knowledge`.
+_INTERVAL_LENGTH = BAR_LENGTHS
 
 #: Tables whose knowledge time is never before ``ts`` (see :func:`knowledge_time_sql`): an as-of read
 #: adds the sargable ``ts <= as_of`` so the (lead, ts) index, zone maps and partition pruning apply.
@@ -143,28 +141,15 @@ def _trade_keys(frame: pd.DataFrame) -> pd.Series:
 def knowledge_time_sql(table: str, clock_offsets: Mapping[str, pd.Timedelta] | None = None) -> str:
     """SQL expression of a row's knowledge time (DESIGN.md) in ``table`` (works in DuckDB and PostgreSQL).
 
-    Klines are known at their bar's close (``ts`` + interval); oracle rounds and trades at
-    ``max(ts, received_at + offset of their source)``; markets at ``window_end``; everything else
-    at its time column. ``clock_offsets`` maps a collector (the ``source`` column of oracle rows,
-    the ``venue`` of trades) to the offset to add to its ``received_at``.
+    The rule of the table's data kind in :data:`pmresearch.data.knowledge.RULES`: klines are known at
+    their bar's close (``ts`` + interval); oracle rounds and trades at ``max(ts, received_at + offset of
+    their collector)``; markets at ``window_end``; everything else at its time column.
+    ``clock_offsets`` maps a collector (the ``source`` column of oracle rows, the ``venue`` of trades)
+    to the offset to add to its ``received_at``.
     """
-    if table == "spot_prices":
-        cases = " ".join(f"WHEN '{k}' THEN INTERVAL '{v}'" for k, v in _INTERVALS.items())
-        return f"(ts + CASE interval {cases} ELSE NULL END)"
-    if table in ("oracle_prices", "trades"):
-        who = "source" if table == "oracle_prices" else "venue"
-        shift = "INTERVAL '0 seconds'"
-        if clock_offsets:
-            cases = " ".join(
-                f"WHEN '{name.replace(chr(39), '')}' THEN INTERVAL '{int(off / pd.Timedelta(microseconds=1))} "
-                "microseconds'" for name, off in clock_offsets.items())
-            shift = f"CASE {who} {cases} ELSE INTERVAL '0 seconds' END"
-        return f"greatest(ts, coalesce(received_at + {shift}, ts))"
-    if table == "polymarket_resolutions":
-        return "window_end"
-    if table == "paper_trades":
-        return "ts"
-    return TIME_COLUMN[table]
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    return _knowledge_time_sql(TABLES[table][0], clock_offsets)
 
 
 def _prepare(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:

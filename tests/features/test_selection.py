@@ -179,7 +179,9 @@ def test_permutation_importance_matches_sklearn_and_finds_informative(
     direct = PermutationImportanceSelector(_logit(), cv=None, n_repeats=4, random_state=3).fit(X, y)
     ref = permutation_importance(_logit().fit(X.to_numpy(), y), X.to_numpy(), y, scoring="neg_log_loss",
                                  n_repeats=4, random_state=3)
-    np.testing.assert_allclose(direct.importances_, ref.importances, rtol=1e-12)
+    # rtol for the bulk, an atol floor for importances near 0 (noise features: ~1e-6, where the last bits
+    # depend on BLAS summation order and thread count)
+    np.testing.assert_allclose(direct.importances_, ref.importances, rtol=1e-10, atol=1e-12)
 
 
 def test_rfecv_with_group_kfold(clean: tuple[pd.DataFrame, pd.Series]) -> None:
