@@ -1,11 +1,13 @@
 """The data a feature computation may read, with each row's knowledge time (DESIGN.md).
 
 :class:`FeatureInputs` bundles canonical frames (only the BTCUSDT 1-minute klines are required).
-Knowledge times follow :func:`pmresearch.data.store.knowledge_time_sql`: klines are known at their
-bar's close (``ts`` + bar length), oracle rounds and trades at ``max(ts, received_at)``, quotes and
-books at ``ts``, external series at their ``known_at`` column when they have one, else at ``ts``.
+Every frame carries a ``known_at`` column: the store's own (``Store.as_of`` computes it, clock
+offsets included) or, for in-memory frames, the rule of :mod:`pmresearch.data.knowledge` with the
+inputs' ``clock_offsets``: klines are known at their bar's close (``ts`` + bar length), oracle
+rounds and trades at ``max(ts, received_at + clock offset of their collector)``, quotes and books at
+``ts``, external series at their ``known_at`` column when they have one, else at ``ts``.
 :meth:`FeatureInputs.truncate` and :meth:`FeatureInputs.permute_after` are what the leakage audit
-(and ``pmresearch features --until``) use.
+(and ``pmresearch features --until``) use, so they cut on the same corrected times as the features.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from pmresearch._time import ensure_utc, to_utc
+from pmresearch.data import knowledge as _knowledge
+from pmresearch.data.knowledge import ClockOffsets, bar_length, check_clock_offsets
 
 if TYPE_CHECKING:
     from pmresearch.data.store import Store
@@ -32,9 +36,8 @@ FRAME_KINDS: dict[str, str] = {
     "trades": "trades", "oracle": "oracle",
 }
 #: Bar length of each klines field.
-BAR_LENGTH: dict[str, pd.Timedelta] = {
-    "spot_1m": pd.Timedelta(minutes=1), "spot_1s": pd.Timedelta(seconds=1), "eth_1m": pd.Timedelta(minutes=1),
-}
+BAR_LENGTH: dict[str, pd.Timedelta] = {"spot_1m": bar_length("1m"), "spot_1s": bar_length("1s"),
+                                       "eth_1m": bar_length("1m")}
 #: Columns that locate a row in time or identify it; :meth:`FeatureInputs.permute_after` keeps them.
 _FIXED_COLUMNS = {
     "ts", "received_at", "server_ts", "known_at", "slug", "token_id", "outcome", "side", "level", "symbol",
@@ -55,8 +58,12 @@ _EMPTY_KLINES = pd.DataFrame({
 
 
 def knowledge_time(kind: str, frame: pd.DataFrame, *, bar: pd.Timedelta | None = None,
-                   what: str = "frame") -> pd.Series:
+                   clock_offsets: ClockOffsets | None = None, what: str = "frame") -> pd.Series:
     """Knowledge time of every row of a canonical frame (tz-aware UTC Series aligned with ``frame``).
+
+    A frame that already carries ``known_at`` (every :class:`FeatureInputs` frame does: the store's,
+    or the one computed with the inputs' clock offsets) is known then; otherwise the rule of
+    :func:`pmresearch.data.knowledge.knowledge_time` applies.
 
     Parameters
     ----------
@@ -65,27 +72,24 @@ def knowledge_time(kind: str, frame: pd.DataFrame, *, bar: pd.Timedelta | None =
     frame : DataFrame
         The frame; it needs ``ts`` (and uses ``received_at`` / ``known_at`` where present).
     bar : Timedelta, optional
-        Bar length for klines (required for them).
+        Bar length for klines (else their ``interval`` column).
+    clock_offsets : mapping, optional
+        Collector -> offset added to its ``received_at`` (oracle, trades).
     what : str
         Name used in error messages.
     """
-    ts = ensure_utc(frame["ts"], what=f"{what}, column 'ts'") if "ts" in frame.columns else None
-    if ts is None:
+    if "ts" not in frame.columns:
         raise ValueError(f"{what}: missing column 'ts'")
-    if kind == "klines":
-        if bar is None:
-            raise ValueError(f"{what}: klines need a bar length")
-        return ts + bar
-    if kind in ("oracle", "trades") and "received_at" in frame.columns:
-        rec = ensure_utc(frame["received_at"], what=f"{what}, column 'received_at'")
-        out: pd.Series = ts.where(rec.isna() | (rec <= ts), rec)
-        return out
-    if kind == "external" and "known_at" in frame.columns:
+    if "known_at" in frame.columns:
+        ts = ensure_utc(frame["ts"], what=f"{what}, column 'ts'")
         known = ensure_utc(frame["known_at"], what=f"{what}, column 'known_at'")
-        if (known < ts).any():
-            raise ValueError(f"{what}: known_at earlier than ts at rows {list(frame.index[known < ts][:5])}")
+        early = (known < ts).to_numpy()
+        if early.any():
+            raise ValueError(f"{what}: known_at earlier than ts at rows {list(frame.index[early][:5])}")
         return known
-    return ts
+    if kind == "klines" and bar is None and "interval" not in frame.columns:
+        raise ValueError(f"{what}: klines need a bar length (or an 'interval' column)")
+    return _knowledge.knowledge_time(kind, frame, clock_offsets=clock_offsets, bar=bar, what=what)
 
 
 def read_external(path: str | Path) -> pd.DataFrame:
@@ -144,6 +148,10 @@ class FeatureInputs:
         Optional external series (e.g. S&P futures, a fear-and-greed index): ``ts`` plus numeric
         value columns, and optionally ``known_at`` (publication time, ``>= ts``). Each value column
         becomes the feature ``cross__ext_<key>_<column>``, joined as-of by knowledge time.
+    clock_offsets : mapping of str to Timedelta
+        Per-collector clock offsets (:mod:`pmresearch.data.knowledge`): added to the ``received_at``
+        of oracle rows (by ``source``) and trades (by ``venue``) of frames that have no ``known_at``
+        column yet. Every frame gets its ``known_at`` column at construction.
     """
 
     spot_1m: pd.DataFrame
@@ -154,8 +162,10 @@ class FeatureInputs:
     trades: pd.DataFrame | None = None
     oracle: pd.DataFrame | None = None
     external: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    clock_offsets: ClockOffsets = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "clock_offsets", check_clock_offsets(self.clock_offsets))
         if self.spot_1m is None:
             raise TypeError("FeatureInputs.spot_1m is required (an empty klines frame when there are none)")
         for name in FRAME_KINDS:
@@ -167,6 +177,14 @@ class FeatureInputs:
             if "ts" not in frame.columns:
                 raise ValueError(f"FeatureInputs.{name}: missing column 'ts'")
             ensure_utc(frame["ts"], what=f"FeatureInputs.{name}, column 'ts'")
+            if "known_at" not in frame.columns or frame["known_at"].isna().any():
+                # rows without a knowledge time (e.g. frames concatenated with new rows) get the rule's
+                rule = knowledge_time(FRAME_KINDS[name], frame.drop(columns=["known_at"], errors="ignore"),
+                                      bar=BAR_LENGTH.get(name), clock_offsets=self.clock_offsets,
+                                      what=f"FeatureInputs.{name}")
+                known = rule if "known_at" not in frame.columns else ensure_utc(
+                    frame["known_at"], what=f"FeatureInputs.{name}, column 'known_at'").fillna(rule)
+                object.__setattr__(self, name, frame.assign(known_at=known.astype("datetime64[us, UTC]")))
         for key, frame in self.external.items():
             if not str(key).replace("_", "").isalnum():
                 raise ValueError(f"FeatureInputs.external: key {key!r} must be alphanumeric/underscore")
@@ -183,7 +201,8 @@ class FeatureInputs:
 
     @classmethod
     def from_store(cls, store: Store, *, start: pd.Timestamp | str, end: pd.Timestamp | str,
-                   until: pd.Timestamp | str | None = None, require_klines: bool = True) -> FeatureInputs:
+                   until: pd.Timestamp | str | None = None, require_klines: bool = True,
+                   clock_offsets: ClockOffsets | None = None) -> FeatureInputs:
         """Read the inputs known in ``[start, min(end, until)]`` from a store (either backend).
 
         Parameters
@@ -198,14 +217,19 @@ class FeatureInputs:
         require_klines : bool
             Raise when no BTCUSDT 1m klines are known in the range (default); when False, ``spot_1m``
             is an empty klines frame instead (the other inputs are still read).
+        clock_offsets : mapping, optional
+            Per-collector clock offsets, applied by the store's knowledge time: every frame keeps
+            the store's ``known_at`` column, so features, ``truncate`` and the leakage audit all
+            use the corrected times.
         """
         lo, hi = to_utc(start, what="start"), to_utc(end, what="end")
         if until is not None:
             hi = min(hi, to_utc(until, what="until"))
         since = lo - pd.Timedelta(microseconds=1)
+        offsets = check_clock_offsets(clock_offsets)
 
         def read(table: str, where: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
-            frame = store.as_of(table, hi, since=since, where=where).drop(columns=["known_at"])
+            frame = store.as_of(table, hi, since=since, where=where, clock_offsets=offsets)
             return frame.reset_index(drop=True) if len(frame) else None
 
         spot = read("spot_prices", {"symbol": "BTCUSDT", "interval": "1m"})
@@ -218,7 +242,7 @@ class FeatureInputs:
             spot_1s=read("spot_prices", {"symbol": "BTCUSDT", "interval": "1s"}),
             eth_1m=read("spot_prices", {"symbol": "ETHUSDT", "interval": "1m"}),
             quotes=read("polymarket_quotes"), books=read("polymarket_books"), trades=read("trades"),
-            oracle=read("oracle_prices"),
+            oracle=read("oracle_prices"), clock_offsets=offsets,
         )
 
     def __repr__(self) -> str:
@@ -242,7 +266,8 @@ class FeatureInputs:
             key = name.split(":", 1)[1]
             return knowledge_time("external", self.external[key], what=f"external[{key!r}]")
         frame = getattr(self, name)
-        return knowledge_time(FRAME_KINDS[name], frame, bar=BAR_LENGTH.get(name), what=f"FeatureInputs.{name}")
+        return knowledge_time(FRAME_KINDS[name], frame, bar=BAR_LENGTH.get(name), clock_offsets=self.clock_offsets,
+                              what=f"FeatureInputs.{name}")
 
     def has(self, name: str) -> bool:
         """Whether the frame ``name`` is present and non-empty."""

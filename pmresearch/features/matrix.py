@@ -64,14 +64,14 @@ def _join(rows: pd.DataFrame, inputs: FeatureInputs | None, names: Sequence[str]
 
 
 def _store_inputs(store: Store, rows: pd.DataFrame, until: pd.Timestamp | None,
-                  lookback: pd.Timedelta) -> FeatureInputs | None:
+                  lookback: pd.Timedelta, clock_offsets: Mapping[str, pd.Timedelta] | None) -> FeatureInputs | None:
     """The store's feature inputs around the rows (None when there are no rows). Without BTCUSDT
     1m klines there (e.g. an oracle-only day) the other inputs still feed the features that use
     them; kline features are NaN."""
     if rows.empty:
         return None
     return FeatureInputs.from_store(store, start=rows["t"].min() - lookback, end=rows["t"].max(), until=until,
-                                    require_klines=False)
+                                    require_klines=False, clock_offsets=clock_offsets)
 
 
 def build_feature_matrix(
@@ -118,7 +118,7 @@ def build_feature_matrix(
     rows = decision_rows(store, interval_minutes=interval_minutes, every_s=every_s, first_s=first_s,
                          last_s=last_s, offsets=offsets, until=upper, max_staleness=max_staleness,
                          clock_offsets=clock_offsets)
-    return _join(rows, _store_inputs(store, rows, upper, lookback), names)
+    return _join(rows, _store_inputs(store, rows, upper, lookback, clock_offsets), names)
 
 
 def build_feature_matrix_from_world(

@@ -27,6 +27,7 @@ import pandas as pd
 
 from pmresearch import rules
 from pmresearch._time import ensure_utc, require_utc_column, to_utc
+from pmresearch.data.knowledge import knowledge_time
 from pmresearch.data.store import Store
 from pmresearch.labels.outcomes import SETTLEMENT_SOURCE, tick_grid, window_labels
 
@@ -62,9 +63,6 @@ STRIKE_SOURCES = ("recorded", "quote-logger", "oracle", "exchange-proxy")
 
 #: Far-future bound used when no ``until`` is given.
 _NO_UNTIL = pd.Timestamp("2200-01-01", tz="UTC")
-_BAR = {"1s": pd.Timedelta(seconds=1), "1m": pd.Timedelta(minutes=1), "3m": pd.Timedelta(minutes=3),
-        "5m": pd.Timedelta(minutes=5), "15m": pd.Timedelta(minutes=15), "30m": pd.Timedelta(minutes=30),
-        "1h": pd.Timedelta(hours=1), "4h": pd.Timedelta(hours=4), "1d": pd.Timedelta(days=1)}
 _US: Literal["datetime64[us, UTC]"] = "datetime64[us, UTC]"
 #: Default maximum age (by knowledge time) of an as-of value.
 DEFAULT_MAX_STALENESS = pd.Timedelta(minutes=2)
@@ -177,34 +175,16 @@ def with_known_at(kind: str, frame: pd.DataFrame,
                   clock_offsets: Mapping[str, pd.Timedelta] | None = None) -> pd.DataFrame:
     """``frame`` with a ``known_at`` column (DESIGN.md knowledge time) when it lacks one.
 
-    ``klines``: ``ts`` + bar length; ``oracle``: ``max(ts, received_at + offset of its source)``;
-    ``quotes``/``books``: ``ts``; ``markets``: ``window_end`` (the outcome's knowledge time).
+    The rule of :func:`pmresearch.data.knowledge.knowledge_time`: ``klines``: ``ts`` + bar length;
+    ``oracle``: ``max(ts, received_at + offset of its source)``; ``quotes``/``books``: ``ts``;
+    ``markets``: ``window_end`` (the outcome's knowledge time). A ``known_at`` column already there
+    (a store read) is kept.
     """
+    out = frame.copy()
     if "known_at" in frame.columns:
-        out = frame.copy()
         out["known_at"] = ensure_utc(out["known_at"], what=f"{kind}, column 'known_at'")
         return out
-    out = frame.copy()
-    if kind == "markets":
-        out["known_at"] = ensure_utc(out["window_end"], what="markets, column 'window_end'")
-        return out
-    require_utc_column(out, "ts", what=kind)
-    ts = ensure_utc(out["ts"], what=f"{kind}, column 'ts'")
-    if kind == "klines":
-        bad = ~out["interval"].isin(list(_BAR))
-        if bad.any():
-            raise ValueError(f"klines: unknown bar length {out.loc[bad, 'interval'].iloc[0]!r} at row "
-                             f"{out.index[bad][0]}")
-        out["known_at"] = ts + out["interval"].map(_BAR).astype("timedelta64[us]")
-    elif kind == "oracle" and "received_at" in out.columns:
-        rec = ensure_utc(pd.Series(pd.to_datetime(out["received_at"], utc=True), index=out.index),
-                         what="oracle, column 'received_at'")
-        if clock_offsets:
-            shift = out["source"].map(dict(clock_offsets)).fillna(pd.Timedelta(0)).astype("timedelta64[us]")
-            rec = rec + shift
-        out["known_at"] = ts.where(rec.isna() | (rec <= ts), rec)
-    else:
-        out["known_at"] = ts
+    out["known_at"] = knowledge_time(kind, out, clock_offsets=clock_offsets, what=kind)
     return out
 
 

@@ -123,3 +123,34 @@ def test_oracle_only_day_of_the_real_sample(shared_data: Path, tmp_path: Path) -
     assert set(matrix["spot_source"].dropna()) == {"oracle"} and matrix["spot"].notna().mean() > 0.95
     feats = [c for c in matrix.columns if c not in DECISION_COLUMNS]
     assert matrix[[c for c in feats if c.startswith("tech")]].isna().all().all()
+
+
+def test_collector_clock_behind_delays_what_features_see(world: World, tmp_path: Path) -> None:
+    """A collector whose clock runs 3 s behind: with its offset, the features see each oracle tick 3 s
+    later, exactly as if its ``received_at`` had been recorded 3 s later (the independent reference:
+    a second store holding the shifted times, read without offsets). Before the offsets were threaded
+    into ``FeatureInputs.from_store`` the first matrix equalled the uncorrected one."""
+    name, source, shift = "price__oracle_ret_60s", "chainlink-data-streams", pd.Timedelta(seconds=3)
+    offsets = {source: shift}
+    shifted = world.oracle.copy()
+    later = shifted["source"] == source
+    shifted.loc[later, "received_at"] = shifted.loc[later, "received_at"] + shift
+    urls = {}
+    for label, oracle in (("as_recorded", world.oracle), ("shifted", shifted)):
+        urls[label] = f"duckdb:///{tmp_path}/{label}.duckdb"
+        with connect(urls[label]) as store:
+            store.load_frames([("markets", world.markets, "markets"), ("oracle", oracle, "oracle"),
+                               ("klines", world.klines, "klines")])
+    kw = {"interval_minutes": 5, "names": [name], "offsets": "7s,40s,2m,4m"}
+    with connect(urls["as_recorded"]) as store:
+        corrected = build_feature_matrix(store, clock_offsets=offsets, **kw)
+        uncorrected = build_feature_matrix(store, **kw)
+    with connect(urls["shifted"]) as store:
+        reference = build_feature_matrix(store, **kw)
+    assert len(corrected) > 100
+    np.testing.assert_array_equal(corrected[name].to_numpy(), reference[name].to_numpy())
+    # non-vacuous: the delay changes what is seen on most rows, and some ticks become unknown
+    differs = ~np.isclose(corrected[name], uncorrected[name], rtol=0, atol=0, equal_nan=True)
+    assert differs.mean() > 0.5
+    # and the decision rows' spot (read by decision_rows with the same offsets) agrees too
+    pd.testing.assert_series_equal(corrected["spot"], reference["spot"])

@@ -202,7 +202,8 @@ def test_oracle_strike_equals_the_official_strike(shared_data: Path) -> None:
 def test_exchange_proxy_agrees_with_resolutions(shared_data: Path) -> None:
     """Flip rate of the exchange proxy against Polymarket's resolution: the data README measured 99.4%
     (15 min) and 97.9% (5 min) agreement on this sample and its twin."""
-    kl = read_file(next(shared_data.glob("btcusdt_1m_2026-*.parquet")))
+    # every 1m kline file (the sample has several periods; the markets' period is one of them)
+    kl = pd.concat([read_file(p) for p in sorted(shared_data.glob("btcusdt_1m_*.parquet"))], ignore_index=True)
     for minutes, floor in ((15, 0.98), (5, 0.96)):
         m = read_file(next(shared_data.glob(f"polymarket_btc_{minutes}m_markets_2026-02-2*.parquet")))
         proxy = exchange_proxy_outcomes(m, kl)
