@@ -261,25 +261,52 @@ def tick_size(price: npt.ArrayLike) -> FloatArray:
     return np.where((p > 0.96) | (p < 0.04), 0.001, 0.01)
 
 
-def round_to_tick(price: npt.ArrayLike, direction: Literal["down", "up", "nearest"]) -> FloatArray:
-    """Round prices onto the venue's tick grid, clipped to ``[0.001, 0.999]``.
+def round_to_tick(
+    price: npt.ArrayLike, direction: Literal["down", "up", "nearest"], *, clip: bool = True
+) -> FloatArray:
+    """Round prices onto the venue's tick grid (vectorized).
 
-    ``"down"`` suits bids, ``"up"`` asks. The tick is the one at the price rounded on the coarse
-    grid, so a price just inside 0.96 stays on the 0.01 grid.
+    The grid holds 0.001 .. 0.039, 0.04 .. 0.96 in steps of 0.01 and 0.961 .. 0.999 (the tick is
+    0.001 above 0.96 and below 0.04, :func:`tick_size`). ``"down"`` gives the largest grid price at
+    or below each price (bids), ``"up"`` the smallest at or above (asks), ``"nearest"`` the closest
+    (ties to even hundredths/thousandths). Prices already on the grid (up to 1e-9) are returned
+    unchanged by every direction, so ``round_to_tick(1 - p, ...)`` of a grid price ``p`` is its
+    mirror exactly.
+
+    Parameters
+    ----------
+    price : array_like
+        Prices.
+    direction : {"down", "up", "nearest"}
+        Rounding direction.
+    clip : bool, default True
+        Clip the result to ``[0.001, 0.999]``; when False, prices off ``[0, 1]`` stay outside it (for
+        callers that drop levels beyond the book's ends).
+
+    Returns
+    -------
+    ndarray
+        float64 grid prices (rounded to 3 decimals, so equal grid prices compare equal).
     """
+    if direction not in ("down", "up", "nearest"):
+        raise ValueError(f"round_to_tick: direction must be 'down', 'up' or 'nearest', got {direction!r}")
     p = np.asarray(price, dtype=np.float64)
 
     def grid(scale: float) -> FloatArray:
         x = p * scale
         if direction == "down":
-            return np.floor(x + 1e-9) / scale
+            return np.asarray(np.floor(x + 1e-9) / scale, dtype=np.float64)
         if direction == "up":
-            return np.ceil(x - 1e-9) / scale
-        return np.round(x) / scale
+            return np.asarray(np.ceil(x - 1e-9) / scale, dtype=np.float64)
+        return np.asarray(np.round(x) / scale, dtype=np.float64)
 
-    coarse, fine = grid(100.0), grid(1000.0)
-    out = np.where((coarse > 0.96) | (coarse < 0.04), fine, coarse)
-    return np.asarray(np.clip(np.round(out, 3), 0.001, 0.999), dtype=np.float64)
+    # The fine-grid result is a grid price exactly when it lies where the tick is 0.001; elsewhere
+    # the coarse-grid result is the answer in that direction (the grids nest: 0.04 and 0.96 are on both).
+    fine = grid(1000.0)
+    out = np.round(np.where(tick_size(fine) < 0.01, fine, grid(100.0)), 3)
+    if clip:
+        out = np.clip(out, 0.001, 0.999)
+    return np.asarray(out, dtype=np.float64)
 
 
 def min_order_shares(ts: pd.Timestamp | str) -> float:

@@ -107,6 +107,33 @@ def test_tick_size_and_rounding() -> None:
     assert rules.round_to_tick(1.2, "up")[()] == 0.999
 
 
+# The venue's price grid written out (DOMAIN.md: tick 0.01; 0.001 above 0.96 and below 0.04).
+GRID = np.array(sorted({k / 1000 for k in range(1, 40)} | {k / 100 for k in range(4, 97)}
+                       | {k / 1000 for k in range(961, 1000)}))
+
+
+def test_round_to_tick_against_the_written_out_grid() -> None:
+    """Every direction against a search of the explicit grid; grid prices (and so mirrors ``1 - p`` of
+    grid prices) are fixed points, including the fine ticks next to 0.04 and 0.96."""
+    rng = np.random.default_rng(11)
+    p = np.concatenate([rng.uniform(0.001, 0.999, 20_000), rng.uniform(0.025, 0.045, 5_000),
+                        rng.uniform(0.955, 0.975, 5_000)])
+    below = GRID[np.searchsorted(GRID, p + 1e-12, side="right") - 1]
+    above = GRID[np.searchsorted(GRID, p - 1e-12, side="left")]
+    nearest = np.where(p - below <= above - p, below, above)
+    np.testing.assert_array_equal(rules.round_to_tick(p, "down"), below)
+    np.testing.assert_array_equal(rules.round_to_tick(p, "up"), above)
+    not_tie = np.abs((p - below) - (above - p)) > 1e-9
+    np.testing.assert_array_equal(rules.round_to_tick(p, "nearest")[not_tie], nearest[not_tie])
+    for direction in ("down", "up", "nearest"):
+        np.testing.assert_array_equal(rules.round_to_tick(GRID, direction), GRID)
+        np.testing.assert_array_equal(rules.round_to_tick(1.0 - GRID, direction), GRID[::-1])
+    assert rules.round_to_tick(0.9655, "down")[()] == 0.965 and rules.round_to_tick(0.0345, "up")[()] == 0.035
+    np.testing.assert_array_equal(rules.round_to_tick([-0.001, 1.0], "nearest", clip=False), [-0.001, 1.0])
+    with pytest.raises(ValueError, match="direction"):
+        rules.round_to_tick(0.5, "in")  # type: ignore[arg-type]
+
+
 def test_tie_resolves_up() -> None:
     rule = rules.settlement_rule_at("2026-06-15", 15)
     np.testing.assert_array_equal(rule.outcome([100.0, 100.0, 100.0], [100.0, 99.99, 100.01]), [1, 0, 1])

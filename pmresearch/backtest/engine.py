@@ -17,7 +17,7 @@ import pandas as pd
 from pmresearch import rules
 from pmresearch.config import param
 
-__all__ = ["TRADE_COLUMNS", "TakerThreshold", "run_taker_threshold"]
+__all__ = ["TRADE_COLUMNS", "TakerThreshold", "fee_per_share", "run_taker_threshold"]
 
 TRADE_COLUMNS = [
     "t", "slug", "window_start", "window_end", "side", "p_model", "ask_seen", "edge", "t_fill", "price",
@@ -34,8 +34,18 @@ class TakerThreshold:
     max_trades_per_window: int = param(1, ge=1, doc="positions per market window")
 
 
-def _fee_per_share(price: np.ndarray, rate: np.ndarray, expo: np.ndarray) -> np.ndarray:
-    return np.asarray(rate * (price * (1.0 - price)) ** expo, dtype=np.float64)
+def fee_per_share(shares: float, price: np.ndarray, rate: np.ndarray, expo: np.ndarray) -> np.ndarray:
+    """Taker fee per share of an order of ``shares`` at ``price``.
+
+    :func:`pmresearch.rules.taker_fee` of the order (floored to 5 decimals on its total) divided by
+    ``shares``: the fee the strategy deducts from its edge is the fee the fill is charged.
+    """
+    return np.asarray(rules.taker_fee(shares, price, rate, expo) / shares, dtype=np.float64)
+
+
+def _down_ask(bid_up: np.ndarray) -> np.ndarray:
+    """The Down ask mirroring an Up bid: ``1 - bid`` put back on the tick grid (NaN stays NaN)."""
+    return rules.round_to_tick(1.0 - np.asarray(bid_up, dtype=np.float64), "nearest")
 
 
 def run_taker_threshold(
@@ -71,10 +81,10 @@ def run_taker_threshold(
     r["expo"] = r["slug"].map(fees["fee_exponent"]).fillna(pd.Series(expo_tl, index=r.index))
     p = r["p_model"].to_numpy(dtype=np.float64)
     ask_up = r["ask_up"].to_numpy(dtype=np.float64)
-    ask_dn = np.round(1.0 - r["bid_up"].to_numpy(dtype=np.float64), 3)
+    ask_dn = _down_ask(r["bid_up"].to_numpy(dtype=np.float64))
     rate, expo = r["rate"].to_numpy(dtype=np.float64), r["expo"].to_numpy(dtype=np.float64)
-    edge_up = p - ask_up - _fee_per_share(ask_up, rate, expo)
-    edge_dn = (1.0 - p) - ask_dn - _fee_per_share(ask_dn, rate, expo)
+    edge_up = p - ask_up - fee_per_share(strategy.shares, ask_up, rate, expo)
+    edge_dn = (1.0 - p) - ask_dn - fee_per_share(strategy.shares, ask_dn, rate, expo)
     r["side"] = np.where(edge_up >= edge_dn, "Up", "Down")
     r["edge"] = np.maximum(edge_up, edge_dn)
     r["ask_seen"] = np.where(edge_up >= edge_dn, ask_up, ask_dn)
@@ -90,7 +100,8 @@ def run_taker_threshold(
     sig = sig.sort_values("t_fill", kind="stable")
     book = pd.merge_asof(sig[["t_fill", "slug"]].reset_index(), q, left_on="t_fill", right_on="ts", by="slug",
                          direction="backward").set_index("index").reindex(sig.index)
-    fill_px = np.where(sig["side"] == "Up", book["best_ask_up"], np.round(1.0 - book["best_bid_up"], 3))
+    fill_px = np.where(sig["side"] == "Up", book["best_ask_up"].to_numpy(dtype=np.float64),
+                       _down_ask(book["best_bid_up"].to_numpy(dtype=np.float64)))
     fillable = ~np.isnan(fill_px) & (fill_px <= sig["ask_seen"].to_numpy() + 1e-12)
     sig["price"] = fill_px
     sig["true_prob_up"] = book.get("true_prob_up", np.nan)

@@ -37,6 +37,11 @@ def _ts(start_us: int, offsets_s: FloatArray | IntArray) -> pd.Series:
     return pd.Series(pd.DatetimeIndex(us.astype("datetime64[us]")).tz_localize("UTC"))
 
 
+def _mirror(up_price: FloatArray, *, clip: bool = True) -> FloatArray:
+    """The Down token's price mirroring an Up grid price, ``1 - p`` put back on the tick grid."""
+    return rules.round_to_tick(1.0 - up_price, "nearest", clip=clip)
+
+
 def _token_id(seed: int, slug: str, outcome: str) -> str:
     digest = hashlib.blake2b(f"{seed}:{slug}:{outcome}".encode(), digest_size=32).digest()
     return str(int.from_bytes(digest, "big"))
@@ -385,7 +390,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
         bid = rules.round_to_tick(p_mm - cfg.half_spread, "down")
         ask = rules.round_to_tick(p_mm + cfg.half_spread, "up")
         bid = np.minimum(bid, 0.998)
-        ask = np.where(ask <= bid, np.round(bid + rules.tick_size(bid), 3), ask)
+        ask = np.where(ask <= bid, rules.round_to_tick(bid + rules.tick_size(bid), "nearest"), ask)
         q_slug = slugs[w_of]
         quote_frames.append(pd.DataFrame({
             "ts": _ts(start_us, qt), "slug": pd.array(q_slug, dtype="str"),
@@ -394,7 +399,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
             "window_start": _ts(start_us, t0[w_of]), "window_end": _ts(start_us, t1[w_of]),
             "strike": strike[w_of], "strike_logged": strike[w_of], "reference_price": np.round(spot_q, 2),
             "best_bid_up": bid, "best_ask_up": ask,
-            "best_bid_down": np.round(1.0 - ask, 3), "best_ask_down": np.round(1.0 - bid, 3),
+            "best_bid_down": _mirror(ask), "best_ask_down": _mirror(bid),
             "source": SOURCE, "true_prob_up": p_true,
         }))
 
@@ -429,8 +434,9 @@ def _books(
     asks = np.empty((n, k))
     bids[:, 0], asks[:, 0] = bid, ask
     for j in range(1, k):
-        bids[:, j] = np.round(bids[:, j - 1] - rules.tick_size(bids[:, j - 1]), 3)
-        asks[:, j] = np.round(asks[:, j - 1] + rules.tick_size(asks[:, j - 1]), 3)
+        # one tick away; levels that leave [0.001, 0.999] stay outside it and are dropped below
+        bids[:, j] = rules.round_to_tick(bids[:, j - 1] - rules.tick_size(bids[:, j - 1]), "nearest", clip=False)
+        asks[:, j] = rules.round_to_tick(asks[:, j - 1] + rules.tick_size(asks[:, j - 1]), "nearest", clip=False)
     scale = cfg.depth_shares * cfg.depth_growth ** np.arange(k)
     bid_sz = np.round(scale * np.exp(0.5 * rng.standard_normal((n, k))), 2)
     ask_sz = np.round(scale * np.exp(0.5 * rng.standard_normal((n, k))), 2)
@@ -439,8 +445,8 @@ def _books(
     # Up token: its own bids and asks; Down token: bids mirror Up asks, asks mirror Up bids.
     for token, outcome, side, px, sz in (
         (tok_up, "Up", "bid", bids, bid_sz), (tok_up, "Up", "ask", asks, ask_sz),
-        (tok_dn, "Down", "bid", np.round(1.0 - asks, 3), ask_sz),
-        (tok_dn, "Down", "ask", np.round(1.0 - bids, 3), bid_sz),
+        (tok_dn, "Down", "bid", _mirror(asks, clip=False), ask_sz),
+        (tok_dn, "Down", "ask", _mirror(bids, clip=False), bid_sz),
     ):
         valid = ((px >= 0.001) & (px <= 0.999)).ravel()
         parts.append(pd.DataFrame({
@@ -473,7 +479,7 @@ def _taker_trades(
     up = rng.random(w.size) < 0.5
     buy = rng.random(w.size) < 0.5
     price_up = np.where(buy, ask[qi], bid[qi])
-    price = np.where(up, price_up, np.round(1.0 - np.where(buy, bid[qi], ask[qi]), 3))
+    price = np.where(up, price_up, _mirror(np.where(buy, bid[qi], ask[qi])))
     qty = np.round(cfg.taker_size_shares * np.exp(0.8 * rng.standard_normal(w.size)), 2)
     slug = slugs[w]
     seq = np.arange(w.size)
