@@ -9,7 +9,8 @@ is multiplied by ``SECONDS_PER_YEAR / b``.
 * Garman & Klass (1980), their estimator (5) as usually written:
   ``sigma^2 = mean(0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2)``. Both per-bar terms are those of
   :func:`pmresearch.pricing.vol.range_bar_variance` (continuous-path form, no discrete-sampling factor).
-* EWMA: RiskMetrics (1996) ``s_t = lambda s_{t-1} + (1 - lambda) r_t^2`` with lambda = 0.94.
+* EWMA: RiskMetrics (1996) ``s_t = lambda s_{t-1} + (1 - lambda) r_t^2`` with lambda = 0.94,
+  :func:`pmresearch.pricing.vol.ewma_variance` started at the first squared return.
 * regime: the percentile of the 60-minute realized vol within its own trailing day (1,440 values,
   at least 720), and a label -1 / 0 / 1 for the low / middle / high third.
 """
@@ -23,7 +24,7 @@ from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.features.context import bar_block
 from pmresearch.features.price import safe_log
 from pmresearch.features.registry import REGISTRY
-from pmresearch.pricing.vol import RangeMethod, range_bar_variance
+from pmresearch.pricing.vol import RangeMethod, ewma_variance, range_bar_variance
 
 __all__ = [
     "garman_klass_var",
@@ -85,8 +86,9 @@ def vol_features_1m(bars: pd.DataFrame) -> dict[str, pd.Series]:
     for w in RANGE_MINUTES:
         out[f"vol__parkinson_{w}m"] = rolling_annualized_vol(pk, w, 60.0)
         out[f"vol__garman_klass_{w}m"] = rolling_annualized_vol(gk, w, 60.0)
-    ewma = rv.ewm(alpha=1.0 - 0.94, adjust=False, min_periods=30).mean()
-    out["vol__ewma_094"] = np.sqrt(ewma * (SECONDS_PER_YEAR / 60.0))
+    # the package's one EWMA, started at the first squared return (pandas' adjust=False convention)
+    ewma = ewma_variance(rv.to_numpy(dtype=np.float64), 0.94, min_periods=30, init="first")
+    out["vol__ewma_094"] = pd.Series(np.sqrt(ewma * (SECONDS_PER_YEAR / 60.0)), index=rv.index)
     long = out["vol__rv_1m_240m"]
     out["vol__ratio_15m_240m"] = out["vol__rv_1m_15m"] / long.where(long > 0)
     pct = out["vol__rv_1m_60m"].rolling(REGIME_WINDOW, min_periods=REGIME_WINDOW // 2).rank(pct=True)

@@ -49,6 +49,7 @@ __all__ = [
     "bipower_variation",
     "bipower_vol",
     "discrete_range_factor",
+    "ewma_variance",
     "ewma_vol",
     "intraday_seasonality",
     "range_bar_variance",
@@ -282,6 +283,17 @@ def _bar_frame(bars: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.Series,
     return ts, bar_s, regular
 
 
+def _known_at(ts: pd.Series, bar_s: float) -> pd.DatetimeIndex:
+    """Knowledge times of bars opening at ``ts``: their close, ``ts + bar``, in microseconds.
+
+    The klines rule of :func:`pmresearch.data.knowledge.knowledge_time` (``kind="klines"`` with
+    ``bar=``), written here because pricing sits below ``data`` in the import order (DESIGN.md) and
+    its bar length is measured from the spacing, not read from an ``interval`` name; a test checks
+    that the two agree.
+    """
+    return pd.DatetimeIndex((ts + pd.Timedelta(seconds=bar_s)).astype("datetime64[us, UTC]"))
+
+
 def rolling_vol(
     bars: pd.DataFrame,
     window: str | pd.Timedelta,
@@ -342,20 +354,100 @@ def rolling_vol(
                + (1.0 - k) * rs.rolling(n, min_periods=n).mean())
     else:
         raise ValueError(f"unknown method {method!r}")
-    known = (ts + pd.Timedelta(seconds=bar_s)).astype("datetime64[us, UTC]")
     name = f"{method}_{pd.Timedelta(window).isoformat()}"
     out = np.where(holes, np.nan, annualize(var.to_numpy(), bar_s))
-    return pd.Series(out, index=pd.DatetimeIndex(known), name=name)
+    return pd.Series(out, index=_known_at(ts, bar_s), name=name)
 
 
-def ewma_vol(bars: pd.DataFrame, lam: float = 0.94, *, min_bars: int = 30) -> pd.Series:
+EwmaInit = Literal["mean", "first"]
+
+
+def ewma_variance(
+    x: npt.ArrayLike, lam: float = 0.94, *, min_periods: int = 30, init: EwmaInit | float = "mean"
+) -> FloatArray:
+    """RiskMetrics EWMA ``s_t = lam s_{t-1} + (1 - lam) x_t`` of per-bar squared returns ``x``.
+
+    The one EWMA of the package: :func:`ewma_vol` and the ``vol__ewma_094`` feature both call it.
+
+    Parameters
+    ----------
+    x : array_like
+        1-D per-bar variances (squared returns); NaN marks a bar without an observation.
+    lam : float
+        Decay, in ``(0, 1)`` (RiskMetrics 1996: 0.94).
+    min_periods : int
+        Observations needed before a value is reported (NaN before).
+    init : {"mean", "first"} or float
+        Start of the recursion. ``"mean"``: the mean of the first ``min_periods`` observations is
+        the value at the ``min_periods``-th one. ``"first"``: the first observation (pandas
+        ``ewm(alpha=1 - lam, adjust=False, min_periods=...)``). A number: the value before the first
+        bar, ``s_{-1}`` (arch's ``backcast``, so that ``s_t`` is arch's ``sigma2[t + 1]``).
+
+    Returns
+    -------
+    ndarray
+        ``s_t`` per bar. A missing bar holds the last value; the first observation after ``k``
+        missing bars gets pandas' ``ignore_na=False`` weight, ``s = c s_prev + (1 - c) x`` with
+        ``c = lam^(k+1) / (lam^(k+1) + 1 - lam)`` (weights by absolute position, renormalized).
+    """
+    if not 0.0 < lam < 1.0:
+        raise ValueError("lam must be in (0, 1)")
+    v = np.asarray(x, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"ewma_variance: x must be 1-D, got shape {v.shape}")
+    if min_periods < 0:
+        raise ValueError(f"ewma_variance: min_periods must be >= 0, got {min_periods}")
+    out = np.full(v.size, np.nan)
+    obs = np.flatnonzero(~np.isnan(v))
+    if isinstance(init, str):
+        if init not in ("mean", "first"):
+            raise ValueError(f"ewma_variance: init must be 'mean', 'first' or a number, got {init!r}")
+        k = max(min_periods, 1) if init == "mean" else 1
+        if obs.size < k:
+            return out
+        start = int(obs[k - 1])
+        level = float(np.mean(v[obs[:k]])) if init == "mean" else float(v[start])
+        out[start] = level
+        last_obs = start
+    else:
+        level, start, last_obs = float(init), -1, -1
+    # runs of consecutive observations after the start: within a run a first-order linear filter
+    rest = obs[obs > start]
+    if rest.size:
+        breaks = np.flatnonzero(np.diff(rest) > 1) + 1
+        for run in np.split(rest, breaks):
+            a, b = int(run[0]), int(run[-1]) + 1
+            gap = a - last_obs - 1
+            if gap > 0:  # pandas' renormalized weight for the first observation after missing bars
+                w_old = lam ** (gap + 1)
+                c = w_old / (w_old + 1.0 - lam)
+                level = c * level + (1.0 - c) * float(v[a])
+                out[a] = level
+                a += 1
+            if b > a:
+                out[a:b], _ = signal.lfilter([1.0 - lam], [1.0, -lam], v[a:b], zi=[lam * level])
+                level = float(out[b - 1])
+            last_obs = b - 1
+    # missing bars hold the last value; values are reported from the min_periods-th observation
+    seen = np.cumsum(~np.isnan(v))
+    filled = np.where(np.isnan(out), np.nan, np.arange(v.size))
+    held = np.fmax.accumulate(filled) if v.size else filled
+    ok = ~np.isnan(held)
+    out[ok] = out[held[ok].astype(np.int64)]
+    out[(seen < min_periods) | (np.arange(v.size) < start)] = np.nan
+    return out
+
+
+def ewma_vol(bars: pd.DataFrame, lam: float = 0.94, *, min_bars: int = 30, init: EwmaInit = "mean") -> pd.Series:
     """RiskMetrics EWMA volatility ``s2_t = lam s2_{t-1} + (1 - lam) r_t^2`` on close-to-close log
     returns, annualized per bar (RiskMetrics Technical Document 1996: ``lam = 0.94`` for daily data;
     for intraday bars choose ``lam`` from the half-life you want, ``lam = 0.5 ** (1 / half_life_bars)``).
 
-    Seeded with the mean of the first ``min_bars`` squared returns; NaN before. A return across
-    missing bars enters as its squared size divided by the number of bars it spans (a per-bar
-    variance). Indexed by knowledge time ``ts + bar``.
+    :func:`ewma_variance` of the squared returns. Seeded with the mean of the first ``min_bars``
+    squared returns (``init="mean"``) or with the first (``"first"``, pandas' ``adjust=False``); NaN
+    before the ``min_bars``-th return. A return across missing bars enters as its squared size
+    divided by the number of bars it spans (a per-bar variance). Indexed by knowledge time
+    ``ts + bar``.
     """
     if not 0.0 < lam < 1.0:
         raise ValueError("lam must be in (0, 1)")
@@ -363,15 +455,8 @@ def ewma_vol(bars: pd.DataFrame, lam: float = 0.94, *, min_bars: int = 30) -> pd
     r = np.diff(np.log(bars["close"].to_numpy(dtype=np.float64)), prepend=np.nan)
     step_s = ts.diff().dt.total_seconds().to_numpy(dtype=np.float64)[1:]
     spans = np.concatenate([[1.0], np.maximum(np.rint(step_s / bar_s), 1.0)])
-    r2 = r * r / spans
-    out = np.full(r.size, np.nan)
-    if r.size > min_bars:
-        s2 = float(np.mean(r2[1 : min_bars + 1]))
-        out[min_bars] = s2
-        # s2_i = lam s2_{i-1} + (1 - lam) r2_i as a first-order linear filter from s2 = seed
-        out[min_bars + 1 :], _ = signal.lfilter([1.0 - lam], [1.0, -lam], r2[min_bars + 1 :], zi=[lam * s2])
-    known = (ts + pd.Timedelta(seconds=bar_s)).astype("datetime64[us, UTC]")
-    return pd.Series(annualize(out, bar_s), index=pd.DatetimeIndex(known), name=f"ewma_{lam:g}")
+    out = ewma_variance(r * r / spans, lam, min_periods=min_bars, init=init)
+    return pd.Series(annualize(out, bar_s), index=_known_at(ts, bar_s), name=f"ewma_{lam:g}")
 
 
 def vol_asof(series: pd.Series, decision_times: pd.Series | pd.DatetimeIndex) -> FloatArray:

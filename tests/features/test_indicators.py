@@ -2,7 +2,7 @@
 
 References: the ``ta`` package (bukosabino/ta 0.11.0: RSI, MACD, stochastic, Bollinger, ATR, VWAP,
 OBV), Parkinson (1980) and Garman & Klass (1980) evaluated from their formulas with explicit
-per-bar Python loops, the RiskMetrics EWMA recursion, and
+per-bar Python loops, the RiskMetrics EWMA recursion (and pandas' ``ewm``), and
 :func:`pmresearch.pricing.vol.realized_vol` on explicit windows for the realized vol.
 """
 
@@ -135,6 +135,22 @@ def test_realized_and_ewma_vol(bars: pd.DataFrame) -> None:
     for x in r[1:300]:
         s = 0.94 * s + 0.06 * x * x
     assert out["vol__ewma_094"].iloc[300] == pytest.approx(math.sqrt(s * SECONDS_PER_YEAR / 60.0), rel=1e-10)
+
+
+def test_ewma_feature_is_pricing_ewma_and_unchanged_on_missing_bars(bars: pd.DataFrame) -> None:
+    """``vol__ewma_094`` comes from :func:`pmresearch.pricing.vol.ewma_variance`; its values are those the
+    feature had as pandas ``ewm(alpha=0.06, adjust=False, min_periods=30)`` of the squared returns,
+    on a grid with missing bars (NaN rows) too."""
+    holed = bars.copy()
+    holed.loc[[120, 121, 122, 300, 451], "close"] = np.nan
+    for frame in (bars, holed):
+        out = vol_features_1m(frame)["vol__ewma_094"]
+        r2 = np.log(frame["close"]).diff() ** 2
+        ref = np.sqrt(r2.ewm(alpha=1.0 - 0.94, adjust=False, min_periods=30).mean() * (SECONDS_PER_YEAR / 60.0))
+        np.testing.assert_array_equal(out.isna().to_numpy(), ref.isna().to_numpy())
+        # rounding only: pandas divides by (1 - alpha) + alpha; vols are ~0.3, the floor 1e-15 of that
+        np.testing.assert_allclose(out.to_numpy(), ref.to_numpy(), rtol=1e-13, atol=1e-15)
+    assert out.iloc[125:].notna().all()
 
 
 def test_vol_regime_is_trailing_percentile() -> None:

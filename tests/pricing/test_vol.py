@@ -20,6 +20,7 @@ from pmresearch.pricing.vol import (
     bars_from_path,
     bipower_vol,
     discrete_range_factor,
+    ewma_variance,
     ewma_vol,
     intraday_seasonality,
     range_vol,
@@ -174,6 +175,78 @@ def test_ewma_matches_pandas_ewm() -> None:
     ref = pd.Series(np.concatenate([[seed], r2[30:]])).ewm(alpha=0.03, adjust=False).mean().to_numpy()
     np.testing.assert_allclose(got.to_numpy()[30:], np.sqrt(ref * SECONDS_PER_YEAR / 60.0), rtol=1e-12)
     assert got.iloc[:30].isna().all()
+
+
+def _arch_ewma(e: np.ndarray) -> tuple[np.ndarray, float]:
+    """arch's RiskMetrics EWMA (``arch.univariate.EWMAVariance(0.94)`` on a zero mean, fixed
+    parameters): ``sigma2[0] = backcast``, ``sigma2[t] = 0.94 sigma2[t-1] + 0.06 e[t-1]^2``, and the
+    backcast (``VolatilityProcess.backcast``, arch 8.0) is the 0.94-weighted mean of the first 75
+    squared residuals. Returns ``sigma2`` and that backcast."""
+    from arch.univariate import EWMAVariance, ZeroMean
+
+    model = ZeroMean(e, volatility=EWMAVariance(0.94), rescale=False)
+    res = model.fix([])
+    return np.asarray(res.conditional_volatility, dtype=np.float64) ** 2, float(model.volatility.backcast(e))
+
+
+def test_knowledge_times_follow_the_klines_rule() -> None:
+    """The series' index is the knowledge time of :func:`pmresearch.data.knowledge.knowledge_time` for
+    klines of the bar length (pricing measures the bar from the spacing; data reads it by name)."""
+    from pmresearch.data.knowledge import bar_length, knowledge_time
+
+    bars = _kline_frame(120, seed=15)
+    expect = pd.DatetimeIndex(knowledge_time("klines", bars.assign(interval="1m")))
+    assert pd.DatetimeIndex(knowledge_time("klines", bars, bar=bar_length("1m"))).equals(expect)
+    for s in (rolling_vol(bars, "15min"), ewma_vol(bars)):
+        assert s.index.equals(expect)
+
+
+def test_ewma_variance_matches_arch_riskmetrics() -> None:
+    """Reference: arch (K. Sheppard), ``arch.univariate.EWMAVariance``. Seeded with arch's backcast, our
+    ``s_t`` is arch's ``sigma2[t + 1]`` (arch stamps the variance of ``t + 1`` given ``e_0..e_t``) to
+    rounding. With our default start (the mean of the first 30 squared returns) the two differ by a
+    gap that decays as ``0.94^n`` exactly (both are the same linear filter of the same returns); after
+    600 bars it is below 1e-15 of the level."""
+    rng = np.random.default_rng(12)
+    n = 2000
+    e = 1e-3 * rng.standard_normal(n) * np.exp(0.5 * np.sin(np.arange(n) / 150.0))
+    sigma2, backcast = _arch_ewma(e)
+    scale = float(np.mean(e * e))  # ~1e-6: atol floors below are ~1e-14 of it
+    seeded = ewma_variance(e * e, 0.94, min_periods=0, init=backcast)
+    np.testing.assert_allclose(seeded[:-1], sigma2[1:], rtol=1e-13, atol=1e-14 * scale)
+    ours = ewma_variance(e * e, 0.94, min_periods=30)
+    assert np.isnan(ours[:29]).all() and np.isfinite(ours[29:]).all()
+    gap = ours[29:-1] - sigma2[30:]
+    assert abs(gap[0]) > 1e-3 * scale  # the starts differ: a visible gap in the first observations ...
+    np.testing.assert_allclose(gap[1:200] / gap[0], 0.94 ** np.arange(1, 200), rtol=1e-6)  # ... decaying as 0.94^n
+    np.testing.assert_allclose(ours[629:-1], sigma2[630:], rtol=1e-12, atol=1e-15 * scale)
+    # the bars-level function: ewma_vol's value at bar i uses returns 1..i, arch's sigma2[i] e_0..e_{i-1}
+    bars = _kline_frame(1500, seed=13)
+    r = np.diff(np.log(bars["close"].to_numpy()))
+    s2_arch, _ = _arch_ewma(r)
+    got = ewma_vol(bars, 0.94, min_bars=30).to_numpy() ** 2 * 60.0 / SECONDS_PER_YEAR
+    np.testing.assert_allclose(got[630:-1], s2_arch[630:], rtol=1e-12, atol=1e-15 * float(np.mean(r * r)))
+
+
+def test_ewma_variance_matches_pandas_including_missing_bars() -> None:
+    """``init="first"`` is pandas' ``ewm(alpha=1 - lam, adjust=False, min_periods=...)`` (pandas
+    documents the weights of ``ignore_na=False``: by absolute position), holes and leading NaN included."""
+    rng = np.random.default_rng(14)
+    for _ in range(50):
+        n = int(rng.integers(5, 300))
+        x = rng.exponential(1e-6, n)
+        x[rng.random(n) < rng.choice([0.0, 0.05, 0.3])] = np.nan
+        x[: int(rng.integers(0, 4))] = np.nan
+        mp = int(rng.integers(0, 40))
+        ref = pd.Series(x).ewm(alpha=1 - 0.94, adjust=False, min_periods=mp).mean().to_numpy()
+        got = ewma_variance(x, 0.94, min_periods=mp, init="first")
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        # pandas divides by (1 - alpha) + alpha where we multiply: rounding only; values ~1e-6
+        np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-20)
+    with pytest.raises(ValueError, match="lam"):
+        ewma_variance([1.0, 2.0], 1.0)
+    with pytest.raises(ValueError, match="init"):
+        ewma_variance([1.0, 2.0], 0.9, init="last")  # type: ignore[arg-type]
 
 
 def test_intraday_seasonality_recovers_the_simulator_cycle() -> None:
