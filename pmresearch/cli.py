@@ -305,9 +305,13 @@ def features(
         str | None, typer.Option(help="ignore rows known after this UTC time (ISO with offset, e.g. ...T12:00Z)")
     ] = None,
     offsets: Annotated[
-        str | None, typer.Option(help="decision offsets from each window start, e.g. 0,1m,2m,5m,10m,14m")
+        str | None, typer.Option(help="decision offsets from each window start, e.g. 0,1m,2m,5m,10m,14m with "
+                                 "--interval 15 (an offset past a selected window's end is an error)")
     ] = None,
-    every: Annotated[str, typer.Option(help="decision spacing when no --offsets (30s, 1m, or seconds)")] = "30s",
+    every_s: Annotated[
+        str, typer.Option("--every-s", help="seconds between decisions when no --offsets (30, or a span: 30s, 1m)")
+    ] = "30",
+    every: Annotated[str | None, typer.Option(hidden=True, help="deprecated alias of --every-s")] = None,
     interval: Annotated[int | None, typer.Option(help="only windows of this many minutes (5, 15)")] = None,
     store: Annotated[
         bool, typer.Option("--store", help="also save the matrix in the store's features table (rows with the "
@@ -318,7 +322,10 @@ def features(
     from pmresearch.features.matrix import features_command
 
     try:
-        path, matrix, stored = features_command(out, db=db, until=until, offsets=offsets, every=every,
+        if every is not None:
+            typer.echo("warning: --every is deprecated; use --every-s", err=True)
+            every_s = every
+        path, matrix, stored = features_command(out, db=db, until=until, offsets=offsets, every_s=every_s,
                                                 interval_minutes=interval, store=store)
     except (ValueError, OSError, ConnectionError) as exc:
         _fail(_one_line(exc))

@@ -32,6 +32,7 @@ from pmresearch.labels.decision import (
     decision_rows,
     decision_rows_from_frames,
 )
+from pmresearch.labels.schedule import DecisionSchedule, parse_duration_s
 
 if TYPE_CHECKING:
     from pmresearch.simulate import World
@@ -87,6 +88,7 @@ def build_feature_matrix(
     lookback: pd.Timedelta = DEFAULT_LOOKBACK,
     max_staleness: pd.Timedelta = DEFAULT_MAX_STALENESS,
     clock_offsets: Mapping[str, pd.Timedelta] | None = None,
+    schedule: DecisionSchedule | None = None,
 ) -> pd.DataFrame:
     """Decision rows x features from a store (DuckDB or PostgreSQL).
 
@@ -99,8 +101,9 @@ def build_feature_matrix(
         of windows ending after it are null, and feature inputs are truncated there.
     interval_minutes : int, optional
         Only windows of this length (None, the default: every window).
-    every_s, first_s, last_s, offsets
-        Decision times (see :func:`pmresearch.labels.decision_times`).
+    every_s, first_s, last_s, offsets, schedule
+        Decision times (see :func:`pmresearch.labels.decision_times`; a
+        :class:`~pmresearch.labels.DecisionSchedule` instead of the other four).
     names : sequence of str, optional
         Features to compute (default: every registered feature).
     lookback : Timedelta
@@ -117,7 +120,7 @@ def build_feature_matrix(
     upper = None if until is None else to_utc(until, what="until")
     rows = decision_rows(store, interval_minutes=interval_minutes, every_s=every_s, first_s=first_s,
                          last_s=last_s, offsets=offsets, until=upper, max_staleness=max_staleness,
-                         clock_offsets=clock_offsets)
+                         clock_offsets=clock_offsets, schedule=schedule)
     return _join(rows, _store_inputs(store, rows, upper, lookback, clock_offsets), names)
 
 
@@ -131,6 +134,7 @@ def build_feature_matrix_from_world(
     last_s: float = 30.0,
     offsets: Sequence[str | float | pd.Timedelta] | str | None = None,
     names: Sequence[str] | None = None,
+    schedule: DecisionSchedule | None = None,
 ) -> pd.DataFrame:
     """Decision rows x features of a simulated world, without a store (same columns as
     :func:`build_feature_matrix`)."""
@@ -138,7 +142,7 @@ def build_feature_matrix_from_world(
     frames = {"markets": world.markets, "oracle": world.oracle, "klines": world.klines, "quotes": world.quotes,
               "books": world.books}
     rows = decision_rows_from_frames(frames, interval_minutes=interval_minutes, every_s=every_s, first_s=first_s,
-                                     last_s=last_s, offsets=offsets, until=upper)
+                                     last_s=last_s, offsets=offsets, until=upper, schedule=schedule)
     inputs = FeatureInputs.from_world(world)
     if upper is not None:
         inputs = inputs.truncate(upper)
@@ -377,10 +381,11 @@ def features_command(
     db: str | None = None,
     until: str | None = None,
     offsets: str | None = None,
-    every: str = "30s",
+    every_s: float | str = 30.0,
     interval_minutes: int | None = None,
     names: Sequence[str] | None = None,
     store: bool = False,
+    every: str | None = None,
 ) -> tuple[Path, pd.DataFrame, tuple[int, int] | None]:
     """What ``pmresearch features`` does: build the matrix from the store at ``db`` and write it.
 
@@ -393,10 +398,11 @@ def features_command(
     until : str, optional
         ISO time with an offset (``2026-06-08T12:00:00Z``); see :func:`build_feature_matrix`.
     offsets : str, optional
-        Explicit decision offsets from each window start (``0,1m,2m,5m,10m,14m``); overrides ``every``.
-    every : str
-        Decision-time spacing (``30s``, ``1m`` or seconds) from one minute into the window to 30 s
-        before its end.
+        Explicit decision offsets from each window start (``0,1m,2m,5m,10m,14m``); overrides ``every_s``.
+        An offset at or after the end of a selected window is an error.
+    every_s : float or str
+        Decision-time spacing in seconds (or a span such as ``30s``, ``1m``) from one minute into the
+        window to 30 s before its end.
     interval_minutes : int, optional
         Only windows of this length.
     names : sequence of str, optional
@@ -404,6 +410,8 @@ def features_command(
     store : bool
         Also save the matrix into the store's ``features`` table (:func:`store_feature_matrix`),
         replacing stored rows with the same ``(slug, t)``.
+    every : str, optional
+        Deprecated alias of ``every_s`` (a ``FutureWarning``).
 
     Returns
     -------
@@ -411,17 +419,22 @@ def features_command(
         The written file, the matrix, and with ``store`` the rows written to the ``features``
         table and how many of them replaced stored rows.
     """
-    from pmresearch.data.store import connect
-    from pmresearch.labels.decision import parse_offsets
+    import warnings
 
-    step = parse_offsets(every)
-    if len(step) != 1 or step[0] <= pd.Timedelta(0):
-        raise ValueError(f"--every: expected one positive time span (e.g. 30s), got {every!r}")
+    from pmresearch.data.store import connect
+
+    if every is not None:
+        warnings.warn("features: 'every' is deprecated; use 'every_s'", FutureWarning, stacklevel=2)
+        every_s = every
+    step_s = parse_duration_s(every_s, what="--every-s")
+    if step_s <= 0:
+        raise ValueError(f"--every-s: expected a positive time span (e.g. 30 or 30s), got {every_s!r}")
+    schedule = DecisionSchedule.from_offsets(offsets) if offsets is not None else DecisionSchedule(every_s=step_s)
     upper = None if until is None else to_utc(until, what="--until")
     stored: tuple[int, int] | None = None
     with connect(db) as db_store:
         matrix = build_feature_matrix(db_store, until=upper, interval_minutes=interval_minutes,
-                                      every_s=step[0].total_seconds(), offsets=offsets, names=names)
+                                      schedule=schedule, names=names)
         if store:
             before = db_store.count("features")
             written = store_feature_matrix(db_store, matrix, source=f"features for {out}")

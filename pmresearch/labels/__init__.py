@@ -24,6 +24,7 @@ from pmresearch.labels.outcomes import (
     tick_grid,
     window_labels,
 )
+from pmresearch.labels.schedule import DecisionSchedule
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -32,6 +33,7 @@ __all__ = [
     "SETTLEMENT_SOURCE",
     "SPOT_SOURCES",
     "STRIKE_SOURCES",
+    "DecisionSchedule",
     "decision_rows",
     "decision_rows_from_frames",
     "decision_times",

@@ -30,6 +30,7 @@ from pmresearch._time import ensure_utc, require_utc_column, to_utc
 from pmresearch.data.knowledge import knowledge_time
 from pmresearch.data.store import Store
 from pmresearch.labels.outcomes import SETTLEMENT_SOURCE, tick_grid, window_labels
+from pmresearch.labels.schedule import DecisionSchedule, parse_offsets
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -38,6 +39,7 @@ __all__ = [
     "SPOT_SOURCES",
     "STRIKE_SOURCES",
     "DecisionFrames",
+    "DecisionSchedule",
     "decision_rows",
     "decision_rows_from_frames",
     "decision_times",
@@ -72,47 +74,6 @@ DecisionFrames = dict[str, pd.DataFrame]
 
 
 # --------------------------------------------------------------------------------------------- times
-def parse_offsets(spec: str | Sequence[str | float | pd.Timedelta]) -> list[pd.Timedelta]:
-    """Decision offsets from a spec: ``"0,1m,2m,5m,10m,14m"``, ``"30s,90s"`` or a list of them.
-
-    Bare numbers are seconds; anything else is read by :class:`pandas.Timedelta` (``"1m"`` = 1 minute).
-
-    Raises
-    ------
-    ValueError
-        On an unreadable or negative offset, or an empty spec.
-    """
-    items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
-    out: list[pd.Timedelta] = []
-    for item in items:
-        if isinstance(item, str) and item == "":
-            continue
-        try:
-            if isinstance(item, pd.Timedelta):
-                off = item
-            elif isinstance(item, (int, float)) and not isinstance(item, bool):
-                off = pd.Timedelta(seconds=float(item))
-            else:
-                text = str(item)
-                off = pd.Timedelta(seconds=float(text)) if _is_number(text) else pd.Timedelta(text)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"offsets: cannot read {item!r} as a time offset (e.g. 30s, 1m, 90)") from exc
-        if off < pd.Timedelta(0):
-            raise ValueError(f"offsets: {item!r} is negative; offsets count from the window start")
-        out.append(off)
-    if not out:
-        raise ValueError("offsets: no offset given")
-    return sorted(set(out))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def decision_times(
     markets: pd.DataFrame,
     every_s: float | None = 30.0,
@@ -120,8 +81,9 @@ def decision_times(
     last_s: float = 30.0,
     *,
     offsets: Sequence[str | float | pd.Timedelta] | str | None = None,
+    schedule: DecisionSchedule | None = None,
 ) -> pd.DataFrame:
-    """Decision times of each market window.
+    """Decision times of each market window (:meth:`DecisionSchedule.times`).
 
     Parameters
     ----------
@@ -132,32 +94,17 @@ def decision_times(
         ``offsets`` is None).
     offsets : str or sequence, optional
         Explicit offsets from the window start (see :func:`parse_offsets`), e.g. ``0,1m,2m,5m,10m,14m``;
-        offsets at or after a window's end are dropped for that window.
+        an offset at or after a window's end is an error.
+    schedule : DecisionSchedule, optional
+        The schedule itself (instead of the four keywords above).
 
     Returns
     -------
     DataFrame
         ``slug, interval_minutes, window_start, window_end, t`` sorted by ``(t, slug)``.
     """
-    cols = ["slug", "interval_minutes", "window_start", "window_end"]
-    length = (markets["window_end"] - markets["window_start"]).dt.total_seconds().to_numpy(dtype=np.float64)
-    if offsets is not None:
-        offs = np.array([o.total_seconds() for o in parse_offsets(offsets)])
-        valid = offs[None, :] < length[:, None]
-    else:
-        if every_s is None or every_s <= 0:
-            raise ValueError(f"every_s must be positive, got {every_s!r}")
-        if first_s < 0 or last_s < 0:
-            raise ValueError(f"first_s and last_s must be >= 0, got {first_s}, {last_s}")
-        offs = np.arange(first_s, float(length.max(initial=0.0)) - last_s + 1e-9, every_s)
-        valid = offs[None, :] <= length[:, None] - last_s
-    which, k = np.nonzero(valid)
-    out = markets[cols].iloc[which].reset_index(drop=True)
-    for col in ("window_start", "window_end"):
-        out[col] = out[col].astype(_US)
-    step = pd.to_timedelta(np.round(offs[k] * 1e6).astype(np.int64), unit="us")
-    out["t"] = (out["window_start"] + step).astype(_US)
-    return out.sort_values(["t", "slug"], ignore_index=True)
+    sched = DecisionSchedule.coerce(schedule, every_s=every_s, first_s=first_s, last_s=last_s, offsets=offsets)
+    return sched.times(markets)
 
 
 def label_end_times(rows: pd.DataFrame) -> pd.Series:
@@ -223,6 +170,7 @@ def decision_rows(
     spot_symbol: str = "BTCUSDT",
     max_staleness: pd.Timedelta = DEFAULT_MAX_STALENESS,
     clock_offsets: Mapping[str, pd.Timedelta] | None = None,
+    schedule: DecisionSchedule | None = None,
 ) -> pd.DataFrame:
     """Decision rows of every market window in a store (DuckDB or PostgreSQL).
 
@@ -232,8 +180,8 @@ def decision_rows(
         An open store (:func:`pmresearch.data.store.connect`).
     interval_minutes : int, optional
         Only windows of this length (None: all).
-    every_s, first_s, last_s, offsets
-        Decision times (see :func:`decision_times`).
+    every_s, first_s, last_s, offsets, schedule
+        Decision times (see :func:`decision_times`; ``schedule`` instead of the other four).
     until : Timestamp or str, optional
         Ignore every row whose knowledge time is after it: decision rows with ``t > until`` are
         dropped, inputs are truncated, and a window ending after ``until`` has a null label.
@@ -253,7 +201,7 @@ def decision_rows(
     frames = read_decision_frames(store, until=until, spot_symbol=spot_symbol, clock_offsets=clock_offsets)
     return decision_rows_from_frames(
         frames, interval_minutes=interval_minutes, every_s=every_s, first_s=first_s, last_s=last_s,
-        offsets=offsets, until=until, max_staleness=max_staleness, clock_offsets=clock_offsets)
+        offsets=offsets, until=until, max_staleness=max_staleness, clock_offsets=clock_offsets, schedule=schedule)
 
 
 # ------------------------------------------------------------------------------------------ joining
@@ -349,6 +297,7 @@ def decision_rows_from_frames(
     spot_symbol: str = "BTCUSDT",
     max_staleness: pd.Timedelta = DEFAULT_MAX_STALENESS,
     clock_offsets: Mapping[str, pd.Timedelta] | None = None,
+    schedule: DecisionSchedule | None = None,
 ) -> pd.DataFrame:
     """Decision rows from in-memory canonical frames (a store read, or a simulated world's frames).
 
@@ -359,7 +308,7 @@ def decision_rows_from_frames(
         canonical schemas; rows lacking ``known_at`` get their DESIGN.md knowledge time. Oracle rows
         of another source than the settlement feed, klines of another symbol or bar length than
         ``spot_symbol``/1m, and book rows other than the Up token's level 0 are ignored.
-    interval_minutes, every_s, first_s, last_s, offsets, until, spot_symbol, max_staleness, clock_offsets
+    interval_minutes, every_s, first_s, last_s, offsets, until, spot_symbol, max_staleness, clock_offsets, schedule
         As in :func:`decision_rows`.
 
     Returns
@@ -397,7 +346,7 @@ def decision_rows_from_frames(
 
     oracle, klines, quotes, books = (_get(k) for k in ("oracle", "klines", "quotes", "books"))
 
-    rows = decision_times(markets, every_s, first_s, last_s, offsets=offsets)
+    rows = decision_times(markets, every_s, first_s, last_s, offsets=offsets, schedule=schedule)
     if upper is not None:
         rows = rows[rows["t"] <= upper].reset_index(drop=True)
     rows["interval_minutes"] = rows["interval_minutes"].astype("int16")

@@ -79,11 +79,12 @@ def test_until_equals_a_store_holding_only_what_was_known(world: World, world_ur
     until = _until(world)
     with connect(world_url) as full, connect(f"duckdb:///{tmp_path}/c.duckdb") as cut:
         _truncated_copy(full, until, cut)
-        with_until = build_feature_matrix(full, until=until, offsets="0,1m,2m,5m,10m,14m")
-        on_cut = build_feature_matrix(cut, offsets="0,1m,2m,5m,10m,14m")
-        everything = build_feature_matrix(full, offsets="0,1m,2m,5m,10m,14m")
+        seed = {"interval_minutes": 15, "offsets": "0,1m,2m,5m,10m,14m"}  # the seed's offsets, 15-min windows
+        with_until = build_feature_matrix(full, until=until, **seed)
+        on_cut = build_feature_matrix(cut, **seed)
+        everything = build_feature_matrix(full, **seed)
     on_cut = on_cut[on_cut["t"] <= until].reset_index(drop=True)
-    assert with_until["t"].max() <= until and len(with_until) == len(on_cut) > 100
+    assert with_until["t"].max() <= until and len(with_until) == len(on_cut) >= 90
     pd.testing.assert_frame_equal(with_until, on_cut)
     running = with_until["window_end"] > until
     assert running.any() and with_until.loc[running, "label"].isna().all()
@@ -99,7 +100,7 @@ def test_cli_writes_the_matrix(world: World, world_url: str, tmp_path: Path) -> 
     until = _until(world)
     out = tmp_path / "m" / "features.parquet"
     res = CliRunner().invoke(app, ["features", "--db", url, "--until", until.isoformat(), "--interval", "5",
-                                   "--every", "1m", "--out", str(out)])
+                                   "--every-s", "60", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "features" in res.output and "label_source" in res.output
     got = pd.read_parquet(out)
@@ -109,17 +110,34 @@ def test_cli_writes_the_matrix(world: World, world_url: str, tmp_path: Path) -> 
     assert set(got["interval_minutes"]) == {5} and got["t"].max() <= until
     bad = CliRunner().invoke(app, ["features", "--db", url, "--until", "2026-06-15 12:00", "--out", str(out)])
     assert bad.exit_code == 1 and "timezone" in bad.output
+    # the deprecated --every still works (with a warning) and gives the same matrix as --every-s
+    old = tmp_path / "old.parquet"
+    res = CliRunner().invoke(app, ["features", "--db", url, "--until", until.isoformat(), "--interval", "5",
+                                   "--every", "1m", "--out", str(old)])
+    assert res.exit_code == 0 and "warning: --every is deprecated; use --every-s" in res.output
+    pd.testing.assert_frame_equal(pd.read_parquet(old), got)
+    # an offset past the window's end is an error, not a silent drop; nothing is written
+    gone = tmp_path / "none.parquet"
+    res = CliRunner().invoke(app, ["features", "--db", url, "--interval", "15", "--offsets", "0,99m",
+                                   "--out", str(gone)])
+    assert res.exit_code == 1 and "decision offset 5940 s is at or after the end of window" in res.output
+    assert not gone.exists()
 
 
 def test_oracle_only_day_of_the_real_sample(shared_data: Path, tmp_path: Path) -> None:
-    """2026-06-08 has the settlement feed but no exchange klines: rows and oracle-based values exist,
-    kline features are NaN rather than an error."""
+    """A period with the settlement feed but no exchange klines (the Data Streams files of the sample):
+    rows and oracle-based values exist, kline features are NaN rather than an error."""
+    oracle = pd.concat([read_file(p) for p in sorted(shared_data.glob("chainlink_btcusd_ds_*.parquet"))],
+                       ignore_index=True)
+    markets = pd.concat([read_file(p) for p in sorted(shared_data.glob("polymarket_btc_*_markets_*.parquet"))],
+                        ignore_index=True)
+    inside = (markets["window_start"] >= oracle["ts"].min()) & (markets["window_end"] <= oracle["ts"].max())
+    markets = markets[inside].drop_duplicates("slug").reset_index(drop=True)
+    assert len(markets) > 20
     with connect(f"duckdb:///{tmp_path}/june.duckdb") as store:
-        store.load_frames([
-            ("markets", read_file(next(shared_data.glob("polymarket_btc_5m_markets_2026-06-08.parquet"))), "m"),
-            ("oracle", read_file(next(shared_data.glob("chainlink_btcusd_ds_2026-06-08.parquet"))), "o")])
+        store.load_frames([("markets", markets, "m"), ("oracle", oracle, "o")])
         matrix = build_feature_matrix(store, offsets="1m,3m")
-    assert len(matrix) == 2 * 292
+    assert len(matrix) == 2 * len(markets)
     assert set(matrix["spot_source"].dropna()) == {"oracle"} and matrix["spot"].notna().mean() > 0.95
     feats = [c for c in matrix.columns if c not in DECISION_COLUMNS]
     assert matrix[[c for c in feats if c.startswith("tech")]].isna().all().all()

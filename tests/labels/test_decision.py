@@ -12,8 +12,10 @@ from pmresearch.data import read_file
 from pmresearch.data.store import Store, connect
 from pmresearch.labels import (
     DECISION_COLUMNS,
+    DecisionSchedule,
     decision_rows,
     decision_rows_from_frames,
+    decision_times,
     exchange_proxy_outcomes,
     parse_offsets,
     window_labels,
@@ -334,3 +336,37 @@ def test_rows_at_t_ignore_everything_known_after_t(shared_data: Path) -> None:
         for variant in (cut, shuffled):
             rows = decision_rows_from_frames(variant, interval_minutes=None, every_s=30)
             pd.testing.assert_frame_equal(rows.loc[rows["t"] == t, keep].reset_index(drop=True), expected)
+
+
+def test_decision_schedule_in_integer_microseconds_and_offsets_inside_the_window() -> None:
+    """Hand-worked grid: a 300 s window, every 45 s from 60 s to 30 s before the end -> 60, 105, 150,
+    195, 240 s; the seed's offsets on a 900 s window; an offset past the end is an error naming it."""
+
+
+    start = pd.Timestamp("2026-04-13 12:00", tz="UTC")
+    markets = pd.DataFrame({"slug": ["a", "b"], "interval_minutes": [5, 15],
+                            "window_start": [start, start], "window_end": [start + pd.Timedelta(minutes=5),
+                                                                            start + pd.Timedelta(minutes=15)]})
+    grid = DecisionSchedule(every_s=45, first_s=60, last_s=30).times(markets.iloc[:1])
+    assert list((grid["t"] - start).dt.total_seconds()) == [60, 105, 150, 195, 240]
+    assert grid["t"].dtype == "datetime64[us, UTC]"
+    # a sub-microsecond-exact spacing: 0.1 s is 100,000 us, so 10 steps land exactly on +1 s
+    fine = DecisionSchedule(every_s=0.1, first_s=0, last_s=299).times(markets.iloc[:1])
+    assert (fine["t"].iloc[10] - start) == pd.Timedelta(seconds=1) and len(fine) == 11
+    seed = DecisionSchedule.from_offsets("0,1m,2m,5m,10m,14m")
+    assert seed.offsets_us is not None and list(seed.offsets_us) == [0, 60_000_000, 120_000_000, 300_000_000,
+                                                                     600_000_000, 840_000_000]
+    assert len(seed.times(markets.iloc[1:])) == 6
+    with pytest.raises(ValueError, match=r"decision offset 840 s is at or after the end of window 'a' \(300 s"):
+        seed.times(markets)
+    with pytest.raises(ValueError, match="offset 5940 s"):
+        decision_times(markets, offsets="0,99m")
+    with pytest.raises(ValueError, match="every_s must be a positive"):
+        DecisionSchedule(every_s=0)
+    with pytest.raises(ValueError, match="first_s must be >= 0"):
+        DecisionSchedule(first_s=-1)
+    with pytest.raises(ValueError, match="give either schedule= or"):
+        decision_times(markets, every_s=10, schedule=seed)
+    # the keywords and the schedule are one thing
+    pd.testing.assert_frame_equal(decision_times(markets, 45, 60, 30),
+                                  DecisionSchedule(every_s=45, first_s=60, last_s=30).times(markets))
