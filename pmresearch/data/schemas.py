@@ -93,6 +93,11 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "level": pa.Column("int16", coerce=True, checks=_NONNEG), "price": _float(checks=_PROB),
         "size": _float(checks=_NONNEG),
     }),
+    "book_events": pa.DataFrameSchema({
+        "ts": _utc(), "slug": _str(nullable=True), "token_id": _str(),
+        "outcome": _str(nullable=True), "side": _str(checks=[pa.Check.isin(["bid", "ask"])]),
+        "price": _float(checks=_PROB), "size": _float(checks=_NONNEG),
+    }),
     "features": pa.DataFrameSchema({
         "t": _utc(), "slug": _str(), "interval_minutes": pa.Column("int16", coerce=True),
         "window_start": _utc(), "window_end": _utc(), "tau_s": _float(checks=_NONNEG),
@@ -103,6 +108,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "bid_up": _float(nullable=True, checks=_PROB), "ask_up": _float(nullable=True, checks=_PROB),
         "mid_up": _float(nullable=True, checks=_PROB), "spread_up": _float(nullable=True),
         "bid_size_up": _float(nullable=True, checks=_NONNEG), "ask_size_up": _float(nullable=True, checks=_NONNEG),
+        "book_age_s": _float(nullable=True, checks=_NONNEG), "spot_age_s": _float(nullable=True, checks=_NONNEG),
         "values": pa.Column(str, nullable=True, required=False, coerce=True),
     }),
     "paper_trades": pa.DataFrameSchema({
@@ -119,6 +125,7 @@ KEYS: dict[str, list[str]] = {
     "markets": ["slug"],
     "quotes": ["slug", "ts"],
     "books": ["token_id", "ts", "side", "level"],
+    "book_events": ["token_id", "ts", "side", "price"],
     "features": ["slug", "t"],
     "paper_trades": ["session", "id"],
     "trades": [],  # trade ticks may repeat exactly (README); keys come from trade_id or position

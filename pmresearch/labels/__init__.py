@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pmresearch.labels.decision import (
+    AGE_COLUMNS,
     DECISION_COLUMNS,
     MARKET_STATE_COLUMNS,
     SPOT_SOURCES,
@@ -27,6 +28,7 @@ from pmresearch.labels.outcomes import (
 from pmresearch.labels.schedule import DecisionSchedule
 
 __all__ = [
+    "AGE_COLUMNS",
     "DECISION_COLUMNS",
     "LABEL_SOURCES",
     "MARKET_STATE_COLUMNS",

@@ -33,6 +33,7 @@ from pmresearch.labels.outcomes import SETTLEMENT_SOURCE, tick_grid, window_labe
 from pmresearch.labels.schedule import DecisionSchedule, parse_offsets
 
 __all__ = [
+    "AGE_COLUMNS",
     "DECISION_COLUMNS",
     "DEFAULT_MAX_STALENESS",
     "MARKET_STATE_COLUMNS",
@@ -52,10 +53,13 @@ __all__ = [
 #: The market state at ``t`` (null where unknown).
 MARKET_STATE_COLUMNS = ["bid_up", "ask_up", "mid_up", "spread_up", "bid_size_up", "ask_size_up"]
 
+#: Ages (seconds from the knowledge time of the value used to ``t``) of the as-of inputs of a row.
+AGE_COLUMNS = ["book_age_s", "spot_age_s"]
+
 #: DESIGN.md's fixed decision-row columns, in order.
 DECISION_COLUMNS = [
     "t", "slug", "interval_minutes", "window_start", "window_end", "tau_s", "strike", "strike_source",
-    "spot", "spot_source", "label", "label_source", *MARKET_STATE_COLUMNS,
+    "spot", "spot_source", "label", "label_source", *MARKET_STATE_COLUMNS, *AGE_COLUMNS,
 ]
 
 #: Spot sources in their order of preference.
@@ -207,13 +211,15 @@ def decision_rows(
 # ------------------------------------------------------------------------------------------ joining
 def _asof(rows: pd.DataFrame, right: pd.DataFrame, cols: list[str], *, by: str | None,
           tolerance: pd.Timedelta) -> pd.DataFrame:
-    """Values of ``cols`` of the last ``right`` row known at each row's ``t`` (``known_at <= t``)."""
-    out = pd.DataFrame(index=rows.index, columns=cols, dtype="float64")
+    """Values of ``cols`` of the last ``right`` row known at each row's ``t`` (``known_at <= t``),
+    plus ``age_s``: seconds from that row's knowledge time to ``t`` (NaN where none is known)."""
+    out = pd.DataFrame(index=rows.index, columns=[*cols, "age_s"], dtype="float64")
     if right.empty or rows.empty:
         return out
     keys = ["known_at"] + ([by] if by else [])
     r = right[keys + [c for c in cols if c not in keys]].dropna(subset=keys).copy()
     r["known_at"] = r["known_at"].astype(_US)
+    r["_known"] = r["known_at"]
     r = r.sort_values("known_at", kind="stable")
     left = rows[["t"] + ([by] if by else [])].copy()
     left["_pos"] = np.arange(len(left))
@@ -223,6 +229,8 @@ def _asof(rows: pd.DataFrame, right: pd.DataFrame, cols: list[str], *, by: str |
     merged = merged.set_index("_pos").sort_index()
     for c in cols:
         out[c] = merged[c].to_numpy(dtype=np.float64)
+    age = (merged["t"] - merged["_known"]) / pd.Timedelta(seconds=1)
+    out["age_s"] = age.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 
 
@@ -235,6 +243,15 @@ def _fill_in_order(candidates: Sequence[tuple[str, pd.Series]], index: pd.Index)
         value[fill] = cand[fill]
         source[fill] = name
     return value, source
+
+
+def _age_of(source: pd.Series, ages: Mapping[str, pd.Series]) -> pd.Series:
+    """The age of the candidate each row's value came from (``source`` names it; NaN where none)."""
+    out = pd.Series(np.nan, index=source.index, dtype="float64")
+    for name, age in ages.items():
+        pick = (source == name).to_numpy()
+        out[pick] = age.to_numpy(dtype=np.float64)[pick]
+    return out
 
 
 def _lookback_s(window_start: pd.Timestamp, interval_minutes: int) -> int:
@@ -358,13 +375,16 @@ def decision_rows_from_frames(
     kl = _asof(rows, klines, ["close"], by=None, tolerance=max_staleness)
     if not quotes.empty:
         ref = quotes.dropna(subset=["reference_price"]).sort_values(["known_at", "ts"])
-        qref = _asof(rows, ref, ["reference_price"], by=None, tolerance=max_staleness)["reference_price"]
+        qref_state = _asof(rows, ref, ["reference_price"], by=None, tolerance=max_staleness)
+        qref, qref_age = qref_state["reference_price"], qref_state["age_s"]
         qstate = _asof(rows, quotes, ["best_bid_up", "best_ask_up", "strike"], by="slug", tolerance=max_staleness)
     else:
-        qref = pd.Series(np.nan, index=rows.index)
-        qstate = pd.DataFrame(np.nan, index=rows.index, columns=["best_bid_up", "best_ask_up", "strike"])
+        qref = qref_age = pd.Series(np.nan, index=rows.index)
+        qstate = pd.DataFrame(np.nan, index=rows.index, columns=["best_bid_up", "best_ask_up", "strike", "age_s"])
     rows["spot"], rows["spot_source"] = _fill_in_order(
         [("oracle", ora["price"]), ("quote-reference", qref), ("exchange-kline", kl["close"])], rows.index)
+    rows["spot_age_s"] = _age_of(rows["spot_source"], {
+        "oracle": ora["age_s"], "quote-reference": qref_age, "exchange-kline": kl["age_s"]})
 
     # strike: the first source known at t
     mk = markets.set_index("slug")
@@ -407,10 +427,16 @@ def decision_rows_from_frames(
     bid, ask = qstate["best_bid_up"].copy(), qstate["best_ask_up"].copy()
     bid_size = pd.Series(np.nan, index=rows.index)
     ask_size = pd.Series(np.nan, index=rows.index)
+    # the age of the market state: of the quote row used, else of the older of the two book sides
+    from_quotes = (bid.notna() | ask.notna()).to_numpy()
+    book_age = pd.Series(np.where(from_quotes, qstate["age_s"].to_numpy(dtype=np.float64), np.nan), index=rows.index)
     if bstate is not None and astate is not None:
         bid = bid.fillna(bstate["price"])
         ask = ask.fillna(astate["price"])
         bid_size, ask_size = bstate["size"], astate["size"]
+        sides = np.fmax(bstate["age_s"].to_numpy(dtype=np.float64), astate["age_s"].to_numpy(dtype=np.float64))
+        book_age = book_age.where(from_quotes, pd.Series(sides, index=rows.index))
+    rows["book_age_s"] = book_age.where(bid.notna() | ask.notna())
     rows["bid_up"], rows["ask_up"] = bid.astype("float64"), ask.astype("float64")
     rows["mid_up"] = (rows["bid_up"] + rows["ask_up"]) / 2.0
     rows["spread_up"] = rows["ask_up"] - rows["bid_up"]

@@ -115,6 +115,14 @@ def test_values_are_joined_by_knowledge_time_in_the_declared_order() -> None:
     got = [(int(by_slug.loc[s, "label"]), by_slug.loc[s, "label_source"]) for s in frames["markets"]["slug"][:3]]
     assert got == [(1, "oracle"), (0, "resolution"), (1, "exchange-proxy")]
     assert pd.isna(by_slug.loc[frames["markets"]["slug"].iloc[3], "label"])
+    # ages, by hand: seconds from the knowledge time of the value used to t
+    ages = {(pos, off): (_row(rows, pos, frames, off)["spot_age_s"], _row(rows, pos, frames, off)["book_age_s"])
+            for pos, off in ((0, 0), (0, 30), (0, 60), (1, 30), (3, 60))}
+    assert ages[(0, 60)] == (0.0, pytest.approx(0.001))  # tick received exactly at t; quote 1 ms before t
+    assert ages[(0, 30)] == (0.0, 0.0)  # no quote known yet: the book snapshot stamped at t
+    assert ages[(0, 0)][0] == 0.0 and np.isnan(ages[(0, 0)][1])  # no market state known: no age
+    assert ages[(1, 30)][0] == 30.0  # the 09:59 bar closed at 10:00:00, t is 10:00:30
+    assert ages[(3, 60)] == (50.0, 50.0)  # the quote logged at 00:30:10, t is 00:31:00
 
 
 def test_until_drops_later_rows_and_unknown_labels() -> None:
