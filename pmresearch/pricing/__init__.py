@@ -1,5 +1,6 @@
 """Digital option pricing (Black-Scholes, Merton jump-diffusion, TWAP settlement), volatility
-estimators (:mod:`pmresearch.pricing.vol`) and jump tests and calibration (:mod:`pmresearch.pricing.jumps`)."""
+estimators (:mod:`pmresearch.pricing.vol`) and jump tests and calibration (:mod:`pmresearch.pricing.jumps`),
+Poisson weights (:mod:`pmresearch.pricing.poisson`)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from pmresearch.pricing.jumps import (
     lee_mykland_jumps,
     merton_loglik,
 )
+from pmresearch.pricing.poisson import poisson_weights
 from pmresearch.pricing.vol import (
     annualize,
     bipower_variation,
     bipower_vol,
+    ewma_variance,
     ewma_vol,
     intraday_seasonality,
     range_vol,
@@ -48,12 +51,14 @@ __all__ = [
     "digital_merton",
     "digital_twap",
     "digital_vega",
+    "ewma_variance",
     "ewma_vol",
     "fit_merton",
     "gaussian_jump_up_probability",
     "intraday_seasonality",
     "lee_mykland_jumps",
     "merton_loglik",
+    "poisson_weights",
     "range_vol",
     "realized_vol",
     "rolling_vol",

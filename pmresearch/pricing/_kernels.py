@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from pmresearch._typing import FloatArray, IntArray
+from pmresearch.pricing.poisson import poisson_span
 
 __all__ = ["PARAM_NAMES", "digital_kernel", "merton_series_kernel", "ndtr_kernel"]
 
@@ -95,8 +96,8 @@ def _up(mean: float, var: float) -> float:
 def _series(mean: float, var0: float, lam_t: float, mu_j: float, var_j: float, tol: float) -> float:
     """``sum_n Pois(n; lam_t) P(mean + n mu_j + sqrt(var0 + n var_j) Z >= 0)``, truncated per element.
 
-    ``n`` runs from ``max(0, L - 12 sqrt(L) - 12)`` (the Poisson mass below it is < 1e-30) until the
-    accumulated weight exceeds ``1 - tol`` past the mode (or ``L + 40 sqrt(L) + 60``). The first
+    The counts are :func:`pmresearch.pricing.poisson.poisson_span`'s (the package's one truncation
+    rule: the neglected upper tail below ``tol``, the skipped lower counts below 1e-30). The first
     weight is evaluated in log space (no underflow for large ``L``), the rest by ``w_n = w_{n-1} L / n``,
     and the sum is divided by the accumulated weight: the first weight's rounding (its log holds
     ``n ln L``, thousands for large ``L``) is common to all weights and cancels, and the result moves
@@ -104,16 +105,14 @@ def _series(mean: float, var0: float, lam_t: float, mu_j: float, var_j: float, t
     """
     if lam_t <= 0.0:
         return _up(mean, var0)
-    sq = math.sqrt(lam_t)
-    n = max(0, int(lam_t - 12.0 * sq - 12.0))
-    n_hi = int(lam_t + 40.0 * sq + 60.0)
+    n, n_hi = poisson_span(lam_t, tol)
     w = math.exp(n * math.log(lam_t) - lam_t - math.lgamma(n + 1.0))
     total = 0.0
     cum = 0.0
     while True:
         total += w * _up(mean + n * mu_j, var0 + n * var_j)
         cum += w
-        if (cum > 1.0 - tol and n >= lam_t) or n >= n_hi:
+        if n >= n_hi:
             break
         n += 1
         w *= lam_t / n

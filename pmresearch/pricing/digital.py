@@ -21,11 +21,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import special
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import FloatArray
 from pmresearch.pricing._kernels import PARAM_NAMES, digital_kernel
+from pmresearch.pricing.poisson import poisson_weights
 
 __all__ = [
     "JumpClass",
@@ -54,12 +55,6 @@ def _check_positive(name: str, x: FloatArray) -> None:
 def _check_nonneg(name: str, x: FloatArray) -> None:
     if np.any(~((x >= 0.0) & (x < np.inf))):
         raise ValueError(f"{name} must be >= 0 and finite (got a negative value, inf or NaN)")
-
-
-def _poisson_n_max(count_mean: FloatArray, tol: float) -> int:
-    """Last Poisson count kept: the neglected mass ``P(N > n_max)`` is below ``tol`` for every element's
-    mean ``count_mean`` (the largest mean needs the most terms; 0 for an empty array)."""
-    return int(stats.poisson.ppf(1.0 - tol, float(np.max(count_mean)))) + 1 if count_mean.size else 0
 
 
 def _up_prob(mean: FloatArray, var: FloatArray) -> FloatArray:
@@ -172,8 +167,8 @@ def gaussian_jump_up_probability(
         lam_a, mj_a, vj_a = _f64(lam), _f64(mj), _f64(vj)
         _check_nonneg("jump count mean", lam_a)
         _check_nonneg("jump variance", vj_a)
-        n_max = _poisson_n_max(lam_a, tol)
-        classes.append((lam_a, mj_a, vj_a, n_max))
+        weights, _ = poisson_weights(lam_a, tol)
+        classes.append((lam_a, mj_a, vj_a, weights))
     shape = np.broadcast_shapes(m0.shape, v0.shape, *[np.broadcast_shapes(c[0].shape, c[1].shape, c[2].shape)
                                                       for c in classes])
     total = np.zeros(shape, dtype=np.float64)
@@ -183,9 +178,8 @@ def gaussian_jump_up_probability(
         if level == len(classes):
             total = total + weight * _up_prob(mean_acc, var_acc)
             return
-        lam_a, mj_a, vj_a, n_max = classes[level]
-        for n in range(n_max + 1):
-            w = stats.poisson.pmf(n, lam_a)
+        _, mj_a, vj_a, weights = classes[level]
+        for n, w in enumerate(weights):
             recurse(level + 1, weight * w, mean_acc + n * mj_a, var_acc + n * vj_a)
 
     recurse(0, np.ones(shape), m0, v0)
@@ -263,21 +257,10 @@ def _merton_series_np(
 
 
 def _poisson_terms(count_mean: FloatArray, tol: float) -> list[tuple[FloatArray, float]]:
-    """Poisson weights ``Pois(n; count_mean)`` for ``n = 0..n_max``, where the neglected mass of every
-    element is below ``tol`` (the same truncation as :func:`gaussian_jump_up_probability`).
-
-    The weights come from the log-space recurrence ``log w_n = log w_{n-1} + log(L) - log(n)``, one
-    exponential per term (no special-function call), so a term costs what one ``N(d2)`` costs.
-    """
-    n_max = _poisson_n_max(count_mean, tol)
-    with np.errstate(divide="ignore"):
-        log_l = np.log(count_mean)
-    log_w = -count_mean
-    out: list[tuple[FloatArray, float]] = [(np.exp(log_w), 0.0)]
-    for n in range(1, n_max + 1):
-        log_w = log_w + log_l - np.log(n)
-        out.append((np.exp(log_w), float(n)))
-    return out
+    """``(Pois(n; count_mean), n)`` for ``n = 0 .. n_terms - 1`` of :func:`poisson_weights`: the
+    neglected mass of every element is below ``tol`` (the package's one truncation rule)."""
+    weights, _ = poisson_weights(count_mean, tol)
+    return [(w, float(n)) for n, w in enumerate(weights)]
 
 
 def _greek_terms(

@@ -24,6 +24,7 @@ from scipy import optimize, special, stats
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import BoolArray, FloatArray
+from pmresearch.pricing.poisson import poisson_weights
 from pmresearch.pricing.vol import bipower_variation
 
 __all__ = ["BNSJumpTest", "MertonFit", "bns_jump_test", "fit_merton", "lee_mykland_jumps", "merton_loglik"]
@@ -115,14 +116,12 @@ def merton_loglik(
 
     ``r ~ sum_n Pois(n; lam dt) N(mu dt + n mu_j, sigma^2 dt + n sigma_j^2)`` where ``mu`` is the
     real-world log drift of the diffusion part (annualized). The series stops at ``n_max`` (default:
-    where the Poisson tail is below 1e-12).
+    where the Poisson tail is below 1e-12, :func:`~pmresearch.pricing.poisson.poisson_weights`).
     """
     r = np.asarray(returns, dtype=np.float64)
     lt = lam * dt_years
-    if n_max is None:
-        n_max = int(stats.poisson.ppf(1.0 - 1e-12, lt)) + 1
-    ns = np.arange(n_max + 1, dtype=np.float64)
-    log_w = stats.poisson.logpmf(ns, lt)
+    log_w, n_terms = poisson_weights(lt, 1e-12, n_terms=None if n_max is None else n_max + 1, log=True)
+    ns = np.arange(n_terms, dtype=np.float64)
     var = sigma * sigma * dt_years + ns * sigma_j * sigma_j
     mean = mu * dt_years + ns * mu_j
     comp = log_w[:, None] + stats.norm.logpdf(r[None, :], mean[:, None], np.sqrt(var)[:, None])
@@ -250,7 +249,9 @@ def fit_merton(
     def negll(theta: FloatArray) -> float:
         m, log_s, log_l, mj, log_sj = theta
         lt = np.exp(log_l) * dt
-        log_w = ns * np.log(lt) - lt - special.gammaln(ns + 1.0)
+        if not 0.0 <= lt < np.inf:  # an optimizer step far out: no likelihood there
+            return np.inf
+        log_w, _ = poisson_weights(lt, n_terms=n_max + 1, log=True)  # one count for every lam: smooth
         var = np.exp(2 * log_s) + ns * np.exp(2 * log_sj)
         mean = m + ns * mj
         comp = log_w[:, None] - 0.5 * (np.log(2 * np.pi * var)[:, None] + (x[None, :] - mean[:, None]) ** 2
