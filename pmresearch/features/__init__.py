@@ -7,7 +7,6 @@ checks the claim by recomputation on truncated and permuted data.
 
 from __future__ import annotations
 
-from pmresearch.features.basic import add_contract_features, add_realized_vol, realized_vol_1m
 from pmresearch.features.catalog import LAG_STATEMENT, catalog, catalog_html
 from pmresearch.features.engine import all_feature_names, compute_features
 from pmresearch.features.inputs import FeatureInputs, knowledge_time, read_external
@@ -22,8 +21,6 @@ __all__ = [
     "FeatureRegistry",
     "FeatureSpec",
     "LeakageAuditResult",
-    "add_contract_features",
-    "add_realized_vol",
     "all_feature_names",
     "catalog",
     "catalog_html",
@@ -32,5 +29,4 @@ __all__ = [
     "leakage_audit",
     "make_block",
     "read_external",
-    "realized_vol_1m",
 ]

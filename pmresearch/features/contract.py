@@ -5,7 +5,7 @@ From the row's ``spot`` (S_t), ``strike`` (K) and ``tau_s`` (seconds to the wind
 ``z`` = ln(S/K) / (sigma sqrt(tau)) with sigma the 60-minute realized vol (``z_rv15`` with the
 15-minute one), and Black-Scholes digital probabilities ``P(S_T >= K)``
 (:func:`pmresearch.pricing.digital_bs`, zero rate) with each of three vols. NaN where an input is
-missing. :func:`pmresearch.features.basic.add_contract_features` adds the first three with these definitions.
+missing.
 """
 
 from __future__ import annotations

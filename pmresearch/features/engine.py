@@ -20,6 +20,7 @@ from pmresearch.features import (  # noqa: F401
     price,
     technical,
     temporal,
+    vol_sources,
     volatility,
     volume,
 )

@@ -4,7 +4,7 @@ All annualized on the 24/7 year (``SECONDS_PER_YEAR``): a per-bar variance of a 
 is multiplied by ``SECONDS_PER_YEAR / b``.
 
 * realized: ``sqrt(mean r^2)`` of close-to-close log returns, zero mean (Andersen, Bollerslev,
-  Diebold & Labys 2003); :func:`pmresearch.features.basic.realized_vol_1m` is this estimator.
+  Diebold & Labys 2003); :mod:`pmresearch.features.vol_sources` applies it to other spot sources.
 * Parkinson (1980): ``sigma^2 = mean(ln(H/L)^2) / (4 ln 2)``.
 * Garman & Klass (1980), their estimator (5) as usually written:
   ``sigma^2 = mean(0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2)``. Both per-bar terms are those of

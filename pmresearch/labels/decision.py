@@ -229,7 +229,7 @@ def _asof(rows: pd.DataFrame, right: pd.DataFrame, cols: list[str], *, by: str |
     merged = merged.set_index("_pos").sort_index()
     for c in cols:
         out[c] = merged[c].to_numpy(dtype=np.float64)
-    age = (merged["t"] - merged["_known"]) / pd.Timedelta(seconds=1)
+    age = (merged["t"] - merged["_known"]).dt.total_seconds()
     out["age_s"] = age.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 

@@ -20,7 +20,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ DEPRECATED_NAMES: dict[str, str] = {
 }
 
 _US_PER_S = 1_000_000
-_US = "datetime64[us, UTC]"
+_US: Literal["datetime64[us, UTC]"] = "datetime64[us, UTC]"
 
 
 def rename_deprecated(params: Mapping[str, Any], *, what: str = "parameters",

@@ -15,7 +15,6 @@ from pmresearch.features import (
     LAG_STATEMENT,
     REGISTRY,
     FeatureInputs,
-    add_contract_features,
     catalog,
     catalog_html,
     compute_features,
@@ -210,7 +209,7 @@ def test_external_series_as_of_known_at() -> None:
     assert "cross__ext_fear_greed_value" in set(catalog(inp)["name"])
 
 
-def test_contract_features_match_basic_and_digital_bs(edge_world: World) -> None:
+def test_contract_features_match_numpy_and_digital_bs(edge_world: World) -> None:
     inp = FeatureInputs.from_world(edge_world)
     m = edge_world.markets.iloc[10:30]
     rows = pd.DataFrame({"t": m["window_start"] + pd.Timedelta(minutes=3), "strike": m["strike"].to_numpy(),
@@ -224,10 +223,8 @@ def test_contract_features_match_basic_and_digital_bs(edge_world: World) -> None
     ref = {"contract__log_moneyness": lm, "contract__tau_years": tau,
            "contract__z": lm / (out["vol__rv_1m_60m"].to_numpy() * np.sqrt(tau))}
     assert np.isfinite(ref["contract__z"]).all()
-    basic = add_contract_features(rows.assign(vol=out["vol__rv_1m_60m"]), "vol")
     for c, expected in ref.items():
         np.testing.assert_allclose(out[c], expected, rtol=1e-14)
-        np.testing.assert_allclose(basic[c], expected, rtol=1e-14)
     prob = digital_bs(rows["spot"].to_numpy(), rows["strike"].to_numpy(), rows["tau_s"].to_numpy() / SECONDS_PER_YEAR,
                       out["vol__rv_1m_60m"].to_numpy())
     np.testing.assert_allclose(out["contract__prob_bs"], prob, rtol=1e-14)

@@ -16,9 +16,9 @@ import pytest
 import ta
 
 from pmresearch._time import SECONDS_PER_YEAR
-from pmresearch.features.basic import realized_vol_1m
 from pmresearch.features.price import price_features_1m
 from pmresearch.features.technical import atr, bollinger, macd, phase_rsi, rsi, stochastic
+from pmresearch.features.vol_sources import minute_rv
 from pmresearch.features.volatility import vol_features_1m
 from pmresearch.features.volume import obv_step, rolling_vwap, volume_features
 from pmresearch.pricing.vol import realized_vol
@@ -127,10 +127,12 @@ def test_realized_and_ewma_vol(bars: pd.DataFrame) -> None:
     ref = np.concatenate([np.full(60, np.nan), realized_vol(windows, 3600.0)])
     _close(out["vol__rv_1m_60m"], ref, 60)
     assert np.isnan(out["vol__rv_1m_60m"].iloc[59])
-    # the go/no-go's realized vol is the same estimator, on the closes' own index
-    legacy = realized_vol_1m(bars["close"].set_axis(bars.index + 100), 60)
-    assert legacy.index.equals(bars.index + 100)
-    _close(legacy, ref, 60)
+    # the other spot sources' realized vol (features.vol_sources) is the same estimator on minute samples:
+    # closes known on the minute boundaries, decision times anywhere in the following minute
+    known = np.arange(len(bars), dtype=np.int64) * 60_000_000_000 + 1_700_000_040_000_000_000
+    t = known + np.random.default_rng(3).integers(0, 60_000_000_000, len(bars))
+    _close(minute_rv(known, bars["close"].to_numpy(), t), ref, 60)
+    assert np.isnan(minute_rv(known, bars["close"].to_numpy(), t)[:60]).all()
     s = r[0] ** 2
     for x in r[1:300]:
         s = 0.94 * s + 0.06 * x * x

@@ -1,15 +1,13 @@
-"""The taker threshold backtest and the go/no-go verdict on worlds with and without an edge."""
+"""The taker threshold engine: fills after the taker delay at the standing ask, mirrored Down asks, fees."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from pmresearch import rules
-from pmresearch.backtest import GoNoGoConfig, TakerThreshold, evaluate, run_go_no_go, run_taker_threshold
+from pmresearch.backtest import TakerThreshold, run_taker_threshold
 
 
 def _ts(s: str) -> pd.Timestamp:
@@ -55,36 +53,3 @@ def test_down_side_uses_the_mirrored_ask() -> None:
     trades, _ = run_taker_threshold(rows, quotes, markets, TakerThreshold(0.1, 5.0, 1))
     assert trades["side"].tolist() == ["Down"] and trades["price"].tolist() == [0.45]
     assert trades["fee"].tolist() == [0.0] and trades["pnl"].tolist() == [pytest.approx(5 * 0.55)]
-
-
-def test_verdict_requires_every_criterion() -> None:
-    cfg = GoNoGoConfig(min_trades=3, n_bootstrap=1000)
-    good = pd.DataFrame({"pnl": [1.0, 1.2, 0.9, 1.1], "capital": [5.0] * 4, "slug": list("abcd")})
-    assert evaluate(good, cfg)[0] == "GO"
-    few = good.iloc[:2]
-    decision, crit = evaluate(few, cfg)
-    assert decision == "NO-GO" and [c.passed for c in crit] == [False, True, True]
-    mixed = pd.DataFrame({"pnl": [3.0, -2.5, 2.0, -2.4], "capital": [5.0] * 4, "slug": list("abcd")})
-    assert evaluate(mixed, cfg)[0] == "NO-GO"
-
-
-@pytest.mark.parametrize(("preset", "expected"), [("edge", "GO"), ("no-edge", "NO-GO")])
-def test_go_no_go_finds_the_edge_that_is_there(preset: str, expected: str, tmp_path: Path) -> None:
-    """Thresholds as in params/04_go_no_go (200 trades, 95% bounds above zero), 3 simulated days."""
-    cfg = GoNoGoConfig(run_name=preset, preset=preset, days=3.0, seed=5, n_bootstrap=2000)
-    result = run_go_no_go(cfg, root=tmp_path, progress=False)
-    assert result.decision == expected
-    truth = result.trades["true_edge"].mean()
-    # the simulator's ground truth agrees: the trades' true expected edge has the verdict's sign
-    assert (truth > 0) == (expected == "GO")
-    head = result.headline()
-    assert head["decision"] == expected and len(head["criteria"]) == 3
-    assert set(result.sources["label_source"]) == {"resolution"}
-    assert (tmp_path / "data" / "runs" / "04_go_no_go" / f"{preset}.duckdb").exists()
-
-
-def test_db_may_be_a_plain_path(tmp_path: Path) -> None:
-    cfg = GoNoGoConfig(run_name="p", days=0.5, seed=2, db="stores/run.duckdb", n_bootstrap=200)
-    result = run_go_no_go(cfg, root=tmp_path, progress=False)
-    assert (tmp_path / "stores" / "run.duckdb").exists()
-    assert len(result.rows) > 0

@@ -1,4 +1,16 @@
-"""The end-to-end go/no-go run: world -> store -> decision rows -> features -> model -> backtest -> verdict.
+"""Experiment of ``notebooks/04_go_no_go.ipynb``: world -> store -> decision rows and registered
+features -> Model A -> taker backtest -> verdict.
+
+Every number comes from the framework's one path: the store is :func:`pmresearch.data.store.connect`
+(DuckDB or PostgreSQL), decision rows and the volatility are :func:`build_feature_matrix` with the
+registered features' staleness limits, the probability is :class:`pmresearch.models.ModelA` (the
+estimator notebook 06 scores), fees are :func:`pmresearch.rules.taker_fee` inside the engine.
+
+The volatility of a row is the first of ``cfg.vol_features`` that is known at ``t`` (default: the
+BTCUSDT 1-minute klines' ``vol__rv_1m_60m``, then the quote logger's ``vol__rv_ref_60m``, then the
+oracle's ``vol__rv_oracle_60m``); the row says which in ``vol_source`` and how old it was in
+``vol_age_s``, beside ``spot_source``/``spot_age_s`` and ``book_age_s``. A row whose vol is stale
+under every source has none and is not traded.
 
 GO needs every criterion, each threshold fixed in the params file before the run:
 
@@ -6,6 +18,12 @@ GO needs every criterion, each threshold fixed in the params file before the run
 * ``mean net PnL per trade``: the one-sided ``confidence`` bootstrap lower bound (whole market
   windows resampled) is above 0;
 * ``PnL per unit of capital at risk``: the same bound of ``sum pnl / sum capital`` is above 0.
+
+Example
+-------
+>>> from pmresearch.experiments.go_no_go import Config, run        # doctest: +SKIP
+>>> result = run(Config(preset="edge", days=3.0, seed=5))           # doctest: +SKIP
+>>> result.decision, result.summary()                               # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,25 +41,39 @@ import pandas as pd
 from pmresearch._progress import progress as progress_bar
 from pmresearch.backtest.engine import TakerThreshold, run_taker_threshold
 from pmresearch.config import param, to_mapping
-from pmresearch.data.store import DuckDBStore
-from pmresearch.features.basic import add_contract_features, add_realized_vol
-from pmresearch.labels.decision import decision_rows
+from pmresearch.data.store import connect
+from pmresearch.features.matrix import build_feature_matrix
+from pmresearch.features.registry import REGISTRY
+from pmresearch.features.vol_sources import minute_value_age_s
+from pmresearch.labels.schedule import DecisionSchedule
 from pmresearch.metrics.trading import cluster_ratio_lower_bound, trade_stats
-from pmresearch.pricing import digital_bs
+from pmresearch.models import ModelA
 from pmresearch.simulate import WorldParams, make_config, simulate_config
 
-__all__ = ["Criterion", "GoNoGoConfig", "GoNoGoResult", "ensure_world", "evaluate", "run_go_no_go"]
+__all__ = [
+    "DEFAULT_VOL_FEATURES", "INPUT_AGES", "Config", "Criterion", "GoNoGoConfig", "GoNoGoResult", "Result",
+    "ensure_world", "evaluate", "run", "run_go_no_go",
+]
+
+#: The volatility features tried in order: klines first, then other spot sources under their own names.
+DEFAULT_VOL_FEATURES = ("vol__rv_1m_60m", "vol__rv_ref_60m", "vol__rv_oracle_60m")
+#: The as-of inputs of a row with their source and age columns (``<input>_source``, ``<input>_age_s``).
+INPUT_AGES = {"spot": ("spot_source", "spot_age_s"), "book": (None, "book_age_s"), "vol": ("vol_source", "vol_age_s")}
 
 
 @dataclass(frozen=True)
 class GoNoGoConfig(WorldParams):
-    """Parameters of ``notebooks/04_go_no_go.ipynb`` (one field per notebook parameter)."""
+    """Parameters of ``notebooks/04_go_no_go.ipynb`` (one field per notebook parameter).
+
+    ``decision_every_s``, ``first_decision_s`` and ``last_decision_s`` are deprecated names of
+    ``every_s``, ``first_s`` and ``last_s`` (:func:`pmresearch.labels.schedule.rename_deprecated`).
+    """
 
     interval_minutes: int = param(15, choices=(5, 15), doc="market window length traded")
-    decision_every_s: float = param(30.0, gt=0.0, doc="seconds between decision times in a window")
-    first_decision_s: float = param(60.0, ge=0.0, doc="first decision, seconds after window start")
-    last_decision_s: float = param(30.0, ge=0.0, doc="last decision, at least this long before the end")
-    rv_window_minutes: int = param(60, ge=5, le=1440, doc="realized-vol look-back (1-minute bars)")
+    every_s: float = param(30.0, gt=0.0, doc="seconds between decision times in a window")
+    first_s: float = param(60.0, ge=0.0, doc="first decision, seconds after window start")
+    last_s: float = param(30.0, ge=0.0, doc="last decision, at least this long before the end")
+    vol_features: tuple[str, ...] = param(DEFAULT_VOL_FEATURES, doc="volatility features, first known wins")
     edge_threshold: float = param(0.03, ge=0.0, le=1.0, doc="net edge after fees needed to trade")
     shares: float = param(20.0, ge=5.0, doc="order size in shares")
     max_trades_per_window: int = param(1, ge=1, doc="positions per market window")
@@ -49,6 +81,24 @@ class GoNoGoConfig(WorldParams):
     confidence: float = param(0.95, gt=0.5, lt=1.0, doc="one-sided level of the bootstrap lower bounds")
     n_bootstrap: int = param(10_000, ge=100, doc="bootstrap resamples")
     bootstrap_seed: int = param(0, ge=0, doc="bootstrap random seed")
+
+    def __post_init__(self) -> None:
+        if not self.vol_features:
+            raise ValueError("vol_features: give at least one volatility feature")
+        unknown = [n for n in self.vol_features if n not in REGISTRY]
+        if unknown:
+            raise ValueError(f"vol_features: {unknown} are not registered features")
+        not_vol = [n for n in self.vol_features if not n.startswith("vol__")]
+        if not_vol:
+            raise ValueError(f"vol_features: {not_vol} are not in the vol family")
+
+    @property
+    def schedule(self) -> DecisionSchedule:
+        """The decision schedule."""
+        return DecisionSchedule(every_s=self.every_s, first_s=self.first_s, last_s=self.last_s)
+
+
+Config = GoNoGoConfig
 
 
 @dataclass(frozen=True)
@@ -80,6 +130,7 @@ class GoNoGoResult:
     trades: pd.DataFrame = field(repr=False)
     counts: dict[str, int]
     sources: dict[str, dict[str, int]]
+    ages: pd.DataFrame = field(repr=False)
     world: dict[str, Any]
     timings: dict[str, float]
 
@@ -92,6 +143,7 @@ class GoNoGoResult:
             "signals": self.counts.get("signals", 0),
             "missed_fills": self.counts.get("missed", 0),
             "decision_rows": len(self.rows),
+            "sources": self.sources,
             "world": self.world,
             "params": to_mapping(self.config),
         }
@@ -102,6 +154,9 @@ class GoNoGoResult:
 
     def _repr_html_(self) -> str:
         return f"<h3>{self.decision}</h3>" + self.summary().to_html()
+
+
+Result = GoNoGoResult
 
 
 def evaluate(trades: pd.DataFrame, cfg: GoNoGoConfig) -> tuple[str, tuple[Criterion, ...]]:
@@ -153,7 +208,47 @@ def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tu
     return path, world.summary()
 
 
-def run_go_no_go(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -> GoNoGoResult:
+def store_url(cfg: GoNoGoConfig, root: Path) -> str:
+    """The run's store: ``cfg.db`` as given (any backend; a plain path is a DuckDB file under
+    ``root``), else a fresh ``data/runs/04_go_no_go/<run_name>.duckdb`` (worlds never mix)."""
+    if cfg.db:
+        return cfg.db if "://" in cfg.db else f"duckdb:///{(root / cfg.db).resolve()}"
+    db_path = root / "data" / "runs" / "04_go_no_go" / f"{cfg.run_name}.duckdb"
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db_path.unlink(missing_ok=True)
+    return f"duckdb:///{db_path}"  # absolute path: duckdb:////abs/...
+
+
+def choose_vol(rows: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """``vol`` (the first of ``names`` known at each row), ``vol_source`` (its name) and ``vol_age_s``.
+
+    Every ``vol`` feature is computed on the minute grid (1-minute bars close on it; the other
+    sources are sampled on it), so the value used at ``t`` became known at ``floor(t, 1 min)``.
+    """
+    vol = pd.Series(np.nan, index=rows.index, dtype="float64")
+    source = pd.Series(None, index=rows.index, dtype="object")
+    for name in names:
+        fill = vol.isna() & rows[name].notna()
+        vol[fill] = rows.loc[fill, name]
+        source[fill] = name
+    age = minute_value_age_s(rows["t"]).where(vol.notna())
+    return pd.DataFrame({"vol": vol, "vol_source": source, "vol_age_s": age}, index=rows.index)
+
+
+def input_ages(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per input (spot, book, vol): rows where it is known, and the median, 95th percentile and
+    maximum of its age in seconds (n shown: the quantiles are over those rows)."""
+    out = []
+    for name, (_, age_col) in INPUT_AGES.items():
+        age = rows[age_col].dropna()
+        out.append({"input": name, "rows": len(rows), "known": len(age),
+                    "median_age_s": float(age.median()) if len(age) else np.nan,
+                    "p95_age_s": float(age.quantile(0.95)) if len(age) else np.nan,
+                    "max_age_s": float(age.max()) if len(age) else np.nan})
+    return pd.DataFrame(out).set_index("input")
+
+
+def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -> GoNoGoResult:
     """Run the whole slice for ``cfg`` and return the verdict with everything the report shows.
 
     ``root`` is where relative paths and ``data/`` resolve (default: the working directory);
@@ -167,40 +262,32 @@ def run_go_no_go(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool 
     timings["world_s"] = time.perf_counter() - clock
     steps.update()
 
-    if cfg.db:
-        # a URL as given; a plain path (the runner resolves it against the repo root) is a DuckDB file
-        url = cfg.db if "://" in cfg.db else f"duckdb:///{(root / cfg.db).resolve()}"
-    else:
-        db_path = root / "data" / "runs" / "04_go_no_go" / f"{cfg.run_name}.duckdb"
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        db_path.unlink(missing_ok=True)  # each run builds its own store: worlds never mix
-        url = f"duckdb:///{db_path}"  # absolute path: duckdb:////abs/...
     clock = time.perf_counter()
-    with DuckDBStore(url) as store:
+    with connect(store_url(cfg, root)) as store:
         store.load_data_dir(data_dir)
         timings["load_s"] = time.perf_counter() - clock
         steps.update()
         clock = time.perf_counter()
-        rows = decision_rows(store, interval_minutes=cfg.interval_minutes, every_s=cfg.decision_every_s,
-                             first_s=cfg.first_decision_s, last_s=cfg.last_decision_s)
-        rows = add_realized_vol(store, rows, window_minutes=cfg.rv_window_minutes)
-        quotes = store.query("SELECT * FROM polymarket_quotes WHERE interval_minutes = ?", [cfg.interval_minutes])
-        markets = store.query("SELECT * FROM polymarket_resolutions")
-    vol_col = f"vol__rv_1m_{cfg.rv_window_minutes}m"
-    rows = add_contract_features(rows, vol_col)
+        rows = build_feature_matrix(store, interval_minutes=cfg.interval_minutes, schedule=cfg.schedule,
+                                    names=list(cfg.vol_features))
+        # every read ordered by its key, so both backends give the same frames row for row
+        quotes = store.query('SELECT * FROM polymarket_quotes WHERE interval_minutes = ? ORDER BY "slug", "ts"',
+                             [cfg.interval_minutes])
+        markets = store.read_table("polymarket_resolutions")
+    rows = pd.concat([rows, choose_vol(rows, cfg.vol_features)], axis=1)
     timings["features_s"] = time.perf_counter() - clock
     steps.update()
 
-    usable = rows["spot"].notna() & rows["strike"].notna() & rows[vol_col].notna()
+    # Model A (Black-Scholes digital on the chosen vol), the estimator notebook 06 scores
+    usable = (rows["spot"].notna() & rows["strike"].notna() & rows["vol"].notna()).to_numpy()
     p_model = np.full(len(rows), np.nan)
-    p_model[usable.to_numpy()] = digital_bs(
-        rows.loc[usable, "spot"], rows.loc[usable, "strike"], rows.loc[usable, "contract__tau_years"],
-        rows.loc[usable, vol_col],
-    )
+    if usable.any():
+        x = rows.loc[usable, ["spot", "strike", "tau_s", "vol"]]
+        p_model[usable] = ModelA(pricer="bs", vol_column="vol").fit(x).predict_proba(x)[:, 1]
     rows["p_model"] = p_model
-    if "true_prob_up" in quotes:
-        q = quotes[["slug", "ts", "true_prob_up"]].sort_values("ts")
-        order = rows.sort_values("t", kind="stable")
+    if "true_prob_up" in quotes and len(rows):
+        q = quotes[["slug", "ts", "true_prob_up"]].sort_values(["ts", "slug"], kind="stable")
+        order = rows.sort_values(["t", "slug"], kind="stable")
         truth = pd.merge_asof(order[["t", "slug"]].reset_index(), q, left_on="t", right_on="ts", by="slug")
         rows["true_prob_up"] = truth.set_index("index")["true_prob_up"].reindex(rows.index)
     steps.update()
@@ -215,6 +302,11 @@ def run_go_no_go(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool 
     stats = trade_stats(trades)
     if "true_edge" in trades and trades["true_edge"].notna().any():
         stats["mean_true_edge_per_share"] = float(trades["true_edge"].mean())
-    sources = {c: {str(k): int(v) for k, v in rows[c].value_counts(dropna=False).items()}
-               for c in ("spot_source", "strike_source", "label_source")}
-    return GoNoGoResult(cfg, decision, criteria, stats, rows, trades, counts, sources, world, timings)
+    sources = {c: {str(k): int(v) for k, v in rows[c].fillna("none").value_counts(dropna=False).sort_index().items()}
+               for c in ("spot_source", "strike_source", "label_source", "vol_source")}
+    return GoNoGoResult(cfg, decision, criteria, stats, rows, trades, counts, sources, input_ages(rows), world,
+                        timings)
+
+
+#: The name the notebook and older code use.
+run_go_no_go = run

@@ -1,0 +1,132 @@
+"""Family ``vol`` from spot sources other than exchange klines, each under its own name.
+
+``vol__rv_1m_60m`` is the realized vol of BTCUSDT 1-minute klines and nothing else. Where a period
+has no klines (the quote logger's days, the oracle-only days of the real sample), the same
+estimator on another spot source gets another name, so a number never changes meaning with the
+data that happened to be there:
+
+* ``vol__rv_ref_60m``: the quote logger's live exchange price (``reference_price`` of the quotes);
+* ``vol__rv_oracle_60m``: the Chainlink Data Streams settlement feed (the oracle rows of
+  :data:`pmresearch.features.price.ORACLE_SOURCE`).
+
+The estimator is the klines one (Andersen, Bollerslev, Diebold & Labys 2003): zero-mean realized
+variance of the last 60 one-minute log returns, annualized on the 24/7 year,
+``sqrt(mean r^2 x SECONDS_PER_YEAR / 60)``. The 1-minute prices are sampled on the minute grid: the
+price at a boundary ``b`` is the last one *known* at ``b`` (knowledge time, DESIGN.md) and at most
+:data:`SAMPLE_MAX_AGE_S` old, else missing; a return with a missing end is missing and the value is
+NaN unless all 60 returns exist (the klines feature's rule). At a decision time ``t`` the value is the
+one at the last boundary ``<= t``, so, as for the klines feature (whose last bar closes on that
+boundary), the value used at ``t`` is known at ``floor(t, 1 min)``: :func:`minute_value_age_s` is its
+age.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pmresearch._time import SECONDS_PER_YEAR
+from pmresearch._typing import FloatArray, IntArray
+from pmresearch.features.context import FeatureContext, to_ns
+from pmresearch.features.inputs import knowledge_time
+from pmresearch.features.price import ORACLE_SOURCE
+from pmresearch.features.registry import REGISTRY, make_block
+
+__all__ = ["RV_WINDOW_MINUTES", "SAMPLE_MAX_AGE_S", "minute_rv", "minute_value_age_s"]
+
+#: Look-back of the realized vol, in one-minute returns.
+RV_WINDOW_MINUTES = 60
+#: A minute sample is the last price known at the boundary, at most this many seconds old.
+SAMPLE_MAX_AGE_S = 60
+_MIN_NS = 60 * 1_000_000_000
+
+
+def minute_rv(known_ns: IntArray, price: FloatArray, t_ns: IntArray, *, window: int = RV_WINDOW_MINUTES,
+              max_age_ns: int = SAMPLE_MAX_AGE_S * 1_000_000_000) -> FloatArray:
+    """Annualized realized vol of ``window`` one-minute log returns ending at the last boundary ``<= t``.
+
+    Parameters
+    ----------
+    known_ns : int64 array
+        Knowledge times of the prices (ns since the epoch), ascending.
+    price : float array
+        The prices, aligned with ``known_ns``.
+    t_ns : int64 array
+        Decision times (ns since the epoch).
+    window : int
+        Number of one-minute returns.
+    max_age_ns : int
+        A boundary's sample is missing when the last price known there is older than this.
+
+    Returns
+    -------
+    float array
+        Aligned with ``t_ns``; NaN unless all ``window + 1`` samples exist and are positive.
+    """
+    t = np.asarray(t_ns, dtype=np.int64)
+    out = np.full(len(t), np.nan)
+    if not len(t) or not len(known_ns):
+        return out
+    boundary = (t // _MIN_NS) * _MIN_NS
+    uniq, inverse = np.unique(boundary, return_inverse=True)
+    grid = uniq[:, None] - np.arange(window, -1, -1, dtype=np.int64)[None, :] * _MIN_NS
+    idx = np.searchsorted(known_ns, grid, side="right") - 1
+    safe = np.maximum(idx, 0)
+    ok = (idx >= 0) & (grid - known_ns[safe] <= max_age_ns) & (price[safe] > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logp = np.where(ok, np.log(np.where(ok, price[safe], 1.0)), np.nan)
+    r = np.diff(logp, axis=1)
+    var = np.mean(r * r, axis=1)  # NaN as soon as one return is missing
+    vol = np.sqrt(var * (SECONDS_PER_YEAR / 60.0))
+    return np.asarray(vol[inverse], dtype=np.float64)
+
+
+def minute_value_age_s(t: pd.Series) -> pd.Series:
+    """Age at ``t`` of a value computed on the minute grid (this module, and 1-minute bar features):
+    seconds from ``floor(t, 1 min)``, when it became known, to ``t``."""
+    return pd.Series((t - t.dt.floor("1min")).dt.total_seconds().to_numpy(dtype=np.float64), index=t.index)
+
+
+def _series(known: IntArray, price: FloatArray) -> tuple[IntArray, FloatArray]:
+    """Sorted by knowledge time; of prices known at the same instant, the last one."""
+    order = np.argsort(known, kind="stable")
+    k, p = known[order], price[order]
+    last = np.r_[k[1:] != k[:-1], True] if len(k) else np.zeros(0, dtype=bool)
+    return k[last], p[last]
+
+
+def _block_ref(ctx: FeatureContext) -> dict[str, FloatArray]:
+    q = ctx.inputs.quotes
+    if q is None or not len(q) or "reference_price" not in q.columns:
+        return {}
+    q = q.loc[q["reference_price"].notna().to_numpy()]
+    if not len(q):
+        return {}
+    known, price = _series(to_ns(knowledge_time("quotes", q, what="quotes")), q["reference_price"].to_numpy(
+        dtype=np.float64))
+    return {f"vol__rv_ref_{RV_WINDOW_MINUTES}m": minute_rv(known, price, ctx.times())}
+
+
+def _block_oracle(ctx: FeatureContext) -> dict[str, FloatArray]:
+    ora = ctx.inputs.oracle
+    if ora is None or not len(ora):
+        return {}
+    ds = ora.loc[(ora["source"].astype(str) == ORACLE_SOURCE).to_numpy()]
+    if not len(ds):
+        return {}
+    known, price = _series(to_ns(knowledge_time("oracle", ds, what="oracle")), ds["price"].to_numpy(dtype=np.float64))
+    return {f"vol__rv_oracle_{RV_WINDOW_MINUTES}m": minute_rv(known, price, ctx.times())}
+
+
+_ANN = "annualized vol (24/7 year)"
+_LOOKBACK = f"{RV_WINDOW_MINUTES + 2}min"
+REGISTRY.register(make_block("vol_ref", "vol", _block_ref, [
+    (f"rv_ref_{RV_WINDOW_MINUTES}m", _LOOKBACK, _ANN,
+     f"realized vol of the last {RV_WINDOW_MINUTES} 1m log returns of the quote logger's reference price "
+     f"(minute samples <= {SAMPLE_MAX_AGE_S} s old)"),
+], inputs=("quotes",)))
+REGISTRY.register(make_block("vol_oracle", "vol", _block_oracle, [
+    (f"rv_oracle_{RV_WINDOW_MINUTES}m", _LOOKBACK, _ANN,
+     f"realized vol of the last {RV_WINDOW_MINUTES} 1m log returns of the Data Streams oracle "
+     f"(minute samples <= {SAMPLE_MAX_AGE_S} s old)"),
+], inputs=("oracle",)))

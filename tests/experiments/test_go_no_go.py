@@ -1,0 +1,126 @@
+"""The go/no-go experiment: verdict rules, worlds with and without an edge, the real sample's inputs
+(vol source and age, the same feature values as `pmresearch features`), and both store backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pmresearch.experiments.go_no_go import Config, evaluate, run
+
+
+def test_verdict_requires_every_criterion() -> None:
+    cfg = Config(min_trades=3, n_bootstrap=1000)
+    good = pd.DataFrame({"pnl": [1.0, 1.2, 0.9, 1.1], "capital": [5.0] * 4, "slug": list("abcd")})
+    assert evaluate(good, cfg)[0] == "GO"
+    few = good.iloc[:2]
+    decision, crit = evaluate(few, cfg)
+    assert decision == "NO-GO" and [c.passed for c in crit] == [False, True, True]
+    mixed = pd.DataFrame({"pnl": [3.0, -2.5, 2.0, -2.4], "capital": [5.0] * 4, "slug": list("abcd")})
+    assert evaluate(mixed, cfg)[0] == "NO-GO"
+
+
+@pytest.mark.parametrize(("preset", "expected"), [("edge", "GO"), ("no-edge", "NO-GO")])
+def test_go_no_go_finds_the_edge_that_is_there(preset: str, expected: str, tmp_path: Path) -> None:
+    """Thresholds as in params/04_go_no_go (200 trades, 95% bounds above zero), 3 simulated days."""
+    cfg = Config(run_name=preset, preset=preset, days=3.0, seed=5, n_bootstrap=2000)
+    result = run(cfg, root=tmp_path, progress=False)
+    assert result.decision == expected
+    truth = result.trades["true_edge"].mean()
+    # the simulator's ground truth agrees: the trades' true expected edge has the verdict's sign
+    assert (truth > 0) == (expected == "GO")
+    head = result.headline()
+    assert head["decision"] == expected and len(head["criteria"]) == 3
+    assert set(result.sources["label_source"]) == {"resolution"}
+    assert (tmp_path / "data" / "runs" / "04_go_no_go" / f"{preset}.duckdb").exists()
+
+
+def test_db_may_be_a_plain_path(tmp_path: Path) -> None:
+    cfg = Config(run_name="p", days=0.5, seed=2, db="stores/run.duckdb", n_bootstrap=200)
+    result = run(cfg, root=tmp_path, progress=False)
+    assert (tmp_path / "stores" / "run.duckdb").exists()
+    assert len(result.rows) > 0
+
+
+def _real_sample_without_books(shared_data: Path, tmp_path: Path) -> Path:
+    """The real sample's files except the websocket recordings (their books are tested in tests/data)."""
+    out = tmp_path / "real"
+    out.mkdir()
+    for f in shared_data.iterdir():
+        if f.is_file() and not f.name.startswith("polymarket_ws_") and f.suffix == ".parquet":
+            (out / f.name).symlink_to(f)
+    return out
+
+
+def test_real_sample_vol_is_the_features_vol_and_says_its_source_and_age(shared_data: Path, tmp_path: Path) -> None:
+    """The go/no-go's vol__rv_1m_60m is `pmresearch features`'s on every row (the same registered
+    feature, missing where the klines are stale), and each row names the vol it used and its age."""
+    from pmresearch.data.store import connect
+    from pmresearch.features.matrix import features_command
+
+    data = _real_sample_without_books(shared_data, tmp_path)
+    db = f"duckdb:///{tmp_path}/real.duckdb"
+    cfg = Config(run_name="real", data_dir=str(data), db=db, interval_minutes=15, every_s=60, n_bootstrap=200,
+                 min_trades=1)
+    result = run(cfg, root=tmp_path, progress=False)
+    rows = result.rows
+    _, matrix, _ = features_command(tmp_path / "m.parquet", db=db, interval_minutes=15, every_s=60)
+    assert len(rows) == len(matrix) > 1000
+    pd.testing.assert_series_equal(rows["vol__rv_1m_60m"], matrix["vol__rv_1m_60m"])
+    for name in ("vol__rv_ref_60m", "vol__rv_oracle_60m"):
+        pd.testing.assert_series_equal(rows[name], matrix[name])
+    # independent check of the staleness limit: the value exists exactly where the 61 bars closing in
+    # the hour before floor(t, 1 min) are all there (a period without klines gets none, however old
+    # the last klines are)
+    with connect(db) as store:
+        bars = set(store.query("SELECT ts FROM spot_prices WHERE symbol = 'BTCUSDT' AND interval = '1m'")["ts"])
+    last_open = rows["t"].dt.floor("1min") - pd.Timedelta(minutes=1)
+    complete = np.array([all(b - pd.Timedelta(minutes=k) in bars for k in range(61)) for b in last_open])
+    np.testing.assert_array_equal(rows["vol__rv_1m_60m"].notna().to_numpy(), complete)
+    assert (~complete).sum() > 100 and complete.sum() > 100  # both cases occur in the sample
+    # every row says which vol it used and how old it was; a row with no fresh vol is not traded
+    used = rows["vol_source"].notna()
+    assert set(rows.loc[used, "vol_source"]) <= set(cfg.vol_features)
+    first = rows["vol__rv_1m_60m"].notna()
+    assert (rows.loc[first, "vol_source"] == "vol__rv_1m_60m").all()
+    fallback = used & ~first
+    assert fallback.sum() > 0 and rows.loc[fallback, "vol_source"].isin(["vol__rv_ref_60m", "vol__rv_oracle_60m"]).all()
+    assert ((rows.loc[used, "vol_age_s"] >= 0) & (rows.loc[used, "vol_age_s"] < 60)).all()
+    assert rows.loc[~used, "vol_age_s"].isna().all() and rows.loc[~used, "p_model"].isna().all()
+    assert set(result.ages.index) == {"spot", "book", "vol"} and result.ages.loc["vol", "known"] == used.sum()
+    assert set(result.sources["vol_source"]) <= {*cfg.vol_features, "none"}
+    if len(result.trades):
+        traded = rows.set_index(["slug", "t"]).loc[list(zip(result.trades["slug"], result.trades["t"], strict=True))]
+        assert traded["vol"].notna().all()
+
+
+def test_postgresql_store_gives_the_same_verdict_bit_for_bit(pg_url: str, tmp_path: Path) -> None:
+    """The same world on DuckDB and PostgreSQL: identical decision, criteria values, rows and trades
+    (every read ordered; no SQL-side float aggregation)."""
+    common = {"days": 0.5, "seed": 2, "n_bootstrap": 500, "min_trades": 5}
+    duck = run(Config(run_name="duck", **common), root=tmp_path, progress=False)
+    pg = run(Config(run_name="pg", db=pg_url, **common), root=tmp_path, progress=False)
+    assert len(duck.trades) >= 5
+    assert pg.decision == duck.decision
+    assert [c.as_dict() for c in pg.criteria] == [c.as_dict() for c in duck.criteria]
+    pd.testing.assert_frame_equal(pg.rows, duck.rows, check_exact=True)
+    pd.testing.assert_frame_equal(pg.trades, duck.trades, check_exact=True)
+    assert pd.Series(pg.stats).equals(pd.Series(duck.stats))  # NaN (e.g. a half-day Sharpe) equals NaN
+
+
+def test_deprecated_schedule_names_still_work() -> None:
+    from pmresearch.config import from_mapping
+    from pmresearch.labels.schedule import rename_deprecated
+
+    with pytest.warns(FutureWarning) as caught:
+        params = rename_deprecated({"decision_every_s": 45.0, "first_decision_s": 0.0}, what="04_go_no_go")
+    assert sorted(str(w.message) for w in caught) == [
+        "04_go_no_go: 'decision_every_s' is deprecated; use 'every_s'",
+        "04_go_no_go: 'first_decision_s' is deprecated; use 'first_s'"]
+    cfg = from_mapping(Config, params)
+    assert (cfg.schedule.every_s, cfg.schedule.first_s, cfg.schedule.last_s) == (45.0, 0.0, 30.0)
+    with pytest.raises(ValueError, match="not registered features"):
+        Config(vol_features=("vol__nope",))
