@@ -9,9 +9,16 @@ in one transaction and names every file it skips.
 
 from __future__ import annotations
 
-import gzip
+import contextlib
+import ctypes
+import dataclasses
+import gc
+import heapq
 import json
+import math
 import re
+import zlib
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,16 +26,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pmresearch._progress import progress as progress_bar
+from pmresearch.data.books import SNAPSHOT_EVERY_S, BookRecorder, complement
 from pmresearch.data.io import read_file, recognize
 from pmresearch.data.schemas import SchemaError, validate
 from pmresearch.data.store import KIND_TABLE, LoadItem, Store, connect
 
 __all__ = [
     "BINANCE_DUMP_RE",
+    "CHUNK_ROWS",
+    "REORDER_WINDOW_MS",
     "IngestReport",
     "TokenInfo",
+    "TokenResolver",
+    "WebsocketLog",
     "binance_dump",
     "binance_klines_json",
     "coinbase_candles",
@@ -40,6 +53,7 @@ __all__ = [
     "ingest_command",
     "polymarket_trades",
     "prices_history",
+    "read_websocket_log",
     "token_map",
     "websocket_log",
 ]
@@ -341,6 +355,43 @@ def prices_history(payload: Any, *, token_id: str, where: str = "prices-history"
     return frame
 
 
+#: Rows per loaded chunk of book events, snapshots and quotes: long recordings load with bounded memory.
+CHUNK_ROWS = 500_000
+#: Rows validated at a time within a chunk (validation makes plain-text copies of the columns).
+_VALIDATE_ROWS = 100_000
+#: Messages are put back in exchange-time order within this window (recordings show a few ms of disorder).
+REORDER_WINDOW_MS = 2_000
+
+
+class _Prices(dict[str, float]):
+    """Price text -> float, parsed and range-checked once per distinct text (raises ValueError when bad)."""
+
+    def __missing__(self, key: str) -> float:
+        value = float(key)
+        if not 0.0 <= value <= 1.0:  # NaN fails too
+            raise ValueError(key)
+        self[key] = value
+        return value
+
+
+def _fast_side(levels: Any, prices: _Prices) -> dict[float, float]:
+    """``[{price, size}, ...]`` as ``{price: size}`` (the hot path; :func:`_levels` names any problem)."""
+    out = {prices[lv["price"]]: float(lv["size"]) for lv in levels}
+    if out:
+        sizes = out.values()
+        if not (min(sizes) >= 0.0 and sum(sizes) < math.inf):  # a negative, NaN or infinite size
+            raise ValueError("size")
+    return out
+
+
+def _book_side(ev: Mapping[str, Any], name: str, prices: _Prices, at: str) -> dict[float, float]:
+    levels = ev.get(name) or []
+    try:
+        return _fast_side(levels, prices)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return dict(_levels(levels, at, name))  # raises the precise error
+
+
 def _levels(levels: Any, where: str, side: str) -> list[tuple[float, float]]:
     if not isinstance(levels, list):
         raise SchemaError(f"{where}: column '{side}': levels are not a list")
@@ -350,60 +401,127 @@ def _levels(levels: Any, where: str, side: str) -> list[tuple[float, float]]:
             price, size = float(lv["price"]), float(lv["size"])
         except (KeyError, TypeError, ValueError) as exc:
             raise SchemaError(f"{where}: column '{side}': level {j} unparseable ({lv!r})") from exc
-        if not (0.0 <= price <= 1.0) or size < 0 or np.isnan(price) or np.isnan(size):
+        if not (0.0 <= price <= 1.0) or not (0.0 <= size < math.inf):
             raise SchemaError(f"{where}: column '{side}': level {j} price {price} / size {size} out of range")
         out.append((price, size))
     return out
 
 
-@dataclass
-class _WsState:
-    bids: dict[str, dict[float, float]] = field(default_factory=dict)
-    asks: dict[str, dict[float, float]] = field(default_factory=dict)
+@dataclass(frozen=True)
+class TokenResolver:
+    """Which market and outcome a recorded token is.
 
-
-def websocket_log(path_or_lines: str | Path | Iterable[str], *, tokens: Mapping[str, TokenInfo] | None = None,
-                  where: str | None = None) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Rebuild books, quotes and trades from a recorded market-channel log.
-
-    Lines are ``{"received_at": <unix s>, "message": <msg>}`` (the recorder's envelope) or bare
-    messages; a message is one event or an array of events. ``book`` events replace a token's book,
-    ``price_change`` events (both the 2025 ``price_changes`` and the older ``changes`` shape) update
-    it, each giving a snapshot (the last one per token and exchange timestamp is kept);
-    ``last_trade_price`` gives a trade. Quotes need ``tokens`` (token id -> market); without it they are
-    skipped, with the reason in the returned notes.
-
-    Returns
-    -------
-    frames : dict
-        ``{"books": ..., "trades": ..., "quotes": ...}`` (present when non-empty), validated.
-    notes : list of str
-        What was skipped and why.
+    ``tokens`` maps token ids (Gamma metadata gives both tokens, canonical markets the Up token);
+    ``up_by_market`` maps a condition id (the ``market`` of websocket messages, the ``market_id`` of
+    the 2026-04 markets file) to its Up token and market. A recorded token of a known market that is
+    not its Up token is the Down token.
     """
-    if isinstance(path_or_lines, str | Path):
-        p = Path(path_or_lines)
-        where = where or str(p)
-        opener: Any = gzip.open if p.suffix == ".gz" else open
-        try:
-            with opener(p, "rt", encoding="utf-8") as fh:
-                lines = fh.read().splitlines()
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
-            raise SchemaError(f"{where}: cannot read websocket log ({exc})") from exc
-    else:
-        lines = list(path_or_lines)
-        where = where or "websocket log"
-    state = _WsState()
-    snaps: dict[tuple[str, int], tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {}
-    trades: list[dict[str, Any]] = []
-    counts = {"book": 0, "price_change": 0, "last_trade_price": 0, "other": 0, "orphan_change": 0}
-    for n, line in enumerate(progress_bar(lines, desc="websocket log", unit="msg", leave=False), start=1):
-        if not line.strip() or line.strip() in ("PONG", "PING"):
-            continue
-        at = f"{where}: line {n}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"{at}: not JSON ({exc.msg})") from exc
+
+    tokens: Mapping[str, TokenInfo] = field(default_factory=dict)
+    up_by_market: Mapping[str, tuple[str, TokenInfo]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, tokens: Mapping[str, TokenInfo] | None = None,
+              markets: Sequence[pd.DataFrame] = ()) -> TokenResolver:
+        """From token metadata and canonical markets frames (their Up tokens and condition ids)."""
+        known = dict(tokens or {})
+        by_market: dict[str, tuple[str, TokenInfo]] = {}
+        for frame in markets:
+            for token, info in token_map(frame).items():
+                known.setdefault(token, info)
+                if info.market_id:
+                    by_market[info.market_id] = (token, info)
+        return cls(known, by_market)
+
+    def __call__(self, asset: str, market: str | None) -> TokenInfo | None:
+        info = self.tokens.get(asset)
+        if info is not None or market is None:
+            return info
+        hit = self.up_by_market.get(market)
+        if hit is None:
+            return None
+        up_token, up = hit
+        return up if asset == up_token else dataclasses.replace(up, outcome="Down")
+
+
+class _LogLines:
+    """Lines of a websocket log (gzip or plain), as bytes; a gzip cut mid-write yields its complete lines.
+
+    After iteration, ``truncated`` says whether the gzip stream lacked its end marker and ``dropped``
+    how many (decompressed) bytes of incomplete last line were left out.
+    """
+
+    def __init__(self, path: Path, where: str) -> None:
+        self.path, self.where = path, where
+        self.truncated, self.dropped = False, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        gz = self.path.suffix == ".gz"
+        size = self.path.stat().st_size
+        with open(self.path, "rb") as fh, progress_bar(total=size, desc=self.path.name, unit="B", unit_scale=True,
+                                                       leave=False) as bar:
+            d = zlib.decompressobj(wbits=31) if gz else None
+            tail = b""
+            while True:
+                raw = fh.read(1 << 16)
+                bar.update(len(raw))
+                if not raw:
+                    break
+                data = raw
+                chunks = []
+                while d is not None and data:
+                    try:
+                        chunks.append(d.decompress(data))
+                    except zlib.error as exc:
+                        raise SchemaError(f"{self.where}: cannot read websocket log (gzip: {exc})") from exc
+                    data = d.unused_data if d.eof else b""
+                    if d.eof and data:  # another gzip member follows
+                        d = zlib.decompressobj(wbits=31)
+                text = tail + (b"".join(chunks) if d is not None else raw)
+                lines = text.split(b"\n")
+                tail = lines.pop()
+                yield from lines
+            if d is not None and not d.eof:
+                self.truncated, self.dropped = True, len(tail)
+            elif tail:
+                yield tail
+
+
+def _us(ts: pd.Timestamp) -> int:
+    return int(pd.Timestamp(ts).tz_convert("UTC").value) // 1000  # .value is in ns whatever the unit
+
+
+@dataclass
+class _Quotes:
+    """Columns of the quote rows rebuilt from books (Up and Down best prices per slug and update)."""
+
+    ts: array[int] = field(default_factory=lambda: array("q"))
+    slug: array[int] = field(default_factory=lambda: array("i"))
+    values: array[float] = field(default_factory=lambda: array("d"))  # 4 per row: up bid/ask, down bid/ask
+    seen: array[int] = field(default_factory=lambda: array("b"))  # 2 per row: Up book seen, Down book seen
+
+
+class _WsReader:
+    """Streaming state of one websocket log: books via :class:`BookRecorder`, quotes, trades, counts."""
+
+    def __init__(self, where: str, resolve: TokenResolver, snapshot_every_s: float, chunk_rows: int) -> None:
+        self.where, self.resolve, self.chunk_rows = where, resolve, chunk_rows
+        self.recorder = BookRecorder(snapshot_every_s)
+        self.prices = _Prices()
+        self.heap: list[tuple[int, int, str, str | None, str, Any]] = []
+        self.seq, self.newest, self.done = 0, -(1 << 62), -(1 << 62)
+        self.items: list[tuple[str, pd.DataFrame]] = []
+        self.trades: list[dict[str, Any]] = []
+        self.counts = dict.fromkeys(("book", "price_change", "last_trade_price", "other", "orphan_change", "late",
+                                     "book_events", "books", "quotes"), 0)
+        self.infos: dict[str, TokenInfo | None] = {}
+        self.unmapped: set[str] = set()
+        self.slugs: dict[str, int] = {}
+        self.slug_info: list[TokenInfo] = []
+        self.state: list[list[float]] = []  # per slug: up bid, up ask, down bid, down ask, up seen, down seen
+        self.quotes = _Quotes()
+
+    def message(self, obj: Any, at: str) -> None:
         received: float | None = None
         if isinstance(obj, dict) and "message" in obj and "received_at" in obj:
             try:
@@ -416,119 +534,297 @@ def websocket_log(path_or_lines: str | Path | Iterable[str], *, tokens: Mapping[
                 raise SchemaError(f"{at}: event is not an object")
             kind = ev.get("event_type") or ("book" if "bids" in ev or "asks" in ev else
                                             "price_change" if "price_changes" in ev or "changes" in ev else "other")
-            try:  # exchange time in epoch ms, converted once per column at the end
+            try:  # exchange time in epoch ms
                 ts = int(ev["timestamp"]) if "timestamp" in ev else None
             except (TypeError, ValueError) as exc:
                 raise SchemaError(f"{at}: column 'timestamp': unparseable ({ev.get('timestamp')!r})") from exc
             if kind == "book":
-                asset = str(ev.get("asset_id"))
-                bids, asks = _levels(ev.get("bids", []), at, "bids"), _levels(ev.get("asks", []), at, "asks")
-                state.bids[asset] = dict(bids)
-                state.asks[asset] = dict(asks)
+                bids, asks = _book_side(ev, "bids", self.prices, at), _book_side(ev, "asks", self.prices, at)
                 if ts is None:
                     raise SchemaError(f"{at}: column 'timestamp': missing in book event")
-                snaps[(asset, ts)] = (list(state.bids[asset].items()), list(state.asks[asset].items()))
-                counts["book"] += 1
+                self._push(ts, str(ev.get("asset_id")), ev.get("market"), "book", (bids, asks))
+                self.counts["book"] += 1
             elif kind == "price_change":
-                changes = ev.get("price_changes") or [
-                    dict(c, asset_id=ev.get("asset_id")) for c in ev.get("changes", [])]
-                touched = set()
-                for j, ch in enumerate(changes):
-                    try:
-                        asset, price, size = str(ch["asset_id"]), float(ch["price"]), float(ch["size"])
-                        side = str(ch["side"]).upper()
-                    except (KeyError, TypeError, ValueError) as exc:
-                        raise SchemaError(f"{at}: column 'price_changes': entry {j} unparseable ({ch!r})") from exc
-                    if asset not in state.bids:  # no full book seen yet: a delta alone is not a book
-                        counts["orphan_change"] += 1
-                        continue
-                    book = (state.bids if side == "BUY" else state.asks)[asset]
+                self._price_change(ev, ts, at)
+            elif kind == "last_trade_price":
+                try:
+                    self.trades.append({"ts": ts, "price": float(ev["price"]), "qty": float(ev["size"]),
+                                        "side": str(ev["side"]).lower(), "received_at": received,
+                                        "symbol": str(ev["asset_id"]), "venue": "polymarket",
+                                        "trade_id": ev.get("transaction_hash") or None})
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise SchemaError(f"{at}: last_trade_price unparseable ({exc})") from exc
+                self.counts["last_trade_price"] += 1
+            else:
+                self.counts["other"] += 1
+        self._pop(self.newest - REORDER_WINDOW_MS)
+
+    def _price_change(self, ev: Mapping[str, Any], ts: int | None, at: str) -> None:
+        changes = ev.get("price_changes") or [dict(c, asset_id=ev.get("asset_id")) for c in ev.get("changes", [])]
+        per_asset: dict[str, list[tuple[str, float, float]]] = {}
+        for j, ch in enumerate(changes):
+            try:
+                asset, price, size = str(ch["asset_id"]), float(ch["price"]), float(ch["size"])
+                side = "bid" if str(ch["side"]).upper() == "BUY" else "ask"
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SchemaError(f"{at}: column 'price_changes': entry {j} unparseable ({ch!r})") from exc
+            if not (0.0 <= price <= 1.0) or not (0.0 <= size < math.inf):
+                raise SchemaError(f"{at}: column 'price_changes': entry {j} price {price} / size {size} out of range")
+            per_asset.setdefault(asset, []).append((side, price, size))
+        if ts is None:
+            raise SchemaError(f"{at}: column 'timestamp': missing in price_change event")
+        for asset, chs in per_asset.items():
+            self._push(ts, asset, ev.get("market"), "change", chs)
+        self.counts["price_change"] += 1
+
+    def _push(self, ts: int, asset: str, market: Any, kind: str, payload: Any) -> None:
+        if ts <= self.done:  # its instant was processed already: more than the window out of order
+            self.counts["late"] += 1
+            return
+        self.seq += 1
+        heapq.heappush(self.heap, (ts, self.seq, asset, None if market is None else str(market), kind, payload))
+        self.newest = max(self.newest, ts)
+
+    def _pop(self, upto: int) -> None:
+        """Process, in exchange-time order, every instant at or before ``upto`` (ms)."""
+        heap = self.heap
+        while heap and heap[0][0] <= upto:
+            ts = heap[0][0]
+            group = []
+            while heap and heap[0][0] == ts:
+                group.append(heapq.heappop(heap))
+            self._instant(ts, group)
+            self.done = ts
+        if self.recorder.pending_events >= self.chunk_rows:
+            self._chunk("book_events", self.recorder.take_events())
+        if self.recorder.pending_snapshots >= self.chunk_rows:
+            self._chunk("books", self.recorder.take_snapshots())
+        if len(self.quotes.ts) >= self.chunk_rows:
+            self._chunk("quotes", self._take_quotes())
+
+    def _instant(self, ts: int, group: list[tuple[int, int, str, str | None, str, Any]]) -> None:
+        """All messages of one exchange millisecond: each token's book after the last of them."""
+        books: dict[str, tuple[dict[float, float], dict[float, float]]] = {}
+        markets: dict[str, str | None] = {}
+        for _, _, asset, market, kind, payload in group:
+            if kind == "book":
+                books[asset] = payload
+            else:
+                base = books.get(asset) or self.recorder.book(asset)
+                if base is None:  # no full book seen yet: a delta alone is not a book
+                    self.counts["orphan_change"] += len(payload)
+                    continue
+                bids, asks = dict(base[0]), dict(base[1])
+                for side, price, size in payload:
+                    book = bids if side == "bid" else asks
                     if size == 0:
                         book.pop(price, None)
                     else:
                         book[price] = size
-                    touched.add(asset)
-                if ts is None:
-                    raise SchemaError(f"{at}: column 'timestamp': missing in price_change event")
-                for asset in touched:
-                    snaps[(asset, ts)] = (list(state.bids.get(asset, {}).items()),
-                                          list(state.asks.get(asset, {}).items()))
-                counts["price_change"] += 1
-            elif kind == "last_trade_price":
-                try:
-                    trades.append({"ts": ts, "price": float(ev["price"]), "qty": float(ev["size"]),
-                                   "side": str(ev["side"]).lower(), "received_at": received,
-                                   "symbol": str(ev["asset_id"]), "venue": "polymarket",
-                                   "trade_id": ev.get("transaction_hash") or None})
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise SchemaError(f"{at}: last_trade_price unparseable ({exc})") from exc
-                counts["last_trade_price"] += 1
-            else:
-                counts["other"] += 1
-    notes = [f"{where}: {counts['book']} book, {counts['price_change']} price_change, "
-             f"{counts['last_trade_price']} last_trade_price, {counts['other']} other events; "
-             f"{counts['orphan_change']} level changes of tokens without a book snapshot ignored"]
-    frames: dict[str, pd.DataFrame] = {}
-    book_rows: list[tuple[Any, ...]] = []
-    for (asset, ts), (bids, asks) in snaps.items():
-        info = (tokens or {}).get(asset)
-        for side, levels, rev in (("bid", bids, True), ("ask", asks, False)):
-            for level, (price, size) in enumerate(sorted(levels, key=lambda x: x[0], reverse=rev)):
-                book_rows.append((ts, info.slug if info else None, asset, info.outcome if info else None,
-                                  side, level, price, size))
-    if book_rows:
-        books = pd.DataFrame(book_rows, columns=["ts", "slug", "token_id", "outcome", "side", "level", "price", "size"])
-        books["ts"] = epoch_to_utc(books["ts"], unit="ms")
-        frames["books"] = validate(books, "books", source=where)
-    if trades:
-        tr = pd.DataFrame(trades)
-        tr["ts"] = epoch_to_utc(tr["ts"], unit="ms")
-        tr["received_at"] = _seconds_to_utc(tr["received_at"])
-        if tokens:
-            tr["slug"] = tr["symbol"].map(lambda a: tokens[a].slug if a in tokens else None)
-            tr["outcome"] = tr["symbol"].map(lambda a: tokens[a].outcome if a in tokens else None)
-        tr = tr.drop_duplicates().reset_index(drop=True)
-        frames["trades"] = validate(tr, "trades", source=where)
-    quotes = _ws_quotes(snaps, tokens or {})
-    if quotes is not None:
-        frames["quotes"] = validate(quotes, "quotes", source=where)
-    elif snaps:
-        notes.append(f"{where}: quotes skipped: no token -> market mapping for "
-                     f"{len({a for a, _ in snaps})} token(s) (load the markets' Gamma metadata first)")
+                books[asset] = (bids, asks)
+            markets[asset] = market
+        touched: set[int] = set()
+        for asset, (bids, asks) in books.items():
+            if asset not in self.infos:
+                self.infos[asset] = self.resolve(asset, markets[asset])
+            info = self.infos[asset]
+            self.recorder.token(asset, info.slug if info else None, info.outcome if info else None)
+            self.recorder.update(asset, ts * 1000, bids, asks)
+            if info is None:
+                self.unmapped.add(asset)
+                continue
+            k = self.slugs.get(info.slug)
+            if k is None:
+                k = self.slugs[info.slug] = len(self.slug_info)
+                self.slug_info.append(info)
+                self.state.append([math.nan] * 4 + [0.0, 0.0])
+            st, off = self.state[k], (0 if info.outcome == "Up" else 2)
+            st[off] = max(bids) if bids else math.nan
+            st[off + 1] = min(asks) if asks else math.nan
+            st[4 + off // 2] = 1.0
+            touched.add(k)
+        q = self.quotes
+        for k in sorted(touched):
+            st = self.state[k]
+            q.ts.append(ts)
+            q.slug.append(k)
+            q.values.extend(st[:4])
+            q.seen.extend((int(st[4]), int(st[5])))
+
+    def _take_quotes(self) -> pd.DataFrame:
+        q, self.quotes = self.quotes, _Quotes()
+        n = len(q.ts)
+        vals = np.frombuffer(q.values, dtype=np.float64).reshape(n, 4) if n else np.zeros((0, 4))
+        seen = np.frombuffer(q.seen, dtype=np.int8).reshape(n, 2).astype(bool) if n else np.zeros((0, 2), bool)
+        k = np.frombuffer(q.slug, dtype=np.int32) if n else np.zeros(0, np.int32)
+        # the token not recorded mirrors the one that is: Up bid = 1 - Down ask, Up ask = 1 - Down bid
+        bid_up = np.where(seen[:, 0], vals[:, 0], complement(vals[:, 3]))
+        ask_up = np.where(seen[:, 0], vals[:, 1], complement(vals[:, 2]))
+        bid_down = np.where(seen[:, 1], vals[:, 2], complement(vals[:, 1]))
+        ask_down = np.where(seen[:, 1], vals[:, 3], complement(vals[:, 0]))
+        info = self.slug_info
+        slugs = pd.Categorical.from_codes(k, categories=pd.Index([i.slug for i in info], dtype=object))
+
+        def per_slug(values: list[Any], dtype: Any) -> Any:
+            return np.asarray(values, dtype=dtype)[k] if len(values) else np.zeros(0, dtype=dtype)
+
+        frame = pd.DataFrame({
+            "ts": pd.Series(np.frombuffer(q.ts, dtype=np.int64) if n else np.zeros(0, np.int64)).mul(1000)
+            .to_numpy().view("datetime64[us]"),
+            "slug": slugs,
+            "market_id": per_slug([i.market_id for i in info], object),
+            "interval_minutes": per_slug([i.interval_minutes for i in info], "int16"),
+            "window_start": per_slug([_us(i.window_start) for i in info], "int64").view("datetime64[us]"),
+            "window_end": per_slug([_us(i.window_end) for i in info], "int64").view("datetime64[us]"),
+            "strike": per_slug([np.nan if i.strike is None else i.strike for i in info], "float64"),
+            "strike_logged": np.nan, "reference_price": np.nan,
+            "best_bid_up": bid_up, "best_ask_up": ask_up, "best_bid_down": bid_down, "best_ask_down": ask_down,
+            "source": "polymarket-ws",
+        })
+        for c in ("ts", "window_start", "window_end"):
+            frame[c] = frame[c].dt.tz_localize("UTC")
+        return frame
+
+    def _chunk(self, kind: str, frame: pd.DataFrame) -> None:
+        """Validate one chunk (in slices) and keep it as built: canonical dtypes, except that its text
+        columns stay dictionary-encoded (a byte or two a row instead of the whole token id)."""
+        if frame.empty:
+            return
+        self.counts[kind] += len(frame)
+        for start in range(0, len(frame), _VALIDATE_ROWS):
+            validate(frame.iloc[start:start + _VALIDATE_ROWS], kind, source=self.where)
+        self.items.append((kind, frame))
+
+    def finish(self) -> None:
+        """Process what the reorder window still holds and take the last chunks."""
+        self._pop(1 << 62)
+        self._chunk("book_events", self.recorder.take_events())
+        self._chunk("books", self.recorder.take_snapshots())
+        self._chunk("quotes", self._take_quotes())
+        if self.trades:
+            tr = pd.DataFrame(self.trades)
+            tr["ts"] = epoch_to_utc(tr["ts"], unit="ms")
+            tr["received_at"] = _seconds_to_utc(tr["received_at"])
+            tr["slug"] = tr["symbol"].map(lambda a: i.slug if (i := self.infos.get(a)) else None)
+            tr["outcome"] = tr["symbol"].map(lambda a: i.outcome if (i := self.infos.get(a)) else None)
+            tr = tr.drop_duplicates().reset_index(drop=True)
+            self.items.append(("trades", validate(tr, "trades", source=self.where)))
+
+    def notes(self, snapshot_every_s: float) -> list[str]:
+        c = self.counts
+        out = [f"{self.where}: {c['book']} book, {c['price_change']} price_change, {c['last_trade_price']} "
+               f"last_trade_price, {c['other']} other events; {c['orphan_change']} level changes of tokens without "
+               f"a book snapshot ignored; {c['book_events']} book events, {c['books']} snapshot levels (every "
+               f"{snapshot_every_s:g} s), {c['quotes']} quotes"]
+        if c["late"]:
+            out.append(f"warning: {self.where}: {c['late']} message(s) more than {REORDER_WINDOW_MS / 1000:g} s out "
+                       "of exchange-time order ignored")
+        return out
+
+
+@dataclass(frozen=True)
+class WebsocketLog:
+    """What :func:`read_websocket_log` read: load items (chunks), notes, tokens without a market."""
+
+    items: list[tuple[str, pd.DataFrame]]
+    notes: list[str]
+    unmapped: frozenset[str]
+
+
+def read_websocket_log(path_or_lines: str | Path | Iterable[str], *, resolve: TokenResolver | None = None,
+                       where: str | None = None, snapshot_every_s: float = SNAPSHOT_EVERY_S,
+                       chunk_rows: int = CHUNK_ROWS) -> WebsocketLog:
+    """Stream a recorded market-channel log into validated chunks of book events, snapshots, quotes, trades.
+
+    Memory stays bounded: the gzip is read line by line, only the current book per token is kept
+    (:class:`pmresearch.data.books.BookRecorder`), and rows leave in chunks of ``chunk_rows``, each
+    validated, with dictionary-encoded text columns. Messages are re-ordered by exchange time within
+    :data:`REORDER_WINDOW_MS`; the messages of one millisecond form one update per token.
+
+    A gzip cut mid-write (no end marker) loads its complete lines and adds a ``warning:`` note with
+    the bytes of the incomplete last line dropped. A malformed line is a :class:`SchemaError` naming
+    the file and line.
+    """
+    resolve = resolve or TokenResolver()
+    if isinstance(path_or_lines, str | Path):
+        p = Path(path_or_lines)
+        where = where or str(p)
+        lines: Iterable[bytes | str] = _LogLines(p, where)
+    else:
+        lines = path_or_lines
+        where = where or "websocket log"
+    reader = _WsReader(where, resolve, snapshot_every_s, chunk_rows)
+    n = 0
+    try:
+        for n, line in enumerate(lines, start=1):
+            text = line.strip()
+            if not text or text in (b"PONG", b"PING", "PONG", "PING"):
+                continue
+            at = f"{where}: line {n}"
+            try:
+                obj = json.loads(text)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise SchemaError(f"{at}: not JSON ({getattr(exc, 'msg', exc)})") from exc
+            reader.message(obj, at)
+    except OSError as exc:
+        raise SchemaError(f"{where}: cannot read websocket log ({exc})") from exc
+    reader.finish()
+    notes = reader.notes(snapshot_every_s)
+    if isinstance(lines, _LogLines) and lines.truncated:
+        notes.append(f"warning: {where}: file truncated (gzip stream without its end marker): loaded its {n} "
+                     f"complete lines, dropped the incomplete last line ({lines.dropped} bytes)")
+    return WebsocketLog(reader.items, notes, frozenset(reader.unmapped))
+
+
+def _unmapped_warning(tokens: int, files: int) -> str:
+    return (f"warning: quotes skipped for {tokens} websocket token(s) of {files} file(s): no token -> market "
+            "mapping (put the markets file, polymarket_btc_*_markets_*.parquet with market_id and "
+            "clob_token_id_up, beside the recording, or load the markets' Gamma metadata first); their books "
+            "load by token id")
+
+
+def websocket_log(path_or_lines: str | Path | Iterable[str], *, tokens: Mapping[str, TokenInfo] | None = None,
+                  markets: pd.DataFrame | None = None, where: str | None = None,
+                  snapshot_every_s: float = SNAPSHOT_EVERY_S) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Rebuild book events, book snapshots, quotes and trades from a recorded market-channel log.
+
+    Lines are ``{"received_at": <unix s>, "message": <msg>}`` (the recorder's envelope) or bare
+    messages; a message is one event or an array of events. ``book`` events replace a token's book,
+    ``price_change`` events (both the 2025 ``price_changes`` and the older ``changes`` shape) update
+    it; ``last_trade_price`` gives a trade. Book events hold each update's changed levels, books a
+    full snapshot per ``snapshot_every_s`` (:mod:`pmresearch.data.books`). Quotes need to know which
+    market and outcome a token is: ``tokens`` (token id -> market) or ``markets`` (canonical markets
+    with ``market_id`` = condition id and ``clob_token_id_up``; the other token of a market is Down,
+    whose book gives the Up quotes by complement). Tokens without either load by token id (slug and
+    outcome null) and get no quotes, with a ``warning:`` note.
+
+    Returns
+    -------
+    frames : dict
+        ``{"book_events", "books", "quotes", "trades"}`` (present when non-empty), validated, canonical dtypes.
+    notes : list of str
+        What was read and skipped, and why.
+    """
+    resolve = TokenResolver.build(tokens, [markets] if markets is not None else [])
+    log = read_websocket_log(path_or_lines, resolve=resolve, where=where, snapshot_every_s=snapshot_every_s)
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for kind, frame in log.items:
+        parts.setdefault(kind, []).append(frame)
+    frames = {kind: validate(pd.concat([_plain(f) for f in fs], ignore_index=True), kind, source=log.notes[0])
+              for kind, fs in parts.items()}
+    notes = list(log.notes)
+    if log.unmapped:
+        notes.append(_unmapped_warning(len(log.unmapped), 1))
     return frames, notes
 
 
-_Snaps = Mapping[tuple[str, int], tuple[list[tuple[float, float]], list[tuple[float, float]]]]
-
-
-def _ws_quotes(snaps: _Snaps,
-               tokens: Mapping[str, TokenInfo]) -> pd.DataFrame | None:
-    rows: dict[tuple[str, int], dict[str, Any]] = {}
-    last: dict[str, dict[str, float | None]] = {}
-    for (asset, ts), (bids, asks) in sorted(snaps.items(), key=lambda kv: kv[0][1]):
-        info = tokens.get(asset)
-        if info is None:
-            continue
-        side = "up" if info.outcome == "Up" else "down"
-        cur = last.setdefault(info.slug, {})
-        cur[f"best_bid_{side}"] = max((p for p, _ in bids), default=None)
-        cur[f"best_ask_{side}"] = min((p for p, _ in asks), default=None)
-        rows[(info.slug, ts)] = {
-            "ts": ts, "slug": info.slug, "market_id": info.market_id, "interval_minutes": info.interval_minutes,
-            "window_start": info.window_start, "window_end": info.window_end, "strike": info.strike,
-            "strike_logged": None, "reference_price": None, **{k: cur.get(k) for k in (
-                "best_bid_up", "best_ask_up", "best_bid_down", "best_ask_down")}, "source": "polymarket-ws",
-        }
-    if not rows:
-        return None
-    frame = pd.DataFrame(list(rows.values()))
-    frame["ts"] = epoch_to_utc(frame["ts"], unit="ms")
-    for c in ("window_start", "window_end"):
-        frame[c] = pd.to_datetime(frame[c], utc=True).astype("datetime64[us, UTC]")
-    for c in ("strike", "strike_logged", "reference_price", "best_bid_up", "best_ask_up", "best_bid_down",
-              "best_ask_down"):
-        frame[c] = frame[c].astype("float64")
-    return frame
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dictionary-encoded text columns back to plain text (the canonical dtypes)."""
+    out = frame.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
 
 
 def _meta(path: Path) -> dict[str, Any]:
@@ -547,13 +843,17 @@ def _load_json(path: Path) -> Any:
 
 
 def import_file(path: str | Path, *, tokens: Mapping[str, TokenInfo] | None = None,
-                symbol: str | None = None, interval: str | None = None) -> tuple[list[LoadItem], list[str]]:
+                symbol: str | None = None, interval: str | None = None,
+                markets: Sequence[pd.DataFrame] = (),
+                snapshot_every_s: float = SNAPSHOT_EVERY_S) -> tuple[list[LoadItem], list[str]]:
     """Read one file of any supported format into validated load items, plus notes.
 
     Recognized: canonical Parquet/CSV by prefix (data README), Binance dumps by name, market-
     websocket logs by prefix, and JSON by content (Binance klines, Coinbase candles, Gamma markets,
     data-api trades, prices-history). A ``NAME.meta.json`` sidecar written by ``pmresearch fetch``
-    supplies ``symbol``/``interval``/``fetched_at``.
+    supplies ``symbol``/``interval``/``fetched_at``. A websocket log's tokens are mapped to markets by
+    ``tokens``, ``markets`` and the markets files in the log's own directory (see
+    :func:`websocket_log`); its books are snapshotted every ``snapshot_every_s`` seconds.
 
     Raises
     ------
@@ -570,8 +870,9 @@ def import_file(path: str | Path, *, tokens: Mapping[str, TokenInfo] | None = No
     if BINANCE_DUMP_RE.match(p.name):
         return [("klines", binance_dump(p, symbol=symbol, interval=interval), where)], []
     if _WS_RE.match(p.name):
-        frames, notes = websocket_log(p, tokens=tokens)
-        return [(k, f, where) for k, f in frames.items()], notes
+        log = _import_websocket_log(p, tokens, markets, {}, snapshot_every_s)
+        notes = log.notes + ([_unmapped_warning(len(log.unmapped), 1)] if log.unmapped else [])
+        return [(k, f, where) for k, f in log.items], notes
     if p.suffix == ".json" and not p.name.endswith(".meta.json"):
         meta = _meta(p)
         fetched = pd.Timestamp(meta["fetched_at"]) if "fetched_at" in meta else None
@@ -596,10 +897,27 @@ def import_file(path: str | Path, *, tokens: Mapping[str, TokenInfo] | None = No
         if isinstance(rows, list) and rows and isinstance(rows[0], dict) and (
                 "proxyWallet" in rows[0] or "proxy_wallet" in rows[0]):
             return [("trades", polymarket_trades(payload, where=where), where)], []
-        markets, _ = gamma_markets(payload, where=where)
-        if len(markets):
-            return [("markets", markets, where)], []
+        gamma, _ = gamma_markets(payload, where=where)
+        if len(gamma):
+            return [("markets", gamma, where)], []
     raise ValueError(f"{p}: not a recognized data file (prefix, Binance dump name or JSON shape)")
+
+
+def _sibling_markets(path: Path, cache: dict[Path, pd.DataFrame]) -> list[pd.DataFrame]:
+    """The canonical markets files in the directory of ``path`` (read once per ``cache``)."""
+    out = []
+    for q in sorted(path.parent.iterdir()):
+        if q.is_file() and recognize(q) == "markets":
+            if q not in cache:
+                cache[q] = read_file(q, "markets")
+            out.append(cache[q])
+    return out
+
+
+def _import_websocket_log(p: Path, tokens: Mapping[str, TokenInfo] | None, markets: Sequence[pd.DataFrame],
+                          cache: dict[Path, pd.DataFrame], snapshot_every_s: float) -> WebsocketLog:
+    resolve = TokenResolver.build(tokens, [*markets, *_sibling_markets(p, cache)])
+    return read_websocket_log(p, resolve=resolve, where=str(p), snapshot_every_s=snapshot_every_s)
 
 
 def _name_part(p: Path, i: int) -> str | None:
@@ -631,13 +949,19 @@ def _expand(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def collect(paths: Sequence[str | Path], *, tokens: Mapping[str, TokenInfo] | None = None,
-            symbol: str | None = None, interval: str | None = None) -> tuple[list[LoadItem], IngestReport]:
+            symbol: str | None = None, interval: str | None = None, markets: Sequence[pd.DataFrame] = (),
+            snapshot_every_s: float = SNAPSHOT_EVERY_S) -> tuple[list[LoadItem], IngestReport]:
     """Read and validate files and directories without loading them: load items and a report.
 
-    Gamma metadata among the inputs (plus ``tokens``) map websocket tokens to markets, so quotes can
-    be rebuilt from books. Files that match no format are listed in ``report.skipped`` with the reason.
+    Gamma metadata and canonical markets files among the inputs or beside a websocket log (plus
+    ``tokens`` and ``markets``) map websocket tokens to markets, so quotes can be rebuilt from books;
+    tokens left without a market get one ``warning:`` note for all files. Files that match no
+    format are listed in ``report.skipped`` with the reason.
     """
     files = _expand(paths)
+    cache: dict[Path, pd.DataFrame] = {}
+    unmapped: set[str] = set()
+    unmapped_files = 0
     known: dict[str, TokenInfo] = dict(tokens or {})
     for p in files:  # metadata first
         if p.suffix == ".json" and not p.name.endswith(".meta.json"):
@@ -655,7 +979,16 @@ def collect(paths: Sequence[str | Path], *, tokens: Mapping[str, TokenInfo] | No
             skipped.append((p, "metadata/readme"))
             continue
         try:
-            got, more = import_file(p, tokens=known, symbol=symbol, interval=interval)
+            if _WS_RE.match(p.name) and recognize(p) is None:
+                log = _import_websocket_log(p, known, markets, cache, snapshot_every_s)
+                got, more = [(k, f, str(p)) for k, f in log.items], log.notes
+                unmapped |= log.unmapped
+                unmapped_files += bool(log.unmapped)
+                _release_freed_memory()
+            elif p in cache:  # a markets file already read to map websocket tokens
+                got, more = [("markets", cache[p], str(p))], []
+            else:
+                got, more = import_file(p, tokens=known, symbol=symbol, interval=interval)
         except ValueError as exc:
             if isinstance(exc, SchemaError):
                 raise
@@ -664,23 +997,45 @@ def collect(paths: Sequence[str | Path], *, tokens: Mapping[str, TokenInfo] | No
         items.extend(got)
         notes.extend(more)
         used.append(p)
+    if unmapped:
+        notes.append(_unmapped_warning(len(unmapped), unmapped_files))
+    _release_freed_memory()
     return items, IngestReport(inserted={}, files=used, skipped=skipped, notes=notes)
+
+
+def _drain(items: list[LoadItem]) -> Iterator[LoadItem]:
+    """Hand over the items one by one, dropping our reference to each (the store keeps its own copy)."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
+def _release_freed_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Parsing a recording churns through millions of small objects; without this the process keeps
+    their pages while the store's database engine (with its own allocator) grows beside them.
+    """
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def ingest(store: Store, paths: Sequence[str | Path], *, symbol: str | None = None,
            interval: str | None = None) -> IngestReport:
     """Validate and load files and directories into ``store`` in ONE transaction.
 
-    Markets already stored also map websocket tokens (Up tokens) to markets. A directory loads every
-    file it recognizes and reports each file it skips; any bad file aborts the whole load (the
-    store is unchanged).
+    Markets already stored also map websocket tokens to markets (their Up tokens, and by condition id
+    their Down tokens). A directory loads every file it recognizes and reports each file it skips;
+    any bad file aborts the whole load (the store is unchanged).
     """
-    tokens: dict[str, TokenInfo] = {}
+    stored: list[pd.DataFrame] = []
     if store.count("polymarket_resolutions"):
-        tokens.update(token_map(store.query("SELECT * FROM polymarket_resolutions")))
-    items, report = collect(paths, tokens=tokens, symbol=symbol, interval=interval)
+        stored.append(store.query("SELECT * FROM polymarket_resolutions"))
+    items, report = collect(paths, symbol=symbol, interval=interval, markets=stored)
     inserted = {KIND_TABLE[k]: 0 for k, _, _ in items}
-    inserted.update(store.load_frames(items, validated=True))
+    inserted.update(store.load_frames(_drain(items), validated=True))
     return IngestReport(inserted=inserted, files=report.files, skipped=report.skipped, notes=report.notes)
 
 

@@ -29,6 +29,7 @@ FILE_KINDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^polymarket_btc_(5|15)m_markets_.*\.(parquet|csv)$"), "markets"),
     (re.compile(r"^polymarket_btc_(5|15)m_quotes_.*\.(parquet|csv)$"), "quotes"),
     (re.compile(r"^polymarket_btc_(5|15)m_books_.*\.(parquet|csv)$"), "books"),
+    (re.compile(r"^polymarket_btc_(5|15)m_book_events_.*\.(parquet|csv)$"), "book_events"),
     (re.compile(r"^polymarket_btc_(5|15)m_trades_.*\.(parquet|csv)$"), "trades"),
 ]
 

@@ -57,6 +57,7 @@ TABLES: dict[str, tuple[str, list[str]]] = {
     "polymarket_resolutions": ("markets", ["slug"]),
     "polymarket_quotes": ("quotes", ["slug", "ts"]),
     "polymarket_books": ("books", ["token_id", "ts", "side", "level"]),
+    "polymarket_book_events": ("book_events", ["token_id", "ts", "side", "price"]),
     "trades": ("trades", ["venue", "symbol", "ts", "trade_key"]),
     "features": ("features", ["slug", "t"]),
     "paper_trades": ("paper_trades", ["session", "id"]),
@@ -66,7 +67,7 @@ KIND_TABLE = {kind: table for table, (kind, _) in TABLES.items()}
 #: The time column of each time-series table (PostgreSQL partitions by it; as-of reads use it).
 TIME_COLUMN: dict[str, str] = {
     "spot_prices": "ts", "oracle_prices": "ts", "polymarket_quotes": "ts", "polymarket_books": "ts",
-    "trades": "ts", "features": "t",
+    "polymarket_book_events": "ts", "trades": "ts", "features": "t",
 }
 
 _SQL_TYPES = {

@@ -1,0 +1,441 @@
+"""Order books: one representation for every source (websocket recordings, the simulator).
+
+A book lands in two tables (DESIGN.md, "Books"):
+
+* ``polymarket_book_events`` (data kind ``book_events``): one row per changed price level, key
+  ``(token_id, ts, side, price)``; ``size`` is the level's new size and 0 removes it. A token's first
+  update gives all its levels. The book at any instant is the replay of its events.
+* ``polymarket_books`` (data kind ``books``): full-depth snapshots at a declared cadence, key
+  ``(token_id, ts, side, level)``, level 0 the best (bids by price descending, asks ascending).
+
+The snapshot rule (:data:`SNAPSHOT_EVERY_S`): a token's book is snapshotted at its first update and
+then at its first update in each new ``snapshot_every_s``-second bucket of exchange time
+(``floor(ts / every)``), so at most one snapshot per token and bucket, always at an update time.
+``snapshot_every_s=0`` snapshots every update.
+
+:class:`BookRecorder` is the streaming core (a dict per side and token, plain Python: only the
+changed levels are emitted); the websocket importer and :func:`events_from_snapshots` both use it.
+:func:`replay` is an independent, vectorised rebuild of full books from events; :func:`book_at`
+reads the book at any instant from a store (the last snapshot at or before it plus the events
+after), the same in DuckDB and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import pandas as pd
+
+from pmresearch.data.schemas import validate
+
+if TYPE_CHECKING:
+    from pmresearch.data.store import Store
+
+__all__ = [
+    "BOOK_COLUMNS",
+    "EVENT_COLUMNS",
+    "SNAPSHOT_EVERY_S",
+    "BookRecorder",
+    "best_quotes",
+    "book_as_of",
+    "book_at",
+    "complement",
+    "events_from_snapshots",
+    "replay",
+    "snapshots_from_events",
+    "up_quotes",
+]
+
+#: Default snapshot cadence of ``polymarket_books`` built from level changes, in seconds of exchange time.
+SNAPSHOT_EVERY_S = 10.0
+
+#: Columns of the ``book_events`` kind and of the ``books`` kind (the L2 schemas of the data README).
+EVENT_COLUMNS = ["ts", "slug", "token_id", "outcome", "side", "price", "size"]
+BOOK_COLUMNS = ["ts", "slug", "token_id", "outcome", "side", "level", "price", "size"]
+
+_SIDES = ("bid", "ask")
+Levels = dict[float, float]
+
+
+def complement(price: Any) -> Any:
+    """``1 - price`` rounded to 1e-6 (finer than any tick), so ``1 - 0.45`` is exactly ``0.55``.
+
+    The other token's book mirrors this one's: Up bid = 1 - Down ask, Up ask = 1 - Down bid. Not
+    :func:`pmresearch.rules.round_to_tick`: that snaps onto the coarse grid near 0.04/0.96, where a
+    fine-tick price such as 0.038 must stay as it is. NaN stays NaN.
+    """
+    return np.round(1.0 - np.asarray(price, dtype="float64"), 6)
+
+
+def _utc_us(values: Any) -> pd.Series:
+    """Epoch microseconds (int64) as a ``datetime64[us, UTC]`` Series."""
+    return pd.Series(np.asarray(values, dtype="int64").view("datetime64[us]")).dt.tz_localize("UTC")
+
+
+def _ts_us(value: pd.Timestamp | str) -> int:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise ValueError(f"{value!r} is naive; pmresearch requires tz-aware UTC")
+    return int(ts.tz_convert("UTC").value) // 1000  # .value is in ns whatever the unit
+
+
+class BookRecorder:
+    """Streaming book keeper: the current book per token, the changed levels and periodic snapshots.
+
+    Feed it full books in exchange-time order per token with :meth:`update` (or level changes with
+    :meth:`apply`); it keeps one dict per side and token, appends one event per changed level (size
+    0 for a removed level; a token's first update gives all its levels) and a full snapshot per the
+    module's snapshot rule. Rows accumulate in compact arrays until taken with :meth:`take_events`
+    and :meth:`take_snapshots`, so a caller can load them in chunks with bounded memory.
+
+    Parameters
+    ----------
+    snapshot_every_s : float
+        Snapshot cadence in seconds (see the module docstring); 0 snapshots every update.
+    """
+
+    def __init__(self, snapshot_every_s: float = SNAPSHOT_EVERY_S) -> None:
+        if not snapshot_every_s >= 0:
+            raise ValueError(f"snapshot_every_s must be >= 0, got {snapshot_every_s!r}")
+        self.snapshot_every_s = float(snapshot_every_s)
+        self._every_us = round(self.snapshot_every_s * 1e6)
+        self._index: dict[str, int] = {}
+        self.tokens: list[str] = []
+        self.slugs: list[str | None] = []
+        self.outcomes: list[str | None] = []
+        self._books: list[tuple[Levels, Levels]] = []
+        self._last_ts: list[int] = []
+        self._bucket: list[int] = []
+        self._new_events()
+        self._new_snapshots()
+
+    def _new_events(self) -> None:
+        self._ev_ts, self._ev_tok, self._ev_side = array("q"), array("i"), array("b")
+        self._ev_price, self._ev_size = array("d"), array("d")
+
+    def _new_snapshots(self) -> None:
+        self._sn_ts, self._sn_tok, self._sn_side = array("q"), array("i"), array("b")
+        self._sn_level, self._sn_price, self._sn_size = array("h"), array("d"), array("d")
+
+    @property
+    def pending_events(self) -> int:
+        """Event rows not yet taken."""
+        return len(self._ev_ts)
+
+    @property
+    def pending_snapshots(self) -> int:
+        """Snapshot rows not yet taken."""
+        return len(self._sn_ts)
+
+    def token(self, token_id: str, slug: str | None = None, outcome: str | None = None) -> int:
+        """The index of ``token_id`` (registered with its slug and outcome on first sight)."""
+        i = self._index.get(token_id)
+        if i is None:
+            i = self._index[token_id] = len(self.tokens)
+            self.tokens.append(token_id)
+            self.slugs.append(slug)
+            self.outcomes.append(outcome)
+            self._books.append(({}, {}))
+            self._last_ts.append(-(1 << 62))
+            self._bucket.append(-(1 << 62))
+        return i
+
+    def book(self, token_id: str) -> tuple[Levels, Levels] | None:
+        """The current ``(bids, asks)`` of a token (price -> size; do not modify), or None if unseen."""
+        i = self._index.get(token_id)
+        return None if i is None else self._books[i]
+
+    def apply(self, token_id: str, ts_us: int, changes: Iterable[tuple[str, float, float]]) -> None:
+        """Apply level changes ``(side, price, size)`` (size 0 removes) to a token's book at ``ts_us``."""
+        i = self.token(token_id)
+        bids, asks = (dict(d) for d in self._books[i])
+        for side, price, size in changes:
+            book = bids if side == "bid" else asks
+            if size == 0:
+                book.pop(price, None)
+            else:
+                book[price] = size
+        self.update(token_id, ts_us, bids, asks)
+
+    def update(self, token_id: str, ts_us: int, bids: Levels, asks: Levels) -> None:
+        """Record the token's full book as of ``ts_us`` (epoch microseconds; increasing per token).
+
+        ``bids``/``asks`` map price to size and are kept (not copied); zero sizes are dropped.
+
+        Raises
+        ------
+        ValueError
+            When ``ts_us`` is not after the token's previous update.
+        """
+        i = self.token(token_id)
+        if ts_us <= self._last_ts[i]:
+            raise ValueError(f"token {token_id}: update at {ts_us} us is not after the previous one "
+                             f"({self._last_ts[i]} us); updates of a token must be in exchange-time order")
+        self._last_ts[i] = ts_us
+        if 0.0 in bids.values():
+            bids = {p: s for p, s in bids.items() if s}
+        if 0.0 in asks.values():
+            asks = {p: s for p, s in asks.items() if s}
+        old_bids, old_asks = self._books[i]
+        if old_bids != bids:
+            self._diff(i, ts_us, 0, old_bids, bids)
+        if old_asks != asks:
+            self._diff(i, ts_us, 1, old_asks, asks)
+        self._books[i] = (bids, asks)
+        bucket = ts_us // self._every_us if self._every_us else ts_us
+        if bucket != self._bucket[i]:
+            self._bucket[i] = bucket
+            self._snapshot(i, ts_us, bids, asks)
+
+    def _diff(self, i: int, ts_us: int, side: int, old: Levels, new: Levels) -> None:
+        changed = [(p, s) for p, s in new.items() if old.get(p) != s]
+        changed += [(p, 0.0) for p in old if p not in new]
+        n = len(changed)
+        self._ev_ts.extend([ts_us] * n)
+        self._ev_tok.extend([i] * n)
+        self._ev_side.extend([side] * n)
+        self._ev_price.extend([p for p, _ in changed])
+        self._ev_size.extend([s for _, s in changed])
+
+    def _snapshot(self, i: int, ts_us: int, bids: Levels, asks: Levels) -> None:
+        for side, levels in ((0, sorted(bids.items(), reverse=True)), (1, sorted(asks.items()))):
+            n = len(levels)
+            self._sn_ts.extend([ts_us] * n)
+            self._sn_tok.extend([i] * n)
+            self._sn_side.extend([side] * n)
+            self._sn_level.extend(range(n))
+            self._sn_price.extend([p for p, _ in levels])
+            self._sn_size.extend([s for _, s in levels])
+
+    def _labels(self, codes: array[int]) -> dict[str, pd.Categorical]:
+        idx = np.frombuffer(codes, dtype=np.int32) if len(codes) else np.zeros(0, dtype=np.int32)
+        out = {"token_id": pd.Categorical.from_codes(idx, categories=pd.Index(self.tokens, dtype=object))}
+        for name, values in (("slug", self.slugs), ("outcome", self.outcomes)):
+            cats = pd.Index(sorted({v for v in values if v is not None}), dtype=object)
+            lookup = np.array([cats.get_loc(v) if v is not None else -1 for v in values], dtype=np.int32)
+            out[name] = pd.Categorical.from_codes(lookup[idx] if len(idx) else idx, categories=cats)
+        return out
+
+    def take_events(self) -> pd.DataFrame:
+        """The event rows recorded since the last call (``book_events`` columns, not validated)."""
+        lab = self._labels(self._ev_tok)
+        side = np.frombuffer(self._ev_side, dtype=np.int8) if len(self._ev_side) else np.zeros(0, np.int8)
+        frame = pd.DataFrame({
+            "ts": _utc_us(np.frombuffer(self._ev_ts, dtype=np.int64) if len(self._ev_ts) else []),
+            "slug": lab["slug"], "token_id": lab["token_id"], "outcome": lab["outcome"],
+            "side": pd.Categorical.from_codes(side, categories=pd.Index(_SIDES, dtype=object)),
+            "price": np.array(self._ev_price, dtype="float64"), "size": np.array(self._ev_size, dtype="float64"),
+        })
+        self._new_events()
+        return frame
+
+    def take_snapshots(self) -> pd.DataFrame:
+        """The snapshot rows recorded since the last call (``books`` columns, not validated)."""
+        lab = self._labels(self._sn_tok)
+        side = np.frombuffer(self._sn_side, dtype=np.int8) if len(self._sn_side) else np.zeros(0, np.int8)
+        frame = pd.DataFrame({
+            "ts": _utc_us(np.frombuffer(self._sn_ts, dtype=np.int64) if len(self._sn_ts) else []),
+            "slug": lab["slug"], "token_id": lab["token_id"], "outcome": lab["outcome"],
+            "side": pd.Categorical.from_codes(side, categories=pd.Index(_SIDES, dtype=object)),
+            "level": np.array(self._sn_level, dtype="int16"),
+            "price": np.array(self._sn_price, dtype="float64"), "size": np.array(self._sn_size, dtype="float64"),
+        })
+        self._new_snapshots()
+        return frame
+
+
+def _token_meta(frame: pd.DataFrame) -> dict[str, tuple[str | None, str | None]]:
+    """token_id -> (slug, outcome): the first non-null of each per token."""
+    meta: dict[str, tuple[str | None, str | None]] = {}
+    for token, grp in frame.groupby("token_id", sort=False, observed=True):
+        slug = grp["slug"].dropna()
+        outcome = grp["outcome"].dropna()
+        meta[str(token)] = (str(slug.iloc[0]) if len(slug) else None,
+                            str(outcome.iloc[0]) if len(outcome) else None)
+    return meta
+
+
+def _groups(frame: pd.DataFrame) -> Iterable[tuple[str, int, pd.DataFrame]]:
+    """``(token_id, ts in us, rows)`` per update, in exchange-time order (ties: token order of first sight)."""
+    if frame.empty:
+        return
+    ts = frame["ts"].dt.tz_convert("UTC").astype("datetime64[us, UTC]").astype("int64").to_numpy()
+    data = frame.assign(_us=ts).sort_values(["_us"], kind="stable")
+    for key, grp in data.groupby(["_us", "token_id"], sort=False, observed=True):
+        us, token = cast(tuple[Any, Any], key)
+        yield str(token), int(us), grp
+
+
+def events_from_snapshots(levels: pd.DataFrame, *, source: str = "books") -> pd.DataFrame:
+    """Level changes (``book_events``) from full books (``books`` rows, one full book per token and ts).
+
+    Consecutive books of a token are diffed: the changed levels at each ts, size 0 for a level that
+    disappeared, all levels at the token's first book. The inverse of :func:`snapshots_from_events`
+    with ``snapshot_every_s=0``.
+
+    Parameters
+    ----------
+    levels : DataFrame
+        Canonical books (``ts, slug, token_id, outcome, side, level, price, size``).
+    source : str
+        Names the input in validation errors.
+    """
+    recorder = BookRecorder()
+    meta = _token_meta(levels)
+    for token, us, grp in _groups(levels):
+        slug, outcome = meta[token]
+        recorder.token(token, slug, outcome)
+        bid = grp["side"].to_numpy() == "bid"
+        price, size = grp["price"].to_numpy(dtype="float64"), grp["size"].to_numpy(dtype="float64")
+        recorder.update(token, us, dict(zip(price[bid].tolist(), size[bid].tolist(), strict=True)),
+                        dict(zip(price[~bid].tolist(), size[~bid].tolist(), strict=True)))
+    return validate(_plain(recorder.take_events()), "book_events", source=source)
+
+
+def snapshots_from_events(events: pd.DataFrame, every: float = SNAPSHOT_EVERY_S, *,
+                          source: str = "book_events") -> pd.DataFrame:
+    """Full-depth snapshots (``books``) of level changes at the cadence ``every`` seconds.
+
+    The snapshot rule of the module docstring: a token's first update, then its first update in each
+    new ``every``-second bucket of exchange time; ``every=0`` gives the book after every update.
+    """
+    recorder = BookRecorder(every)
+    meta = _token_meta(events)
+    for token, us, grp in _groups(events):
+        slug, outcome = meta[token]
+        recorder.token(token, slug, outcome)
+        recorder.apply(token, us, zip(grp["side"].tolist(), grp["price"].tolist(), grp["size"].tolist(),
+                                      strict=True))
+    return validate(_plain(recorder.take_snapshots()), "books", source=source)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical text columns as plain text (the canonical dtypes)."""
+    out = frame.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
+def replay(events: pd.DataFrame, until: pd.Timestamp | str | None = None) -> pd.DataFrame:
+    """Full books of every token as of ``until`` (inclusive; default: after the last event).
+
+    A vectorised rebuild independent of :class:`BookRecorder`: the last event of each
+    ``(token_id, side, price)`` at or before ``until`` gives the level's size; size 0 means gone.
+
+    Returns
+    -------
+    DataFrame
+        ``books`` columns, bids by price descending then asks ascending per token, ``level`` 0 the
+        best; ``ts`` is ``until`` (or the token's last event time when ``until`` is None).
+    """
+    ev = events
+    if until is not None:
+        ev = ev[ev["ts"] <= pd.Timestamp(_ts_us(until), unit="us", tz="UTC")]
+    if ev.empty:
+        return pd.DataFrame({c: pd.Series(dtype=events[c].dtype if c in events else "int16") for c in BOOK_COLUMNS})
+    ev = ev.sort_values("ts", kind="stable")
+    last_ts = ev.groupby("token_id", observed=True)["ts"].max()
+    last = ev.drop_duplicates(["token_id", "side", "price"], keep="last")
+    book = last[last["size"] > 0].copy()
+    book["_desc"] = np.where(book["side"].astype(str) == "bid", -book["price"], book["price"])
+    book["_side"] = (book["side"].astype(str) == "ask").astype("int8")
+    book = book.sort_values(["token_id", "_side", "_desc"], kind="stable")
+    book["level"] = book.groupby(["token_id", "_side"], observed=True).cumcount().astype("int16")
+    if until is not None:
+        book["ts"] = pd.Timestamp(_ts_us(until), unit="us", tz="UTC")
+    else:
+        book["ts"] = book["token_id"].map(last_ts).astype("datetime64[us, UTC]")
+    return book[BOOK_COLUMNS].reset_index(drop=True)
+
+
+def book_as_of(source: pd.DataFrame | Store, token_id: str, t: pd.Timestamp | str) -> pd.DataFrame:
+    """The full book of ``token_id`` as it stood at ``t``: from an events frame or from a store.
+
+    With a frame, :func:`replay` of the token's events at or before ``t``; with a store,
+    :func:`book_at`. Columns as :func:`replay` (``ts`` is ``t``).
+    """
+    if isinstance(source, pd.DataFrame):
+        return replay(source[source["token_id"] == token_id], until=t)
+    return book_at(source, token_id, t)
+
+
+def book_at(store: Store, token_id: str, t: pd.Timestamp | str) -> pd.DataFrame:
+    """The full book of ``token_id`` at the instant ``t``, read from a store.
+
+    The last ``polymarket_books`` snapshot at or before ``t`` plus the ``polymarket_book_events``
+    after it up to ``t`` (all events up to ``t`` when there is no snapshot), replayed. Both backends
+    give the same frame. An empty frame when the token has no data by ``t``.
+    """
+    at = pd.Timestamp(_ts_us(t), unit="us", tz="UTC")
+    stamp = at.to_pydatetime()
+    snap = store.query("SELECT max(ts) AS ts FROM polymarket_books WHERE token_id = ? AND ts <= ?",
+                       [token_id, stamp])
+    snap_ts = snap["ts"].iloc[0] if len(snap) else None
+    cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+    if snap_ts is not None and not pd.isna(snap_ts):
+        base = store.query(f"SELECT {cols} FROM polymarket_books WHERE token_id = ? AND ts = ?",
+                           [token_id, pd.Timestamp(snap_ts).to_pydatetime()])
+        later = store.query(f"SELECT {cols} FROM polymarket_book_events WHERE token_id = ? AND ts > ? AND ts <= ? "
+                            "ORDER BY ts, side, price", [token_id, pd.Timestamp(snap_ts).to_pydatetime(), stamp])
+        # the snapshot is the whole book: levels absent from it are gone, so it replaces, not adds
+        frames = [base, later] if len(later) else [base]
+    else:
+        frames = [store.query(f"SELECT {cols} FROM polymarket_book_events WHERE token_id = ? AND ts <= ? "
+                              "ORDER BY ts, side, price", [token_id, stamp])]
+    events = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    for c in ("price", "size"):
+        events[c] = events[c].astype("float64")
+    events["ts"] = pd.to_datetime(events["ts"], utc=True).astype("datetime64[us, UTC]")
+    return replay(events, until=at)
+
+
+def best_quotes(events: pd.DataFrame) -> pd.DataFrame:
+    """Best bid and ask (with their sizes) of every token after each of its updates.
+
+    Returns
+    -------
+    DataFrame
+        ``ts, slug, token_id, outcome, best_bid, bid_size, best_ask, ask_size`` (NaN where that side
+        of the book is empty), one row per token and update time, in time order.
+    """
+    books: dict[str, tuple[Levels, Levels]] = {}
+    meta = _token_meta(events)
+    rows: list[tuple[Any, ...]] = []
+    for token, us, grp in _groups(events):
+        bids, asks = books.setdefault(token, ({}, {}))
+        for side, price, size in zip(grp["side"].tolist(), grp["price"].tolist(), grp["size"].tolist(), strict=True):
+            book = bids if side == "bid" else asks
+            if size == 0:
+                book.pop(price, None)
+            else:
+                book[price] = size
+        bb = max(bids) if bids else np.nan
+        ba = min(asks) if asks else np.nan
+        rows.append((us, *meta[token][:1], token, meta[token][1], bb, bids.get(bb, np.nan), ba,
+                     asks.get(ba, np.nan)))
+    frame = pd.DataFrame(rows, columns=["ts", "slug", "token_id", "outcome", "best_bid", "bid_size",
+                                        "best_ask", "ask_size"])
+    frame["ts"] = _utc_us(frame["ts"].to_numpy(dtype="int64"))
+    return frame
+
+
+def up_quotes(best: pd.DataFrame, outcome: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Up-token best bid/ask from :func:`best_quotes` rows of Up or Down tokens.
+
+    An Up token's rows pass through; a Down token's give Up bid = 1 - Down ask and Up ask = 1 -
+    Down bid (:func:`complement`). ``outcome`` maps token id to ``Up``/``Down`` where the rows'
+    ``outcome`` column is null. Returns ``ts, slug, token_id, best_bid_up, best_ask_up``.
+    """
+    out = best.copy()
+    side = out["outcome"].astype(object)
+    if outcome is not None:
+        side = side.where(side.notna(), out["token_id"].map(outcome))
+    down = (side == "Down").to_numpy()
+    out["best_bid_up"] = np.where(down, complement(out["best_ask"]), out["best_bid"])
+    out["best_ask_up"] = np.where(down, complement(out["best_bid"]), out["best_ask"])
+    return out[["ts", "slug", "token_id", "best_bid_up", "best_ask_up"]]
