@@ -1,13 +1,18 @@
-"""The exploration notebook's config, data loading and figures (``notebooks/00_explore.ipynb``).
+"""Figures of the exploration notebook (``notebooks/00_explore.ipynb``).
 
-The same calls work on a simulated world and on a real data directory: a simulated world's quotes
-carry ``true_prob_up``, a real one's do not, and the figures show what is there.
+They draw the canonical frames of :class:`pmresearch.experiments.explore.ExploreResult`
+(``result.frames``); the same calls work on a simulated world and on a real data directory: a
+simulated world's quotes carry ``true_prob_up``, a real one's do not, and the figures show what is
+there::
+
+    result = run(cfg)                       # pmresearch.experiments.explore
+    price_figure(result.frames)
+    market_figure(result.frames, cfg.interval_minutes, cfg.market_index)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -15,37 +20,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pmresearch._time import SECONDS_PER_YEAR
-from pmresearch.config import param
-from pmresearch.data import read_data_dir
-from pmresearch.simulate import WorldParams, simulate
 
-__all__ = ["ExploreConfig", "load_frames", "market_figure", "price_figure", "reliability_table"]
+__all__ = ["market_figure", "price_figure"]
 
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
 
 
-@dataclass(frozen=True)
-class ExploreConfig(WorldParams):
-    """Parameters of ``notebooks/00_explore.ipynb`` (``db`` is accepted but unused: nothing is stored)."""
-
-    days: float = param(1.0, gt=0.0, le=31.0, doc="simulated days")
-    interval_minutes: int = param(15, choices=(5, 15), doc="market window length to show")
-    market_index: int = param(3, ge=0, doc="which market (in time order) to draw in detail")
-
-
-def load_frames(cfg: ExploreConfig, root: Path | None = None) -> dict[str, pd.DataFrame]:
-    """Canonical frames by kind (klines, oracle, markets, quotes, books, trades) for ``cfg``."""
-    if cfg.data_dir:
-        path = Path(cfg.data_dir)
-        path = path if path.is_absolute() or root is None else root / path
-        return dict(read_data_dir(path).frames)
-    w = simulate(cfg.preset, days=cfg.days, seed=cfg.seed, start=cfg.start)
-    klines = pd.concat([w.klines, w.klines_1s, w.eth_klines], ignore_index=True)
-    return {"klines": klines, "oracle": pd.concat([w.oracle, w.oracle_push], ignore_index=True),
-            "markets": w.markets, "quotes": w.quotes, "books": w.books, "trades": w.trades}
-
-
-def price_figure(frames: dict[str, pd.DataFrame], symbol: str = "BTCUSDT") -> go.Figure:
+def price_figure(frames: Mapping[str, pd.DataFrame], symbol: str = "BTCUSDT") -> go.Figure:
     """BTC 1-minute closes (and the settlement oracle when present) over realized vol per 15 minutes."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.06)
     k = frames.get("klines", pd.DataFrame())
@@ -73,7 +54,7 @@ def price_figure(frames: dict[str, pd.DataFrame], symbol: str = "BTCUSDT") -> go
     return fig
 
 
-def market_figure(frames: dict[str, pd.DataFrame], interval_minutes: int, index: int) -> go.Figure:
+def market_figure(frames: Mapping[str, pd.DataFrame], interval_minutes: int, index: int) -> go.Figure:
     """One market's Up-token bid/ask band and mid through its window, with the true P(up) if simulated."""
     q = frames.get("quotes", pd.DataFrame())
     fig = go.Figure()
@@ -99,22 +80,3 @@ def market_figure(frames: dict[str, pd.DataFrame], interval_minutes: int, index:
     fig.update_layout(title=f"{slug}: quotes through the window (outcome {result})", height=420,
                       yaxis={"range": [0, 1], "title": "price / probability"}, **_LAYOUT)
     return fig
-
-
-def reliability_table(frames: dict[str, pd.DataFrame], n_bins: int = 10) -> pd.DataFrame:
-    """Mean outcome per bin of the market mid (and of the true P when simulated), with counts and
-    Brier scores: how calibrated the quotes are."""
-    q, mk = frames.get("quotes"), frames.get("markets")
-    if q is None or mk is None or len(q) == 0:
-        return pd.DataFrame()
-    d = q.merge(mk[["slug", "outcome_up"]], on="slug", how="inner")
-    d = d[d["outcome_up"].notna() & d["best_bid_up"].notna() & d["best_ask_up"].notna()]
-    d = d.assign(mid=(d["best_bid_up"] + d["best_ask_up"]) / 2.0, y=d["outcome_up"].astype(float))
-    bins = pd.cut(d["mid"], list(np.linspace(0.0, 1.0, n_bins + 1)), include_lowest=True)
-    table = d.groupby(bins, observed=True).agg(quotes=("y", "size"), mean_mid=("mid", "mean"), share_up=("y", "mean"))
-    if "true_prob_up" in d:
-        table["mean_true_p"] = d.groupby(bins, observed=True)["true_prob_up"].mean()
-    table.attrs["brier_mid"] = float(((d["mid"] - d["y"]) ** 2).mean())
-    if "true_prob_up" in d:
-        table.attrs["brier_true"] = float(((d["true_prob_up"] - d["y"]) ** 2).mean())
-    return table

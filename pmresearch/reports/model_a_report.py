@@ -1,208 +1,64 @@
-"""The Model A notebook's config, steps and figures (``notebooks/06_model_a.ipynb``).
+"""Figures of the Model A notebook (``notebooks/06_model_a.ipynb``).
 
-Model A prices ``P(up)`` as a digital option from a volatility forecast (and a jump law). On a
-simulated world every ingredient has a ground truth: ``World.truth`` holds the diffusion volatility
-and the jumps of each 15-minute window, the simulator config the jump law, and every quote its
-``true_prob_up``. This module measures each ingredient against it:
+They draw parts of :class:`pmresearch.experiments.model_a.ModelAResult`::
 
-1. volatility *estimators* per window (realized, bipower, range-based, Yang-Zhang) vs the true sigma;
-2. walk-forward volatility *forecasters* (HV, GARCH, GJR, HAR, XGBoost, LightGBM) scored by QLIKE and
-   MSE against the realized proxy and against the true expected variance, with Diebold-Mariano tests;
-3. the Merton jump MLE with its confidence intervals vs the simulator's jump law;
-4. Model A variants scored by log loss and Brier against the outcomes and compared with the market
-   mid and the true ``P(up)`` (reliability diagrams).
+    result = run(cfg)                       # pmresearch.experiments.model_a
+    estimator_figure(result.estimates, result.estimators)
+    vol_timeline_figure(result.estimates, result.estimators)
+    forecast_score_figure(result.forecast_table, result.benchmark)
+    forecast_figure(result.forecasts, result.world)
+    jump_figure(result.jumps)
+    reliability_figure(result.probs, list(result.models), cfg.n_bins)
+
+This module never imports :mod:`pmresearch.experiments`: what a figure needs from the experiment
+(the estimators' descriptions, the benchmark forecaster) comes in as an argument.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pmresearch._time import SECONDS_PER_YEAR
-from pmresearch.config import ConfigError, param
-from pmresearch.labels import decision_rows_from_frames
-from pmresearch.models import ModelA, VolForecasts, default_forecasters, model_a_variant, walk_forward_vol
-from pmresearch.pricing import bipower_vol, fit_merton, range_vol, realized_vol, yang_zhang_vol
-from pmresearch.pricing.jumps import MertonFit
-from pmresearch.simulate import World, WorldParams, simulate
+from pmresearch.models import VolForecasts
+from pmresearch.simulate import World
 
 __all__ = [
-    "BENCHMARK",
-    "ESTIMATORS",
-    "NOTEBOOK",
-    "WINDOW_S",
-    "ModelAConfig",
-    "decision_frame",
-    "devolatilized_returns",
     "estimator_figure",
-    "estimator_table",
-    "fit_jumps",
     "forecast_figure",
     "forecast_score_figure",
-    "forecast_table",
-    "forecast_vol",
-    "headline",
     "jump_figure",
-    "jump_table",
-    "model_a_models",
     "reliability_figure",
-    "score_models",
-    "simulate_world",
-    "true_expected_variance",
     "vol_timeline_figure",
-    "window_estimates",
 ]
 
-#: The notebook this module serves.
-NOTEBOOK = "06_model_a"
-
-#: Length of the simulator's volatility windows (and of the forecast horizon), seconds.
-WINDOW_S = 900
-
-#: The forecaster every other one is tested against.
-BENCHMARK = "hv_1h"
-
-#: Volatility estimators per window: column -> description.
-ESTIMATORS: dict[str, str] = {
-    "rv_1s": "realized vol, 1 s returns",
-    "bv_1s": "bipower vol, 1 s returns (jump-robust)",
-    "parkinson_1s": "Parkinson, 1 s bars (discrete-sampling corrected)",
-    "rv_1m": "realized vol, 1 min returns",
-    "garman_klass_1m": "Garman-Klass, 1 min bars (discrete-sampling corrected)",
-    "yang_zhang_1m": "Yang-Zhang, 1 min bars (discrete-sampling corrected)",
-}
-
 _LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
-_ML_MIN_TRAIN_H = 36.0
 
 
-@dataclass(frozen=True)
-class ModelAConfig(WorldParams):
-    """Parameters of ``notebooks/06_model_a.ipynb`` (a simulated world: ``data_dir`` must be empty;
-    ``db`` is accepted but unused, nothing is stored)."""
-
-    days: float = param(3.0, gt=0.0, le=31.0, doc="simulated days")
-    jumps_per_day: float = param(4.0, ge=0.0, le=1000.0, doc="simulated Merton jumps per day")
-    interval_minutes: int = param(15, choices=(5, 15), doc="market windows scored by Model A")
-    every_s: float = param(60.0, gt=0.0, le=900.0, doc="seconds between decision times in a window")
-    min_train_hours: float = param(36.0, ge=26.0, le=24.0 * 30, doc="data before the first forecaster fit")
-    refit_hours: float = param(6.0, gt=0.0, le=24.0 * 7, doc="hours between forecaster refits")
-    ml: bool = param(True, doc="include the XGBoost and LightGBM forecasters")
-    n_bins: int = param(10, ge=2, le=50, doc="probability bins of the reliability diagrams")
-
-    def __post_init__(self) -> None:
-        if self.data_dir:
-            raise ConfigError(f"06_model_a: data_dir={self.data_dir!r}: this notebook measures Model A against "
-                              "a simulated world's ground truth; leave data_dir empty")
-        if self.ml and self.min_train_hours < _ML_MIN_TRAIN_H:
-            raise ConfigError(f"06_model_a: min_train_hours={self.min_train_hours:g}: the XGBoost/LightGBM "
-                              f"forecasters need >= {_ML_MIN_TRAIN_H:g} h of data before their first fit "
-                              "(or set ml: false)")
-        if self.min_train_hours + 2.0 > 24.0 * self.days:
-            raise ConfigError(f"06_model_a: min_train_hours={self.min_train_hours:g} leaves less than 2 h of a "
-                              f"{self.days:g}-day world to forecast; raise days")
+def _label(labels: Mapping[str, str] | None, name: str) -> str:
+    """The description of an estimator column (the column name without one)."""
+    return name if labels is None else labels.get(name, name)
 
 
-def _at(frame: pd.DataFrame, row: Any, col: Any) -> float:
-    """``frame.loc[row, col]`` as a float (NaN and booleans included)."""
-    return float(cast(Any, frame.loc[row, col]))
+def estimator_figure(est: pd.DataFrame, labels: Mapping[str, str] | None = None,
+                     names: tuple[str, ...] = ("rv_1s", "bv_1s", "rv_1m", "garman_klass_1m")) -> go.Figure:
+    """Estimate against the true sigma per window (one panel per estimator); jump windows as crosses.
 
-
-def simulate_world(cfg: ModelAConfig) -> World:
-    """The simulated world of ``cfg`` (its jump intensity from ``cfg.jumps_per_day``)."""
-    return simulate(cfg.preset, days=cfg.days, seed=cfg.seed, start=cfg.start, jumps_per_day=cfg.jumps_per_day)
-
-
-# --------------------------------------------------------------------------------------------------
-# Estimators per window
-# --------------------------------------------------------------------------------------------------
-
-
-def _window_bars(bars: pd.DataFrame, truth: pd.DataFrame, bar_s: int, what: str) -> dict[str, np.ndarray]:
-    """Log OHLC of the bars of each truth window, shape (windows, bars per window)."""
-    k = bars.sort_values("ts", kind="stable").reset_index(drop=True)
-    per = WINDOW_S // bar_s
-    n = min(len(k) // per, len(truth))
-    if n < 1:
-        raise ValueError(f"{what}: fewer than {per} bars: not one {WINDOW_S} s window")
-    k = k.iloc[: n * per]
-    step = k["ts"].diff().dt.total_seconds().iloc[1:]
-    if (step != bar_s).any() or k["ts"].iloc[0] != truth["window_start"].iloc[0]:
-        raise ValueError(f"{what}: bars are not consecutive {bar_s} s bars starting at the first truth window "
-                         f"({truth['window_start'].iloc[0]})")
-    out = {c: np.log(k[c].to_numpy(dtype=np.float64)).reshape(n, per) for c in ("open", "high", "low", "close")}
-    flat = out["close"].ravel()
-    out["prev_close"] = np.concatenate([[out["open"][0, 0]], flat[:-1]]).reshape(n, per)
-    out["returns"] = out["close"] - out["prev_close"]
-    return out
-
-
-def window_estimates(world: World) -> pd.DataFrame:
-    """Each estimator of :data:`ESTIMATORS` per 15-minute window, beside the window's true sigma.
-
-    Returns
-    -------
-    DataFrame
-        ``window_start``, ``true_sigma`` (annualized diffusion vol), ``jumps`` (jumps in the window)
-        and one annualized estimate per estimator, from the window's own bars only.
+    Parameters
+    ----------
+    est : DataFrame
+        ``true_sigma``, ``jumps`` and one column per estimator (``ModelAResult.estimates``).
+    labels : mapping of str to str, optional
+        Panel titles by estimator column (``ModelAResult.estimators``); default the column names.
+    names : tuple of str
+        The estimator columns to draw.
     """
-    truth = world.truth.reset_index(drop=True)
-    s1 = _window_bars(world.klines_1s, truth, 1, "klines_1s")
-    m1 = _window_bars(world.klines[world.klines["symbol"] == "BTCUSDT"], truth, 60, "klines 1m")
-    n = min(s1["close"].shape[0], m1["close"].shape[0])
-    # a simulated 1 s bar holds m path points (m - 1 increments); the step to the next bar's open is a
-    # gap; a 1 min bar holds 60 m points: the discrete-sampling corrections need those counts
-    m = int(world.config.substeps_per_s)
-    est = {
-        "rv_1s": realized_vol(s1["returns"][:n], float(WINDOW_S)),
-        "bv_1s": bipower_vol(s1["returns"][:n], float(WINDOW_S)),
-        "parkinson_1s": (range_vol(s1["open"][:n], s1["high"][:n], s1["low"][:n], s1["close"][:n], 1.0, "parkinson",
-                                   steps_per_bar=m - 1, gap_steps=1) if m >= 2 else np.full(n, np.nan)),
-        "rv_1m": realized_vol(m1["returns"][:n], float(WINDOW_S)),
-        "garman_klass_1m": range_vol(m1["open"][:n], m1["high"][:n], m1["low"][:n], m1["close"][:n], 60.0,
-                                     "garman_klass", steps_per_bar=60 * m - 1, gap_steps=1),
-        "yang_zhang_1m": yang_zhang_vol(m1["open"][:n], m1["high"][:n], m1["low"][:n], m1["close"][:n],
-                                        m1["prev_close"][:n], 60.0, steps_per_bar=60 * m - 1),
-    }
-    out = pd.DataFrame({"window_start": truth["window_start"].iloc[:n].to_numpy(),
-                        "true_sigma": truth["sigma"].iloc[:n].to_numpy(dtype=np.float64),
-                        "jumps": truth["jump_steps"].iloc[:n].to_numpy(dtype=np.int64)})
-    for name, values in est.items():
-        out[name] = np.asarray(values, dtype=np.float64)
-    return out
-
-
-def estimator_table(est: pd.DataFrame) -> pd.DataFrame:
-    """Per estimator: mean ratio to the true sigma minus one (bias) in windows without and with jumps,
-    RMSE of the log ratio, and the correlation with the truth."""
-    jump = est["jumps"] > 0
-    rows = {}
-    for name, desc in ESTIMATORS.items():
-        ratio = est[name] / est["true_sigma"]
-        ok = np.isfinite(ratio) & (ratio > 0)
-        rows[name] = {
-            "estimator": desc,
-            "bias (no-jump windows)": float(ratio[ok & ~jump].mean() - 1.0) if (ok & ~jump).any() else np.nan,
-            "bias (jump windows)": float(ratio[ok & jump].mean() - 1.0) if (ok & jump).any() else np.nan,
-            "rmse log ratio": float(np.sqrt(np.mean(np.log(ratio[ok]) ** 2))) if ok.any() else np.nan,
-            "corr with truth": float(np.corrcoef(est.loc[ok, name], est.loc[ok, "true_sigma"])[0, 1])
-            if ok.sum() > 2 else np.nan,
-        }
-    out = pd.DataFrame(rows).T
-    out.attrs["windows"], out.attrs["jump_windows"] = len(est), int(jump.sum())
-    return out
-
-
-def estimator_figure(est: pd.DataFrame, names: tuple[str, ...] = ("rv_1s", "bv_1s", "rv_1m", "garman_klass_1m"),
-                     ) -> go.Figure:
-    """Estimate against the true sigma per window (one panel per estimator); jump windows as crosses."""
     fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=[ESTIMATORS[n] for n in names])
+                        subplot_titles=[_label(labels, n) for n in names])
     lo = float(np.nanmin(est[["true_sigma", *names]].to_numpy())) * 0.9
     hi = float(np.nanmax(est[["true_sigma", *names]].to_numpy())) * 1.1
     jump = est["jumps"] > 0
@@ -222,14 +78,15 @@ def estimator_figure(est: pd.DataFrame, names: tuple[str, ...] = ("rv_1s", "bv_1
     return fig
 
 
-def vol_timeline_figure(est: pd.DataFrame) -> go.Figure:
-    """True sigma per window over time, with the bipower and 1-minute realized estimates and the jumps."""
+def vol_timeline_figure(est: pd.DataFrame, labels: Mapping[str, str] | None = None) -> go.Figure:
+    """True sigma per window over time, with the bipower and 1-minute realized estimates and the jumps
+    (``labels``: trace names by estimator column, as in :func:`estimator_figure`)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=est["window_start"], y=est["true_sigma"], name="true sigma", mode="lines",
                              line={"shape": "hv", "color": "black", "width": 2}))
-    fig.add_trace(go.Scatter(x=est["window_start"], y=est["bv_1s"], name=ESTIMATORS["bv_1s"], mode="lines",
+    fig.add_trace(go.Scatter(x=est["window_start"], y=est["bv_1s"], name=_label(labels, "bv_1s"), mode="lines",
                              line={"shape": "hv", "width": 1}))
-    fig.add_trace(go.Scatter(x=est["window_start"], y=est["rv_1m"], name=ESTIMATORS["rv_1m"], mode="lines",
+    fig.add_trace(go.Scatter(x=est["window_start"], y=est["rv_1m"], name=_label(labels, "rv_1m"), mode="lines",
                              line={"shape": "hv", "width": 1}, opacity=0.6))
     j = est[est["jumps"] > 0]
     fig.add_trace(go.Scatter(x=j["window_start"], y=j["rv_1s"], name="window with a jump (1 s realized vol)",
@@ -239,65 +96,33 @@ def vol_timeline_figure(est: pd.DataFrame) -> go.Figure:
     return fig
 
 
-# --------------------------------------------------------------------------------------------------
-# Forecasters
-# --------------------------------------------------------------------------------------------------
+def forecast_score_figure(table: pd.DataFrame, benchmark: str) -> go.Figure:
+    """QLIKE of each forecaster relative to ``benchmark``, against the realized and the true variance
+    (below 1: better than the benchmark; hover for the Diebold-Mariano p-value).
 
-
-def forecast_vol(world: World, cfg: ModelAConfig) -> VolForecasts:
-    """Walk-forward 15-minute variance forecasts from the world's BTC 1-minute klines."""
-    fcs = default_forecasters(cfg.seed)
-    if not cfg.ml:
-        fcs = {k: v for k, v in fcs.items() if k not in ("xgboost", "lightgbm")}
-    bars = world.klines[(world.klines["symbol"] == "BTCUSDT") & (world.klines["interval"] == "1m")]
-    return walk_forward_vol(bars.sort_values("ts", kind="stable"), fcs, horizon=pd.Timedelta(seconds=WINDOW_S),
-                            min_train=pd.Timedelta(hours=cfg.min_train_hours),
-                            refit_every=pd.Timedelta(hours=cfg.refit_hours))
-
-
-def true_expected_variance(world: World) -> pd.Series:
-    """The true expected log-return variance of each 15-minute window, indexed by its start:
-    ``sigma^2 T + lam T (mu_j^2 + sigma_j^2)`` with ``T`` the window in years (diffusion plus the
-    jump law's expected contribution)."""
-    c = world.config
-    horizon = WINDOW_S / SECONDS_PER_YEAR
-    lam = c.jumps_per_day * 365.0
-    var = world.truth["sigma"].to_numpy(dtype=np.float64) ** 2 * horizon + lam * horizon * (
-        c.jump_mean**2 + c.jump_sd**2)
-    return pd.Series(var, index=pd.DatetimeIndex(world.truth["window_start"]), name="true_variance")
-
-
-def forecast_table(vf: VolForecasts, world: World) -> pd.DataFrame:
-    """QLIKE and MSE of each forecaster against the realized variance (``VolForecasts.compare``, one
-    state per horizon) and against the true expected variance (states at window starts), with
-    Diebold-Mariano statistics and p-values against :data:`BENCHMARK` (negative: better)."""
-    comp = vf.compare(BENCHMARK).table
-    truth = true_expected_variance(world)
-    v = vf.variance.reindex(truth.index)
-    n = int(np.all(np.isfinite(v.to_numpy()), axis=1).sum())
-    if n < 3:
-        raise ValueError(f"forecast_table: only {n} windows with every forecast; simulate more days")
-    # the same comparison with the true expected variance of each window as the proxy (one state per window)
-    vs_truth = VolForecasts(variance=v, realized=truth, horizon_s=vf.horizon_s, fit_times=vf.fit_times)
-    extra = vs_truth.compare(BENCHMARK).table.drop(columns="dm_mse").add_suffix("_truth")
-    out = comp.join(extra)
-    return out.astype({c: "float64" for c in out.columns})
-
-
-def forecast_score_figure(table: pd.DataFrame) -> go.Figure:
-    """QLIKE of each forecaster relative to the benchmark, against the realized and the true variance
-    (below 1: better than the benchmark; hover for the Diebold-Mariano p-value)."""
+    Parameters
+    ----------
+    table : DataFrame
+        ``qlike``, ``p_qlike``, ``qlike_truth``, ``p_qlike_truth`` per forecaster
+        (``ModelAResult.forecast_table``).
+    benchmark : str
+        The forecaster of the table the others were tested against (``ModelAResult.benchmark``).
+    """
+    if benchmark not in table.index:
+        raise ValueError(f"forecast_score_figure: benchmark {benchmark!r} is not a row of the table "
+                         f"({list(table.index)})")
     fig = go.Figure()
     for col, pcol, name in (("qlike", "p_qlike", "vs realized variance"),
                             ("qlike_truth", "p_qlike_truth", "vs true expected variance")):
-        ratio = table[col].to_numpy(dtype=np.float64) / _at(table, BENCHMARK, col)
-        text = [("benchmark" if m == BENCHMARK else f"DM p = {p:.3f}") for m, p in table[pcol].items()]
+        values = table[col].to_numpy(dtype=np.float64)
+        ratio = values / values[list(table.index).index(benchmark)]
+        text = [("benchmark" if m == benchmark else f"DM p = {p:.3f}") for m, p in table[pcol].items()]
         fig.add_trace(go.Bar(x=list(table.index), y=ratio, name=name, text=text,
                              hovertemplate="%{x}: %{y:.3f}<br>%{text}<extra></extra>"))
     fig.add_hline(y=1.0, line={"dash": "dot", "color": "grey"})
-    fig.update_layout(title=f"QLIKE relative to {BENCHMARK} (lower is better)", barmode="group", height=420,
+    fig.update_layout(title=f"QLIKE relative to {benchmark} (lower is better)", barmode="group", height=420,
                       **_LAYOUT)
-    fig.update_yaxes(title_text=f"QLIKE / QLIKE({BENCHMARK})")
+    fig.update_yaxes(title_text=f"QLIKE / QLIKE({benchmark})")
     return fig
 
 
@@ -315,57 +140,6 @@ def forecast_figure(vf: VolForecasts, world: World, models: tuple[str, ...] = ("
                       height=420, **_LAYOUT)
     fig.update_yaxes(title_text="annualized vol")
     return fig
-
-
-# --------------------------------------------------------------------------------------------------
-# Jumps
-# --------------------------------------------------------------------------------------------------
-
-
-def devolatilized_returns(world: World) -> tuple[np.ndarray, float]:
-    """1-second log returns divided by their window's bipower vol and rescaled to the median one.
-
-    The Merton model has one constant diffusion vol; the simulator's changes every window (AR(1)
-    log-vol, regimes, an intraday cycle). Fitted on raw returns, the MLE explains that
-    heteroskedasticity with thousands of tiny "jumps". Dividing each window's returns by its own
-    jump-robust bipower vol (an estimate from the data, not the truth) removes it and leaves the
-    jumps, which bipower variation ignores.
-
-    Returns
-    -------
-    (ndarray, float)
-        The returns and the median bipower vol they are scaled to.
-    """
-    s1 = _window_bars(world.klines_1s, world.truth.reset_index(drop=True), 1, "klines_1s")
-    r = s1["returns"]
-    bv = bipower_vol(r, float(WINDOW_S))
-    scale = float(np.median(bv))
-    return np.asarray((r / bv[:, None] * scale).ravel(), dtype=np.float64), scale
-
-
-def fit_jumps(world: World) -> MertonFit:
-    """:func:`pmresearch.pricing.fit_merton` on the devolatilized 1-second returns."""
-    r, _ = devolatilized_returns(world)
-    return fit_merton(r, 1.0)
-
-
-def jump_table(fit: MertonFit, world: World) -> pd.DataFrame:
-    """The MLE's estimates and 95% intervals beside the simulator's law, and whether they cover it.
-
-    The truth of ``sigma`` is the median true window sigma (the returns are rescaled to the median
-    window vol); ``lam`` also shows the jumps that actually happened, per year.
-    """
-    c = world.config
-    days = len(world.truth) * WINDOW_S / 86400.0
-    truth = {"mu": c.drift, "sigma": float(world.truth["sigma"].median()), "lam": c.jumps_per_day * 365.0,
-             "mu_j": c.jump_mean, "sigma_j": c.jump_sd}
-    s = fit.summary()
-    out = pd.DataFrame({"estimate": s["estimate"], "std_error": s["std_error"], "lower": s["lower"],
-                        "upper": s["upper"], "truth": pd.Series(truth)})
-    out["covered"] = (out["lower"] <= out["truth"]) & (out["truth"] <= out["upper"])
-    out.attrs["jumps_in_sample"] = int(world.truth["jump_steps"].sum())
-    out.attrs["realized_lam"] = float(world.truth["jump_steps"].sum()) / days * 365.0
-    return out
 
 
 def jump_figure(table: pd.DataFrame) -> go.Figure:
@@ -389,92 +163,6 @@ def jump_figure(table: pd.DataFrame) -> go.Figure:
                                      name="jumps that happened, per year", showlegend=True), 1, i)
     fig.update_layout(title="Merton jump MLE vs the simulator's jump law", height=400, **_LAYOUT)
     return fig
-
-
-# --------------------------------------------------------------------------------------------------
-# Model A against the truth
-# --------------------------------------------------------------------------------------------------
-
-
-def decision_frame(world: World, vf: VolForecasts, cfg: ModelAConfig) -> pd.DataFrame:
-    """Decision rows of the world with ``true_prob_up`` (the latest quote's, as of ``t``), the true
-    sigma of the window holding ``t`` (``true_sigma``) and the vol forecasts as of ``t``
-    (``vol__<model>_15m``)."""
-    frames = {"markets": world.markets, "oracle": world.oracle, "klines": world.klines, "quotes": world.quotes,
-              "books": world.books}
-    rows = decision_rows_from_frames(frames, interval_minutes=cfg.interval_minutes, every_s=cfg.every_s)
-    order = rows[["t", "slug"]].reset_index().sort_values("t", kind="stable")
-    q = world.quotes[["slug", "ts", "true_prob_up"]].sort_values("ts", kind="stable")
-    truth_p = pd.merge_asof(order, q, left_on="t", right_on="ts", by="slug", direction="backward")
-    rows["true_prob_up"] = truth_p.set_index("index")["true_prob_up"].reindex(rows.index)
-    tw = world.truth[["window_start", "sigma"]].sort_values("window_start")
-    sig = pd.merge_asof(order, tw, left_on="t", right_on="window_start", direction="backward")
-    rows["true_sigma"] = sig.set_index("index")["sigma"].reindex(rows.index)
-    return vf.add_to_rows(rows)
-
-
-def model_a_models(fit: MertonFit, world: World, vol_columns: list[str]) -> dict[str, ModelA]:
-    """The Model A variants to score, and two references that know the true sigma.
-
-    ``bs_hv``, ``bs_garch``, ``merton_garch`` (jump law from ``fit``) and, when the forecasts exist,
-    ``bs_har`` and ``bs_xgboost``; references: ``bs_true_sigma`` (Black-Scholes with the window's true
-    diffusion vol, no jumps) and ``merton_true`` (true vol and true jump law: the simulator's model
-    up to the risk-neutral drift and the oracle noise).
-    """
-    c = world.config
-    models = {
-        "bs_hv": model_a_variant("bs_hv", hv_column="vol__hv_1h_15m"),
-        "bs_garch": model_a_variant("bs_garch", garch_column="vol__garch_15m"),
-        "merton_garch": model_a_variant("merton_garch", garch_column="vol__garch_15m", jumps=fit),
-    }
-    for name in ("har", "xgboost"):
-        if f"vol__{name}_15m" in vol_columns:
-            models[f"bs_{name}"] = ModelA("bs", f"vol__{name}_15m")
-    models["bs_true_sigma"] = ModelA("bs", "true_sigma")
-    models["merton_true"] = ModelA("merton", "true_sigma", lam=c.jumps_per_day * 365.0, mu_j=c.jump_mean,
-                                   sigma_j=c.jump_sd, vol_is_total=False)
-    return models
-
-
-def score_models(rows: pd.DataFrame, models: dict[str, ModelA], clip: float = 1e-6,
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Log loss and Brier of every model, the market mid and the true ``P(up)`` on the rows where all
-    of them exist, with the mean absolute gap to the true ``P(up)``.
-
-    Returns
-    -------
-    (DataFrame, DataFrame)
-        The score table (one row per predictor: ``log_loss``, ``brier``, ``excess_log_loss`` over the
-        truth's, ``mae_vs_true_p``) and the scored rows' probabilities (``label``, ``slug``, ``t`` and
-        one column per predictor).
-    """
-    from sklearn.metrics import brier_score_loss, log_loss
-
-    need = {"label", "mid_up", "true_prob_up", "spot", "strike", "tau_s"}
-    for m in models.values():
-        need.add(m.vol_column)
-    ok = np.all(np.isfinite(rows[sorted(need)].astype("float64").to_numpy()), axis=1)
-    d = rows[ok].reset_index(drop=True)
-    if d.empty or d["label"].nunique() < 2:
-        raise ValueError(f"score_models: {len(d)} rows with every input and a label (both outcomes needed); "
-                         "simulate more days or lower min_train_hours")
-    probs = pd.DataFrame({"t": d["t"], "slug": d["slug"], "label": d["label"].astype("int64")})
-    for name, model in models.items():
-        probs[name] = model.fit(d).prob_up(d)
-    probs["market mid"] = d["mid_up"].to_numpy(dtype=np.float64)
-    probs["true P(up)"] = d["true_prob_up"].to_numpy(dtype=np.float64)
-    y = probs["label"].to_numpy()
-    truth = np.clip(probs["true P(up)"].to_numpy(), clip, 1 - clip)
-    ll_truth = float(log_loss(y, truth, labels=[0, 1]))
-    table = {}
-    for name in [*models, "market mid", "true P(up)"]:
-        p = np.clip(probs[name].to_numpy(), clip, 1 - clip)
-        ll = float(log_loss(y, p, labels=[0, 1]))
-        table[name] = {"log_loss": ll, "brier": float(brier_score_loss(y, p)), "excess_log_loss": ll - ll_truth,
-                       "mae_vs_true_p": float(np.mean(np.abs(p - truth)))}
-    out = pd.DataFrame(table).T
-    out.attrs["rows"], out.attrs["windows"] = len(d), int(d["slug"].nunique())
-    return out, probs
 
 
 def reliability_figure(probs: pd.DataFrame, models: list[str], n_bins: int = 10) -> go.Figure:
@@ -507,42 +195,3 @@ def reliability_figure(probs: pd.DataFrame, models: list[str], n_bins: int = 10)
     fig.update_layout(title="Reliability of Model A, the market mid and the truth (points sized by rows)",
                       height=480, **_LAYOUT)
     return fig
-
-
-def headline(
-    cfg: ModelAConfig,
-    est_table: pd.DataFrame,
-    fc_table: pd.DataFrame,
-    jumps: pd.DataFrame,
-    scores: pd.DataFrame,
-    references: tuple[str, ...] = ("bs_true_sigma", "merton_true", "market mid", "true P(up)"),
-) -> dict[str, Any]:
-    """The run's headline figures for ``reports/06_model_a/<run>.json`` and the index."""
-    best_fc = str(fc_table["qlike_truth"].idxmin())
-    candidates = scores.drop(index=[r for r in references if r in scores.index])
-    best = str(candidates["log_loss"].idxmin())
-    out: dict[str, Any] = {
-        "world": f"{cfg.preset}, {cfg.days:g} days, seed {cfg.seed}",
-        "windows_scored": scores.attrs.get("windows"),
-        "rows_scored": scores.attrs.get("rows"),
-        "bv_1s_rmse_log": _at(est_table, "bv_1s", "rmse log ratio"),
-        "rv_1s_jump_bias": _at(est_table, "rv_1s", "bias (jump windows)"),
-        "best_forecaster": best_fc,
-        "best_forecaster_qlike_ratio": (_at(fc_table, best_fc, "qlike_truth")
-                                        / _at(fc_table, BENCHMARK, "qlike_truth")),
-        "best_forecaster_dm_p": _at(fc_table, best_fc, "p_qlike_truth"),
-        "garch_dm_p": _at(fc_table, "garch", "p_qlike_truth") if "garch" in fc_table.index else None,
-        "jump_lam": _at(jumps, "lam", "estimate"),
-        "jump_lam_true": _at(jumps, "lam", "truth"),
-        "jump_lam_covered": bool(_at(jumps, "lam", "covered")),
-        "jump_sigma_j_covered": bool(_at(jumps, "sigma_j", "covered")),
-        "best_model_a": best,
-        "log_loss_best_model_a": _at(scores, best, "log_loss"),
-        "log_loss_market": _at(scores, "market mid", "log_loss"),
-        "log_loss_truth": _at(scores, "true P(up)", "log_loss"),
-        "brier_best_model_a": _at(scores, best, "brier"),
-        "brier_market": _at(scores, "market mid", "brier"),
-        "brier_truth": _at(scores, "true P(up)", "brier"),
-    }
-    out["scores"] = {str(k): {str(c): _at(scores, k, c) for c in scores.columns} for k in scores.index}
-    return out

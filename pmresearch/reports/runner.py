@@ -6,7 +6,8 @@
 2. builds the parameters: the YAML params file updated by the overrides, plus ``run_name`` (the
    ``run_name`` override, else the params file's stem, else ``"default"``); relative ``data_dir`` and
    plain-path ``db`` values resolve against the repository root (``duckdb:///...`` URLs are kept);
-3. checks every key against the notebook's ``parameters`` cell, before anything runs;
+3. renames deprecated keys (``decision_every_s`` -> ``every_s``, ...: a ``warning:`` line each) and
+   checks every key against the notebook's ``parameters`` cell, before anything runs;
 4. executes the notebook (kernel ``python3``, working directory = repository root) into a temporary
    file, checks that the notebook wrote its headline JSON, exports the offline HTML report, and only
    then moves ``<run>.ipynb`` and ``<run>.html`` into ``reports/<notebook>/``;
@@ -25,6 +26,7 @@ import html
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,14 +205,50 @@ def _locate_params_file(params_file: str | Path | None, repo_root: Path) -> Path
     return repo_root / path
 
 
+def _print_warning(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _rename_deprecated(
+    params: dict[str, Any], declared: list[str], source: str, warn: Callable[[str], None] | None
+) -> dict[str, Any]:
+    """``params`` with deprecated names renamed (:func:`pmresearch.labels.schedule.rename_deprecated`);
+    each ``FutureWarning`` becomes a ``warning: ...`` line passed to ``warn``. Names the notebook
+    itself still declares are left alone."""
+    from pmresearch.labels.schedule import DEPRECATED_NAMES, rename_deprecated
+
+    names = {old: new for old, new in DEPRECATED_NAMES.items() if old in params and old not in declared}
+    if not names:
+        return params
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FutureWarning)
+        try:
+            out = rename_deprecated(params, what=source, names=names)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+    emit = _print_warning if warn is None else warn
+    for w in caught:
+        if issubclass(w.category, FutureWarning):
+            emit(f"warning: {w.message}")
+        else:  # not ours to swallow
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out
+
+
 def build_parameters(
     notebook: str,
     declared: list[str],
     params_file: Path | None,
     overrides: Mapping[str, Any] | None,
     repo_root: Path,
+    *,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The parameters of a run, validated against the notebook's declared parameters.
+
+    Deprecated parameter names (:data:`pmresearch.labels.schedule.DEPRECATED_NAMES`, e.g.
+    ``decision_every_s`` for ``every_s``) in the params file or the overrides are renamed before the
+    check, each with a ``warning: ...`` line (unless the notebook still declares the old name).
 
     Parameters
     ----------
@@ -224,6 +262,8 @@ def build_parameters(
         Values that win over the params file (``-p KEY VALUE`` on the command line).
     repo_root : Path
         Against which relative ``data_dir`` / ``db`` paths resolve.
+    warn : callable, optional
+        Receives each deprecation message as a ``"warning: ..."`` line; default: print it to stderr.
 
     Returns
     -------
@@ -234,10 +274,13 @@ def build_parameters(
     ------
     ConfigError
         On an unknown key (naming it, where it came from and the valid keys), a ``run_name`` inside a
-        params file, an invalid run name, or an unreadable params file.
+        params file, an invalid run name, an unreadable params file, or a deprecated name given beside
+        its current one in the same source.
     """
     from_file = load_yaml(params_file) if params_file is not None else {}
     extra = dict(overrides or {})
+    from_file = _rename_deprecated(from_file, declared, str(params_file), warn)
+    extra = _rename_deprecated(extra, declared, "the overrides", warn)
     if "run_name" in from_file:
         raise ConfigError(
             f"{params_file}: run_name must not be set in a params file "

@@ -1,0 +1,224 @@
+"""The exploration experiment (``notebooks/00_explore.ipynb``): a data directory or a simulated world.
+
+The same calls work on a simulated world and on a real data directory: a simulated world's quotes
+carry ``true_prob_up``, a real one's do not, and the result shows what is there.
+
+Examples
+--------
+>>> from pmresearch.experiments.explore import Config, run
+>>> cfg = Config(days=0.1, seed=1)                         # doctest: +SKIP
+>>> result = run(cfg)                                      # doctest: +SKIP
+>>> result.headline()["markets"]                           # doctest: +SKIP
+
+Figures of a result: :func:`pmresearch.reports.explore.price_figure` and
+:func:`~pmresearch.reports.explore.market_figure` of ``result.frames``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pmresearch.config import param
+from pmresearch.data import read_data_dir
+from pmresearch.simulate import WorldParams, simulate
+
+__all__ = [
+    "NOTEBOOK",
+    "Config",
+    "ExploreConfig",
+    "ExploreResult",
+    "Result",
+    "inventory",
+    "load_frames",
+    "reliability_table",
+    "run",
+]
+
+#: The notebook this experiment serves.
+NOTEBOOK = "00_explore"
+
+
+@dataclass(frozen=True)
+class ExploreConfig(WorldParams):
+    """Parameters of ``notebooks/00_explore.ipynb`` (``db`` is accepted but unused: nothing is stored).
+
+    ``data_dir`` names a data directory to read; empty simulates the world named by ``preset``,
+    ``days``, ``seed`` and ``start``.
+    """
+
+    days: float = param(1.0, gt=0.0, le=31.0, doc="simulated days")
+    interval_minutes: int = param(15, choices=(5, 15), doc="market window length to show")
+    market_index: int = param(3, ge=0, doc="which market (in time order) to draw in detail")
+
+
+#: The experiment's config under its generic name.
+Config = ExploreConfig
+
+
+def load_frames(cfg: ExploreConfig, root: Path | None = None, *, progress: bool = False) -> dict[str, pd.DataFrame]:
+    """Canonical frames by kind (klines, oracle, markets, quotes, books, trades) for ``cfg``.
+
+    Parameters
+    ----------
+    cfg : ExploreConfig
+        The parameters: ``data_dir`` if given, else the simulated world.
+    root : Path, optional
+        Where a relative ``data_dir`` resolves (default: the working directory).
+    progress : bool
+        Show the simulator's progress bar.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        The frames in the canonical schemas, by kind.
+    """
+    if cfg.data_dir:
+        path = Path(cfg.data_dir)
+        path = path if path.is_absolute() or root is None else root / path
+        return dict(read_data_dir(path).frames)
+    w = simulate(cfg.preset, days=cfg.days, seed=cfg.seed, start=cfg.start, progress=progress)
+    klines = pd.concat([w.klines, w.klines_1s, w.eth_klines], ignore_index=True)
+    return {"klines": klines, "oracle": pd.concat([w.oracle, w.oracle_push], ignore_index=True),
+            "markets": w.markets, "quotes": w.quotes, "books": w.books, "trades": w.trades}
+
+
+def inventory(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Rows and time range of each kind of data.
+
+    Returns
+    -------
+    DataFrame
+        One row per kind: ``rows``, ``from`` (earliest ``ts`` or ``window_start``) and ``to``
+        (latest ``ts`` or ``window_end``).
+    """
+    def first(f: pd.DataFrame, names: tuple[str, str]) -> str | None:
+        return next((c for c in f.columns if c in names), None)
+
+    out = {}
+    for kind, f in frames.items():
+        lo, hi = first(f, ("ts", "window_start")), first(f, ("ts", "window_end"))
+        out[kind] = {"rows": len(f), "from": f[lo].min() if lo else pd.NaT, "to": f[hi].max() if hi else pd.NaT}
+    return pd.DataFrame(out).T
+
+
+def reliability_table(frames: Mapping[str, pd.DataFrame], n_bins: int = 10) -> pd.DataFrame:
+    """Mean outcome per bin of the market mid (and of the true P when simulated): how calibrated the
+    quotes are.
+
+    Parameters
+    ----------
+    frames : mapping of str to DataFrame
+        ``quotes`` and ``markets`` in the canonical schemas.
+    n_bins : int
+        Equal-width bins of the mid on [0, 1].
+
+    Returns
+    -------
+    DataFrame
+        Per bin: ``quotes``, ``mean_mid``, ``share_up`` and, on a simulated world, ``mean_true_p``;
+        ``attrs["brier_mid"]`` (and ``attrs["brier_true"]``) are the Brier scores over every quote of
+        every market with an outcome. Empty without quotes or markets.
+    """
+    q, mk = frames.get("quotes"), frames.get("markets")
+    if q is None or mk is None or len(q) == 0:
+        return pd.DataFrame()
+    d = q.merge(mk[["slug", "outcome_up"]], on="slug", how="inner")
+    d = d[d["outcome_up"].notna() & d["best_bid_up"].notna() & d["best_ask_up"].notna()]
+    d = d.assign(mid=(d["best_bid_up"] + d["best_ask_up"]) / 2.0, y=d["outcome_up"].astype(float))
+    bins = pd.cut(d["mid"], list(np.linspace(0.0, 1.0, n_bins + 1)), include_lowest=True)
+    table = d.groupby(bins, observed=True).agg(quotes=("y", "size"), mean_mid=("mid", "mean"), share_up=("y", "mean"))
+    if "true_prob_up" in d:
+        table["mean_true_p"] = d.groupby(bins, observed=True)["true_prob_up"].mean()
+    table.attrs["brier_mid"] = float(((d["mid"] - d["y"]) ** 2).mean())
+    if "true_prob_up" in d:
+        table.attrs["brier_true"] = float(((d["true_prob_up"] - d["y"]) ** 2).mean())
+    return table
+
+
+@dataclass(frozen=True)
+class ExploreResult:
+    """Everything ``notebooks/00_explore.ipynb`` shows, immutable.
+
+    Attributes
+    ----------
+    config : ExploreConfig
+        The parameters of the run.
+    frames : mapping of str to DataFrame
+        The canonical frames by kind (:func:`load_frames`).
+    inventory : DataFrame
+        Rows and time range per kind (:func:`inventory`).
+    reliability : DataFrame
+        The calibration table of the quotes (:func:`reliability_table`).
+    timings : dict of str to float
+        Wall time of each step, seconds.
+    """
+
+    config: ExploreConfig
+    frames: Mapping[str, pd.DataFrame] = field(repr=False)
+    inventory: pd.DataFrame = field(repr=False)
+    reliability: pd.DataFrame = field(repr=False)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def brier_mid(self) -> float | None:
+        """Brier score of the quoted mid (None without quotes with an outcome)."""
+        return self.reliability.attrs.get("brier_mid")
+
+    @property
+    def brier_true(self) -> float | None:
+        """Brier score of the true P(up) (None on real data)."""
+        return self.reliability.attrs.get("brier_true")
+
+    def headline(self) -> dict[str, Any]:
+        """The figures written to ``reports/00_explore/<run>.json``: ``rows`` per kind, ``markets``,
+        ``brier_mid`` and ``brier_true``."""
+        return {
+            "rows": {kind: len(f) for kind, f in self.frames.items()},
+            "markets": len(self.frames.get("markets", [])),
+            "brier_mid": self.brier_mid,
+            "brier_true": self.brier_true,
+        }
+
+    def summary(self) -> pd.DataFrame:
+        """The inventory of the data (rows and time range per kind)."""
+        return self.inventory
+
+    def _repr_html_(self) -> str:
+        return str(self.inventory.to_html())
+
+
+#: The experiment's result under its generic name.
+Result = ExploreResult
+
+
+def run(cfg: ExploreConfig, *, root: Path | None = None, progress: bool = True) -> ExploreResult:
+    """Load the frames of ``cfg`` and measure how calibrated the quotes are.
+
+    Parameters
+    ----------
+    cfg : ExploreConfig
+        The parameters.
+    root : Path, optional
+        Where a relative ``data_dir`` resolves (default: the working directory).
+    progress : bool
+        Show progress bars (``TQDM_DISABLE=1`` turns them off whatever this says).
+
+    Returns
+    -------
+    ExploreResult
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    frames = load_frames(cfg, root, progress=progress)
+    timings["load_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    table = reliability_table(frames)
+    timings["reliability_s"] = time.perf_counter() - clock
+    return ExploreResult(config=cfg, frames=frames, inventory=inventory(frames), reliability=table, timings=timings)
