@@ -10,6 +10,7 @@ import pandas as pd
 from pmresearch import rules
 from pmresearch._time import require_utc_column
 from pmresearch._typing import FloatArray
+from pmresearch.data.knowledge import bar_length
 
 __all__ = [
     "LABEL_SOURCES",
@@ -160,7 +161,7 @@ def exchange_proxy_outcomes(markets: pd.DataFrame, klines: pd.DataFrame) -> pd.S
     bars.index = pd.DatetimeIndex(bars.index).tz_convert("UTC")
     first_open = bars["open"].astype("float64").reindex(pd.DatetimeIndex(markets["window_start"])).to_numpy()
     last_close = bars["close"].astype("float64").reindex(
-        pd.DatetimeIndex(markets["window_end"]) - pd.Timedelta(minutes=1)).to_numpy()
+        pd.DatetimeIndex(markets["window_end"]) - bar_length("1m")).to_numpy()
     up = np.where(np.isnan(first_open) | np.isnan(last_close), np.nan, (last_close >= first_open).astype(float))
     return pd.Series(pd.array(up, dtype="Int8"), index=index)
 

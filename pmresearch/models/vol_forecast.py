@@ -47,6 +47,7 @@ from scipy.signal import lfilter
 
 from pmresearch._time import ensure_utc
 from pmresearch._typing import FloatArray
+from pmresearch.data.knowledge import knowledge_time
 from pmresearch.metrics.stats import diebold_mariano, mse_loss, qlike_loss
 from pmresearch.pricing.vol import annualize
 
@@ -181,7 +182,8 @@ def vol_panel(
     h_bars = round(pd.Timedelta(horizon).total_seconds() / bar_s)
     if h_bars < 1 or abs(h_bars * bar_s - pd.Timedelta(horizon).total_seconds()) > 1e-6:
         raise ValueError(f"vol_panel: horizon {horizon!r} is not a whole number of {bar_s:g} s bars")
-    times = pd.DatetimeIndex(pd.DatetimeIndex(ts + pd.Timedelta(seconds=bar_s)).astype("datetime64[us, UTC]"))
+    times = pd.DatetimeIndex(knowledge_time("klines", pd.DataFrame({"ts": ts}), bar=pd.Timedelta(seconds=bar_s),
+                                            what="vol_panel: bars"))
     r = np.diff(np.log(close), prepend=np.nan)
     r2 = r * r
     n = r.size
