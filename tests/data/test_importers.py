@@ -114,7 +114,8 @@ def _tokens_from_trades() -> dict[str, TokenInfo]:
 
 def test_websocket_messages_rebuild_books_quotes_and_trades() -> None:
     tokens = _tokens_from_trades()
-    frames, notes = websocket_log(SAMPLES / "polymarket/ws_market_messages.jsonl", tokens=tokens)
+    # a snapshot after every update (snapshot_every_s=0) gives the rebuilt book at each message
+    frames, notes = websocket_log(SAMPLES / "polymarket/ws_market_messages.jsonl", tokens=tokens, snapshot_every_s=0)
     books, quotes, trades = frames["books"], frames["quotes"], frames["trades"]
     up = next(t for t, i in tokens.items() if i.outcome == "Up")
     first = books[(books["token_id"] == up)].sort_values(["ts", "side", "level"])
@@ -142,7 +143,7 @@ def _json_line(n: int) -> dict[str, object]:
 def test_websocket_price_changes_track_the_venue_best_bid_ask() -> None:
     path = SAMPLES / "polymarket/ws_market_stream_xrp_updown_15m.jsonl"
     lines = path.read_text().splitlines()
-    frames, notes = websocket_log(lines, where="xrp")
+    frames, notes = websocket_log(lines, where="xrp", snapshot_every_s=0)
     books = frames["books"]
     subscribed = json.loads(lines[0])[0]["asset_id"]
     assert set(books["token_id"]) == {subscribed}
@@ -229,6 +230,9 @@ def test_ingest_directory_names_skipped_files_and_is_idempotent(tmp_path: Path, 
         ("polymarket_btc_5m_markets_2026-06-08.parquet", "markets"),
         ("polymarket_btc_15m_quotes_2026-02-16.parquet", "quotes"),
         ("polymarket_btc_5m_trades_x.parquet", "trades"),
+        ("polymarket_btc_5m_books_x.parquet", "books"),
+        ("polymarket_btc_15m_book_events_2026-06-15.parquet", "book_events"),
+        ("polymarket_btc_5m_book_events_x.csv", "book_events"),
         ("polymarket_btc_5m_prices_x.parquet", None),  # prices-history has no store table
         ("btcusdt_1m_x.json", None),
         ("README.md", None),

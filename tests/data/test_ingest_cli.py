@@ -46,13 +46,14 @@ def test_ingest_backup_restore_through_the_cli(shared_data: Path, tmp_path: Path
     out = _ok(["ingest", str(d), "--db", duck])
     assert f"skipped {d / 'README.md'}" in out  # every skipped file is named
     assert "polymarket_quotes: 8062 rows inserted" in out and "spot_prices: 4904 rows inserted" in out
-    assert "quotes skipped: no token -> market mapping" in out
+    assert "warning: quotes skipped for" in out and "no token -> market mapping" in out
     again = _ok(["ingest", str(d), "--db", duck])
     assert "(0 new rows)" in again
     with connect(duck) as store:
         counts = store.counts()
         tables = {t: store.read_table(t) for t in TABLES}
     assert counts["polymarket_books"] > 0 and counts["trades"] == 5_418 and counts["oracle_prices"] == 311
+    assert counts["polymarket_book_events"] > 0
 
     backup = tmp_path / "dump" / "a.tar"
     out = _ok(["db", "backup", str(backup), "--db", duck])
