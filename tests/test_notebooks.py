@@ -12,12 +12,12 @@ from pathlib import Path
 import papermill
 import pytest
 
-from pmresearch.backtest import GoNoGoConfig
 from pmresearch.config import from_mapping, load_yaml
+from pmresearch.experiments.data_features import DataFeaturesConfig
+from pmresearch.experiments.explore import ExploreConfig
+from pmresearch.experiments.go_no_go import GoNoGoConfig
+from pmresearch.experiments.model_a import ModelAConfig
 from pmresearch.reports import run_notebook
-from pmresearch.reports.data_features import DataFeaturesConfig
-from pmresearch.reports.explore import ExploreConfig
-from pmresearch.reports.model_a_report import ModelAConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PARAM_FILES = sorted((REPO / "params").glob("*/*.yaml"))
@@ -50,7 +50,11 @@ def test_go_no_go_report_has_its_content(go_no_go_ci: tuple[Path, dict[str, obje
     assert f'data-pmr-decision="{head["decision"]}"' in page
     assert page.count('class="plotly-graph-div"') == 4  # equity, calibration, edge, mispricing
     assert len(re.findall(r"plotly\.js v\d", page)) == 1  # plotly.js embedded once
-    assert "Traceback" not in page and "run_go_no_go(" not in page  # no errors, no code
+    assert "Traceback" not in page and "run(cfg" not in page  # no errors, no code
+    # each input's source and age is shown
+    assert re.search(r"<h2[^>]*>Where the inputs came from, and how old they were", page)
+    assert "vol__rv_1m_60m" in page and "median_age_s" in page and "book" in page
+    assert head["sources"]["vol_source"]
     assert not re.search(r"<script[^>]+src=[\"']https?://", page)
     assert (root / "data" / "runs" / "04_go_no_go" / "ci.duckdb").exists()
     assert (root / "reports" / "index.html").read_text().count("04_go_no_go/ci.html") >= 1
