@@ -1,7 +1,9 @@
 """A taker threshold backtest: buy the side the model finds cheap, at the ask after the taker delay.
 
 At each decision row the strategy compares the model's P(up) with the all-in cost of each token
-(best ask plus the taker fee per share at that price). When the net edge of a side reaches the
+(best ask plus the taker fee per share at that price: :func:`fee_per_share`, the fee
+:func:`pmresearch.rules.taker_fee` charges the order, 5-decimal floor included; the Down ask is the
+Up bid mirrored onto the tick grid by :func:`pmresearch.rules.round_to_tick`). When the net edge of a side reaches the
 threshold it sends a marketable limit order at the ask it sees; the order reaches the book after the
 venue's taker delay (:func:`pmresearch.rules.taker_delay_at`) and fills at the ask standing then,
 provided that ask is not above its limit. The position is held to settlement.
