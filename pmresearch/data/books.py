@@ -22,6 +22,7 @@ after), the same in DuckDB and PostgreSQL.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -57,7 +58,7 @@ EVENT_COLUMNS = ["ts", "slug", "token_id", "outcome", "side", "price", "size"]
 BOOK_COLUMNS = ["ts", "slug", "token_id", "outcome", "side", "level", "price", "size"]
 
 _SIDES = ("bid", "ask")
-Levels = dict[float, float]
+Levels = dict[float, Any]  # price -> size (a float, or its text as received)
 
 
 def complement(price: Any) -> Any:
@@ -148,13 +149,13 @@ class BookRecorder:
         i = self._index.get(token_id)
         return None if i is None else self._books[i]
 
-    def apply(self, token_id: str, ts_us: int, changes: Iterable[tuple[str, float, float]]) -> None:
+    def apply(self, token_id: str, ts_us: int, changes: Iterable[tuple[str, float, Any]]) -> None:
         """Apply level changes ``(side, price, size)`` (size 0 removes) to a token's book at ``ts_us``."""
         i = self.token(token_id)
         bids, asks = (dict(d) for d in self._books[i])
         for side, price, size in changes:
             book = bids if side == "bid" else asks
-            if size == 0:
+            if float(size) == 0:
                 book.pop(price, None)
             else:
                 book[price] = size
@@ -163,42 +164,56 @@ class BookRecorder:
     def update(self, token_id: str, ts_us: int, bids: Levels, asks: Levels) -> None:
         """Record the token's full book as of ``ts_us`` (epoch microseconds; increasing per token).
 
-        ``bids``/``asks`` map price to size and are kept (not copied); zero sizes are dropped.
+        ``bids``/``asks`` map price (float) to size: a float, or its text as received (only changed
+        levels are then parsed, the hot path of the websocket importer). They are kept, not copied;
+        zero sizes mean no level.
 
         Raises
         ------
         ValueError
-            When ``ts_us`` is not after the token's previous update.
+            When ``ts_us`` is not after the token's previous update, or a changed size is not a
+            finite number >= 0.
         """
         i = self.token(token_id)
         if ts_us <= self._last_ts[i]:
             raise ValueError(f"token {token_id}: update at {ts_us} us is not after the previous one "
                              f"({self._last_ts[i]} us); updates of a token must be in exchange-time order")
         self._last_ts[i] = ts_us
-        if 0.0 in bids.values():
-            bids = {p: s for p, s in bids.items() if s}
-        if 0.0 in asks.values():
-            asks = {p: s for p, s in asks.items() if s}
         old_bids, old_asks = self._books[i]
         if old_bids != bids:
-            self._diff(i, ts_us, 0, old_bids, bids)
+            bids = self._diff(i, ts_us, 0, old_bids, bids)
         if old_asks != asks:
-            self._diff(i, ts_us, 1, old_asks, asks)
+            asks = self._diff(i, ts_us, 1, old_asks, asks)
         self._books[i] = (bids, asks)
         bucket = ts_us // self._every_us if self._every_us else ts_us
         if bucket != self._bucket[i]:
             self._bucket[i] = bucket
             self._snapshot(i, ts_us, bids, asks)
 
-    def _diff(self, i: int, ts_us: int, side: int, old: Levels, new: Levels) -> None:
-        changed = [(p, s) for p, s in new.items() if old.get(p) != s]
-        changed += [(p, 0.0) for p in old if p not in new]
-        n = len(changed)
+    def _diff(self, i: int, ts_us: int, side: int, old: Levels, new: Levels) -> Levels:
+        """Append the changed levels of one side (set differences, in C); ``new`` without zero sizes."""
+        rows: list[tuple[float, float]] = []
+        zeros = []
+        for p, s in new.items() - old.items():
+            size = float(s)
+            if not 0.0 <= size < math.inf:
+                raise ValueError(f"size {s!r} at price {p} is not a finite number >= 0")
+            if size == 0.0:
+                zeros.append(p)
+                if p not in old:
+                    continue
+            rows.append((p, size))
+        rows.extend((p, 0.0) for p in old.keys() - new.keys())
+        if zeros:
+            new = {p: s for p, s in new.items() if p not in zeros}
+        rows.sort()
+        n = len(rows)
         self._ev_ts.extend([ts_us] * n)
         self._ev_tok.extend([i] * n)
         self._ev_side.extend([side] * n)
-        self._ev_price.extend([p for p, _ in changed])
-        self._ev_size.extend([s for _, s in changed])
+        self._ev_price.extend([p for p, _ in rows])
+        self._ev_size.extend([s for _, s in rows])
+        return new
 
     def _snapshot(self, i: int, ts_us: int, bids: Levels, asks: Levels) -> None:
         for side, levels in ((0, sorted(bids.items(), reverse=True)), (1, sorted(asks.items()))):
@@ -208,7 +223,7 @@ class BookRecorder:
             self._sn_side.extend([side] * n)
             self._sn_level.extend(range(n))
             self._sn_price.extend([p for p, _ in levels])
-            self._sn_size.extend([s for _, s in levels])
+            self._sn_size.extend([float(s) for _, s in levels])
 
     def _labels(self, codes: array[int]) -> dict[str, pd.Categorical]:
         idx = np.frombuffer(codes, dtype=np.int32) if len(codes) else np.zeros(0, dtype=np.int32)

@@ -16,6 +16,7 @@ import gc
 import heapq
 import json
 import math
+import operator
 import re
 import zlib
 from array import array
@@ -374,22 +375,18 @@ class _Prices(dict[str, float]):
         return value
 
 
-def _fast_side(levels: Any, prices: _Prices) -> dict[float, float]:
-    """``[{price, size}, ...]`` as ``{price: size}`` (the hot path; :func:`_levels` names any problem)."""
-    out = {prices[lv["price"]]: float(lv["size"]) for lv in levels}
-    if out:
-        sizes = out.values()
-        if not (min(sizes) >= 0.0 and sum(sizes) < math.inf):  # a negative, NaN or infinite size
-            raise ValueError("size")
-    return out
+_LEVEL = operator.itemgetter("price", "size")
 
 
-def _book_side(ev: Mapping[str, Any], name: str, prices: _Prices, at: str) -> dict[float, float]:
+def _book_side(ev: Mapping[str, Any], name: str, prices: _Prices, at: str) -> dict[float, str]:
+    """``[{price, size}, ...]`` as ``{price: size text}``: the hot path, prices parsed once per distinct
+    text, sizes parsed by the recorder only where they changed; :func:`_levels` names any problem."""
     levels = ev.get(name) or []
     try:
-        return _fast_side(levels, prices)
+        return {prices[p]: s for p, s in map(_LEVEL, levels)}
     except (KeyError, TypeError, ValueError, AttributeError):
-        return dict(_levels(levels, at, name))  # raises the precise error
+        _levels(levels, at, name)  # raises the precise error
+        raise SchemaError(f"{at}: column {name!r}: unreadable levels") from None
 
 
 def _levels(levels: Any, where: str, side: str) -> list[tuple[float, float]]:
@@ -508,7 +505,7 @@ class _WsReader:
         self.where, self.resolve, self.chunk_rows = where, resolve, chunk_rows
         self.recorder = BookRecorder(snapshot_every_s)
         self.prices = _Prices()
-        self.heap: list[tuple[int, int, str, str | None, str, Any]] = []
+        self.heap: list[tuple[int, int, str, str | None, str, Any, str]] = []
         self.seq, self.newest, self.done = 0, -(1 << 62), -(1 << 62)
         self.items: list[tuple[str, pd.DataFrame]] = []
         self.trades: list[dict[str, Any]] = []
@@ -542,7 +539,7 @@ class _WsReader:
                 bids, asks = _book_side(ev, "bids", self.prices, at), _book_side(ev, "asks", self.prices, at)
                 if ts is None:
                     raise SchemaError(f"{at}: column 'timestamp': missing in book event")
-                self._push(ts, str(ev.get("asset_id")), ev.get("market"), "book", (bids, asks))
+                self._push(ts, str(ev.get("asset_id")), ev.get("market"), "book", (bids, asks), at)
                 self.counts["book"] += 1
             elif kind == "price_change":
                 self._price_change(ev, ts, at)
@@ -574,15 +571,15 @@ class _WsReader:
         if ts is None:
             raise SchemaError(f"{at}: column 'timestamp': missing in price_change event")
         for asset, chs in per_asset.items():
-            self._push(ts, asset, ev.get("market"), "change", chs)
+            self._push(ts, asset, ev.get("market"), "change", chs, at)
         self.counts["price_change"] += 1
 
-    def _push(self, ts: int, asset: str, market: Any, kind: str, payload: Any) -> None:
+    def _push(self, ts: int, asset: str, market: Any, kind: str, payload: Any, at: str) -> None:
         if ts <= self.done:  # its instant was processed already: more than the window out of order
             self.counts["late"] += 1
             return
         self.seq += 1
-        heapq.heappush(self.heap, (ts, self.seq, asset, None if market is None else str(market), kind, payload))
+        heapq.heappush(self.heap, (ts, self.seq, asset, None if market is None else str(market), kind, payload, at))
         self.newest = max(self.newest, ts)
 
     def _pop(self, upto: int) -> None:
@@ -602,11 +599,13 @@ class _WsReader:
         if len(self.quotes.ts) >= self.chunk_rows:
             self._chunk("quotes", self._take_quotes())
 
-    def _instant(self, ts: int, group: list[tuple[int, int, str, str | None, str, Any]]) -> None:
+    def _instant(self, ts: int, group: list[tuple[int, int, str, str | None, str, Any, str]]) -> None:
         """All messages of one exchange millisecond: each token's book after the last of them."""
-        books: dict[str, tuple[dict[float, float], dict[float, float]]] = {}
+        books: dict[str, tuple[dict[float, Any], dict[float, Any]]] = {}
         markets: dict[str, str | None] = {}
-        for _, _, asset, market, kind, payload in group:
+        where: dict[str, str] = {}
+        for _, _, asset, market, kind, payload, at in group:
+            where[asset] = at
             if kind == "book":
                 books[asset] = payload
             else:
@@ -629,7 +628,12 @@ class _WsReader:
                 self.infos[asset] = self.resolve(asset, markets[asset])
             info = self.infos[asset]
             self.recorder.token(asset, info.slug if info else None, info.outcome if info else None)
-            self.recorder.update(asset, ts * 1000, bids, asks)
+            try:
+                self.recorder.update(asset, ts * 1000, bids, asks)
+            except ValueError as exc:  # a size that does not parse: name the message's line and level
+                for name, side in (("bids", bids), ("asks", asks)):
+                    _levels([{"price": p, "size": z} for p, z in side.items()], where[asset], name)
+                raise SchemaError(f"{where[asset]}: {exc}") from exc
             if info is None:
                 self.unmapped.add(asset)
                 continue
@@ -948,16 +952,20 @@ def _expand(paths: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def collect(paths: Sequence[str | Path], *, tokens: Mapping[str, TokenInfo] | None = None,
-            symbol: str | None = None, interval: str | None = None, markets: Sequence[pd.DataFrame] = (),
-            snapshot_every_s: float = SNAPSHOT_EVERY_S) -> tuple[list[LoadItem], IngestReport]:
-    """Read and validate files and directories without loading them: load items and a report.
+@dataclass
+class _Reading:
+    """What reading the inputs found so far (filled while the items are handed over)."""
 
-    Gamma metadata and canonical markets files among the inputs or beside a websocket log (plus
-    ``tokens`` and ``markets``) map websocket tokens to markets, so quotes can be rebuilt from books;
-    tokens left without a market get one ``warning:`` note for all files. Files that match no
-    format are listed in ``report.skipped`` with the reason.
-    """
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+
+def _read_items(paths: Sequence[str | Path], reading: _Reading, *, tokens: Mapping[str, TokenInfo] | None,
+                symbol: str | None, interval: str | None, markets: Sequence[pd.DataFrame],
+                snapshot_every_s: float) -> Iterator[LoadItem]:
+    """Read and validate the inputs file by file, yielding load items as each file is read (see :func:`collect`)."""
     files = _expand(paths)
     cache: dict[Path, pd.DataFrame] = {}
     unmapped: set[str] = set()
@@ -970,13 +978,9 @@ def collect(paths: Sequence[str | Path], *, tokens: Mapping[str, TokenInfo] | No
             except (SchemaError, ValueError):
                 continue
             known.update(toks)
-    items: list[LoadItem] = []
-    used: list[Path] = []
-    skipped: list[tuple[Path, str]] = []
-    notes: list[str] = []
     for p in progress_bar(files, desc="read", unit="file"):
         if p.name.endswith(".meta.json") or p.name == "README.md":
-            skipped.append((p, "metadata/readme"))
+            reading.skipped.append((p, "metadata/readme"))
             continue
         try:
             if _WS_RE.match(p.name) and recognize(p) is None:
@@ -984,6 +988,7 @@ def collect(paths: Sequence[str | Path], *, tokens: Mapping[str, TokenInfo] | No
                 got, more = [(k, f, str(p)) for k, f in log.items], log.notes
                 unmapped |= log.unmapped
                 unmapped_files += bool(log.unmapped)
+                del log
                 _release_freed_memory()
             elif p in cache:  # a markets file already read to map websocket tokens
                 got, more = [("markets", cache[p], str(p))], []
@@ -992,22 +997,34 @@ def collect(paths: Sequence[str | Path], *, tokens: Mapping[str, TokenInfo] | No
         except ValueError as exc:
             if isinstance(exc, SchemaError):
                 raise
-            skipped.append((p, str(exc).split(": ", 1)[-1]))
+            reading.skipped.append((p, str(exc).split(": ", 1)[-1]))
             continue
-        items.extend(got)
-        notes.extend(more)
-        used.append(p)
+        reading.notes.extend(more)
+        reading.files.append(p)
+        got.reverse()
+        while got:  # hand each item over without keeping a reference to it
+            item = got.pop()
+            reading.kinds.append(item[0])
+            yield item
+            del item
     if unmapped:
-        notes.append(_unmapped_warning(len(unmapped), unmapped_files))
-    _release_freed_memory()
-    return items, IngestReport(inserted={}, files=used, skipped=skipped, notes=notes)
+        reading.notes.append(_unmapped_warning(len(unmapped), unmapped_files))
 
 
-def _drain(items: list[LoadItem]) -> Iterator[LoadItem]:
-    """Hand over the items one by one, dropping our reference to each (the store keeps its own copy)."""
-    items.reverse()
-    while items:
-        yield items.pop()
+def collect(paths: Sequence[str | Path], *, tokens: Mapping[str, TokenInfo] | None = None,
+            symbol: str | None = None, interval: str | None = None, markets: Sequence[pd.DataFrame] = (),
+            snapshot_every_s: float = SNAPSHOT_EVERY_S) -> tuple[list[LoadItem], IngestReport]:
+    """Read and validate files and directories without loading them: load items and a report.
+
+    Gamma metadata and canonical markets files among the inputs or beside a websocket log (plus
+    ``tokens`` and ``markets``) map websocket tokens to markets, so quotes can be rebuilt from books;
+    tokens left without a market get one ``warning:`` note for all files. Files that match no
+    format are listed in ``report.skipped`` with the reason.
+    """
+    reading = _Reading()
+    items = list(_read_items(paths, reading, tokens=tokens, symbol=symbol, interval=interval, markets=markets,
+                             snapshot_every_s=snapshot_every_s))
+    return items, IngestReport(inserted={}, files=reading.files, skipped=reading.skipped, notes=reading.notes)
 
 
 def _release_freed_memory() -> None:
@@ -1033,10 +1050,13 @@ def ingest(store: Store, paths: Sequence[str | Path], *, symbol: str | None = No
     stored: list[pd.DataFrame] = []
     if store.count("polymarket_resolutions"):
         stored.append(store.query("SELECT * FROM polymarket_resolutions"))
-    items, report = collect(paths, symbol=symbol, interval=interval, markets=stored)
-    inserted = {KIND_TABLE[k]: 0 for k, _, _ in items}
-    inserted.update(store.load_frames(_drain(items), validated=True))
-    return IngestReport(inserted=inserted, files=report.files, skipped=report.skipped, notes=report.notes)
+    reading = _Reading()
+    items = _read_items(paths, reading, tokens=None, symbol=symbol, interval=interval, markets=stored,
+                        snapshot_every_s=SNAPSHOT_EVERY_S)
+    loaded = store.load_frames(items, validated=True)  # files are read as the load consumes them
+    inserted = {KIND_TABLE[k]: 0 for k in reading.kinds}
+    inserted.update(loaded)
+    return IngestReport(inserted=inserted, files=reading.files, skipped=reading.skipped, notes=reading.notes)
 
 
 def ingest_command(paths: Sequence[str | Path], url: str | None = None, *, symbol: str | None = None,

@@ -181,4 +181,4 @@ def test_cli_ws_subscribes_to_the_tokens_of_the_range(replay_server: Server, tmp
     asyncio.run(main())
     assert server.subs == [{"assets_ids": expected, "type": "market"}] and len(expected) == 6
     items, report = collect([tmp_path / "out"])
-    assert sorted(kind for kind, _, _ in items) == ["books", "markets"] and report.skipped == []
+    assert sorted(kind for kind, _, _ in items) == ["book_events", "books", "markets"] and report.skipped == []
