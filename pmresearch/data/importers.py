@@ -356,8 +356,10 @@ def prices_history(payload: Any, *, token_id: str, where: str = "prices-history"
     return frame
 
 
-#: Rows per loaded chunk of book events, snapshots and quotes: long recordings load with bounded memory.
-CHUNK_ROWS = 500_000
+#: Rows per load item of book events, snapshots and quotes (dictionary-encoded, ~25 bytes a row): long
+#: recordings load in chunks. Large enough that a day's events go into an empty PostgreSQL table by one
+#: COPY (measured: 105 s vs 172 s with 500,000-row chunks on the sample; DuckDB's peak memory is the same).
+CHUNK_ROWS = 2_000_000
 #: Rows validated at a time within a chunk (validation makes plain-text copies of the columns).
 _VALIDATE_ROWS = 100_000
 #: Messages are put back in exchange-time order within this window (recordings show a few ms of disorder).
