@@ -735,6 +735,7 @@ class WebsocketLog:
     items: list[tuple[str, pd.DataFrame]]
     notes: list[str]
     unmapped: frozenset[str]
+    where: str = "websocket log"
 
 
 def read_websocket_log(path_or_lines: str | Path | Iterable[str], *, resolve: TokenResolver | None = None,
@@ -779,7 +780,7 @@ def read_websocket_log(path_or_lines: str | Path | Iterable[str], *, resolve: To
     if isinstance(lines, _LogLines) and lines.truncated:
         notes.append(f"warning: {where}: file truncated (gzip stream without its end marker): loaded its {n} "
                      f"complete lines, dropped the incomplete last line ({lines.dropped} bytes)")
-    return WebsocketLog(reader.items, notes, frozenset(reader.unmapped))
+    return WebsocketLog(reader.items, notes, frozenset(reader.unmapped), where)
 
 
 def _unmapped_warning(tokens: int, files: int) -> str:
@@ -816,7 +817,7 @@ def websocket_log(path_or_lines: str | Path | Iterable[str], *, tokens: Mapping[
     parts: dict[str, list[pd.DataFrame]] = {}
     for kind, frame in log.items:
         parts.setdefault(kind, []).append(frame)
-    frames = {kind: validate(pd.concat([_plain(f) for f in fs], ignore_index=True), kind, source=log.notes[0])
+    frames = {kind: validate(pd.concat([_plain(f) for f in fs], ignore_index=True), kind, source=log.where)
               for kind, fs in parts.items()}
     notes = list(log.notes)
     if log.unmapped:
