@@ -159,6 +159,13 @@ def test_cli_writes_the_report(world: World, tmp_path: Path) -> None:
     assert not (tmp_path / "none.duckdb").exists()
 
 
+def _concat(data: Path, pattern: str) -> pd.DataFrame:
+    """Every file of the sample matching ``pattern``, concatenated."""
+    files = sorted(data.glob(pattern))
+    assert files, f"no {pattern} in {data}"
+    return pd.concat([read_file(f) for f in files], ignore_index=True)
+
+
 @pytest.fixture(scope="module")
 def real_result(shared_data: Path) -> QualityResult:
     with connect("duckdb:///:memory:") as store:
@@ -168,7 +175,7 @@ def real_result(shared_data: Path) -> QualityResult:
         assert offsets == result.clock_offsets
         # knowledge time with the measured offsets: trades are known when the corrected receipt says so
         known = store.as_of("trades", "2026-03-03T12:00Z", clock_offsets=offsets)
-        raw = read_file(shared_data / "btcusdt_trades_2026-03-03.parquet")
+        raw = _concat(shared_data, "btcusdt_trades_*.parquet")
         expected = np.maximum(raw["ts"], raw["received_at"] + offsets["binance"]).sort_values()
         assert (known["known_at"].sort_values().to_numpy() == expected.to_numpy()).all()
         return result
@@ -178,7 +185,7 @@ def test_real_sample_anomalies_offsets_and_completeness(real_result: QualityResu
     r = real_result
     an = r.anomalies.set_index(["series", "flag"])["count"]
     for iv in ("5m", "15m"):
-        q = read_file(shared_data / f"polymarket_btc_{iv}_quotes_2026-02-16.parquet")
+        q = _concat(shared_data, f"polymarket_btc_{iv}_quotes_*.parquet")
         assert an[(f"quotes {iv}", "crossed")] == int((q["best_bid_up"] > q["best_ask_up"]).sum())
         assert an[(f"quotes {iv}", "one_sided")] == int((q["best_bid_up"].isna() ^ q["best_ask_up"].isna()).sum()) > 0
     assert an.xs("crossed", level=1).sum() > 0  # README: the sample has crossed quotes
@@ -194,10 +201,13 @@ def test_real_sample_anomalies_offsets_and_completeness(real_result: QualityResu
 
 
 def test_real_sample_label_flips_match_the_files(real_result: QualityResult, shared_data: Path) -> None:
-    k = read_file(next(shared_data.glob("btcusdt_1m_2026-02-21*.parquet"))).set_index("ts")
+    """Reference: every 1m kline file and every markets file of the sample, by hand (no name beyond the
+    prefixes: the sample's periods may change)."""
+    k = _concat(shared_data, "btcusdt_1m_*.parquet")
+    k = k[k["symbol"] == "BTCUSDT"].drop_duplicates("ts").set_index("ts")
     la = real_result.label_agreement.set_index(["comparison", "interval_minutes"])
     for iv in (5, 15):
-        m = read_file(next(shared_data.glob(f"polymarket_btc_{iv}m_markets_2026-02-21*.parquet")))
+        m = _concat(shared_data, f"polymarket_btc_{iv}m_markets_*.parquet").drop_duplicates("slug")
         start_open = k["open"].reindex(m["window_start"]).to_numpy()
         end_close = k["close"].reindex(m["window_end"] - pd.Timedelta(minutes=1)).to_numpy()
         ok = ~np.isnan(start_open) & ~np.isnan(end_close) & m["outcome_up"].notna().to_numpy()
@@ -214,10 +224,13 @@ def test_real_sample_label_flips_match_the_files(real_result: QualityResult, sha
 
 
 def test_duckdb_and_postgresql_give_the_same_assessment(shared_data: Path, pg_url: str) -> None:
-    files = ["polymarket_btc_15m_quotes_2026-02-16.parquet", "polymarket_btc_15m_markets_2026-02-16.parquet",
-             "btcusdt_trades_2026-03-03.parquet", "chainlink_btcusd_2026-03-03am.parquet"]
-    kinds = ["quotes", "markets", "trades", "oracle"]
-    items = [(kind, read_file(shared_data / f), f) for kind, f in zip(kinds, files, strict=True)]
+    # the first file of each prefix: the 15-minute quotes and their markets, trades, the Polygon oracle
+    prefixes = {"quotes": "polymarket_btc_15m_quotes_", "trades": "btcusdt_trades_", "oracle": "chainlink_btcusd_2"}
+    items = [(kind, read_file(f), f.name) for kind, prefix in prefixes.items()
+             for f in sorted(shared_data.glob(f"{prefix}*.parquet"))[:1]]
+    quoted = set(items[0][1]["slug"])
+    markets = _concat(shared_data, "polymarket_btc_15m_markets_*.parquet")
+    items.append(("markets", markets[markets["slug"].isin(quoted)].drop_duplicates("slug"), "markets"))
     out = []
     for url in ("duckdb:///:memory:", pg_url):
         with connect(url) as store:
