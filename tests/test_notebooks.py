@@ -13,6 +13,7 @@ import papermill
 import pytest
 
 from pmresearch.config import from_mapping, load_yaml
+from pmresearch.data import read_file
 from pmresearch.experiments.data_features import DataFeaturesConfig
 from pmresearch.experiments.explore import ExploreConfig
 from pmresearch.experiments.go_no_go import GoNoGoConfig
@@ -20,6 +21,13 @@ from pmresearch.experiments.model_a import ModelAConfig
 from pmresearch.reports import run_notebook
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _rows(data: Path, pattern: str) -> int:
+    """Rows of the sample's files matching ``pattern`` (no count of the sample is hard-coded)."""
+    files = sorted(data.glob(pattern))
+    assert files, pattern
+    return sum(len(read_file(f)) for f in files)
 PARAM_FILES = sorted((REPO / "params").glob("*/*.yaml"))
 
 
@@ -91,7 +99,7 @@ def test_explore_reads_a_simulated_world_and_the_real_sample(scratch_repo: Path,
     sim_head, real_head = json.loads(sim.json.read_text()), json.loads(real.json.read_text())
     assert sim_head["brier_true"] < sim_head["brier_mid"]  # the truth beats the distorted maker
     assert real_head["brier_true"] is None  # real quotes carry no ground truth
-    assert real_head["rows"]["quotes"] == 16_082
+    assert real_head["rows"]["quotes"] == _rows(shared_data, "polymarket_btc_*_quotes_*.parquet")
     for page in (sim.html.read_text(), real.html.read_text()):
         assert page.count('class="plotly-graph-div"') == 2
         assert "Traceback" not in page
@@ -139,7 +147,8 @@ def test_data_features_report_on_the_real_sample(scratch_repo: Path, shared_data
                         "cv_folds": 3, "stationarity_features": 4, "run_name": "real_small"}, repo_root=scratch_repo)
     head, page = json.loads(out.json.read_text()), out.html.read_text()
     assert head["source"] == f"data directory {shared_data}"
-    assert head["rows_by_table"]["polymarket_quotes"] == 16_082  # shared/data/README.md
+    # the quote files (load_data_dir reads no websocket recording)
+    assert head["rows_by_table"]["polymarket_quotes"] == _rows(shared_data, "polymarket_btc_*_quotes_*.parquet")
     assert head["leakage_passed"] is True
     assert head["quality_min_coverage"] < 1.0  # the real sample has gaps
     _check_page(page, ("Data quality", "Leakage audit", "Selection stability across purged folds"), ())

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
+from pmresearch import rules
 from pmresearch.data.schemas import validate
 
 if TYPE_CHECKING:
@@ -62,13 +63,13 @@ Levels = dict[float, Any]  # price -> size (a float, or its text as received)
 
 
 def complement(price: Any) -> Any:
-    """``1 - price`` rounded to 1e-6 (finer than any tick), so ``1 - 0.45`` is exactly ``0.55``.
+    """``1 - price`` on the venue's tick grid (:func:`pmresearch.rules.round_to_tick`, nearest), so
+    ``1 - 0.45`` is exactly ``0.55`` and a fine-tick price such as ``1 - 0.962 = 0.038`` stays as it is.
 
-    The other token's book mirrors this one's: Up bid = 1 - Down ask, Up ask = 1 - Down bid. Not
-    :func:`pmresearch.rules.round_to_tick`: that snaps onto the coarse grid near 0.04/0.96, where a
-    fine-tick price such as 0.038 must stay as it is. NaN stays NaN.
+    The other token's book mirrors this one's: Up bid = 1 - Down ask, Up ask = 1 - Down bid. NaN
+    stays NaN.
     """
-    return np.round(1.0 - np.asarray(price, dtype="float64"), 6)
+    return rules.round_to_tick(1.0 - np.asarray(price, dtype="float64"), "nearest", clip=False)
 
 
 def _utc_us(values: Any) -> pd.Series:
