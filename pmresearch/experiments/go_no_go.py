@@ -41,6 +41,7 @@ import pandas as pd
 from pmresearch._progress import progress as progress_bar
 from pmresearch.backtest.engine import TakerThreshold, run_taker_threshold
 from pmresearch.config import param, to_mapping
+from pmresearch.data.importers import ingest
 from pmresearch.data.store import connect
 from pmresearch.features.matrix import build_feature_matrix
 from pmresearch.features.registry import REGISTRY
@@ -264,7 +265,8 @@ def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -
 
     clock = time.perf_counter()
     with connect(store_url(cfg, root)) as store:
-        store.load_data_dir(data_dir)
+        # what `pmresearch ingest` does: every recognized file, websocket recordings included
+        report = ingest(store, [data_dir])
         timings["load_s"] = time.perf_counter() - clock
         steps.update()
         clock = time.perf_counter()
@@ -304,6 +306,7 @@ def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -
         stats["mean_true_edge_per_share"] = float(trades["true_edge"].mean())
     sources = {c: {str(k): int(v) for k, v in rows[c].fillna("none").value_counts(dropna=False).sort_index().items()}
                for c in ("spot_source", "strike_source", "label_source", "vol_source")}
+    world = {**world, "files_read": len(report.files), "files_skipped": len(report.skipped)}
     return GoNoGoResult(cfg, decision, criteria, stats, rows, trades, counts, sources, input_ages(rows), world,
                         timings)
 
