@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pmresearch._progress import progress as progress_bar
-from pmresearch.data.books import SNAPSHOT_EVERY_S, BookRecorder, complement
+from pmresearch.data.books import SNAPSHOT_EVERY_S, BookRecorder, _plain, complement
 from pmresearch.data.io import read_file, recognize
 from pmresearch.data.schemas import SchemaError, validate
 from pmresearch.data.store import KIND_TABLE, LoadItem, Store, connect
@@ -823,15 +823,6 @@ def websocket_log(path_or_lines: str | Path | Iterable[str], *, tokens: Mapping[
     if log.unmapped:
         notes.append(_unmapped_warning(len(log.unmapped), 1))
     return frames, notes
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dictionary-encoded text columns back to plain text (the canonical dtypes)."""
-    out = frame.copy()
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.CategoricalDtype):
-            out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return out
 
 
 def _meta(path: Path) -> dict[str, Any]:

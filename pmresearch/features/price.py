@@ -15,7 +15,8 @@ from pmresearch.features.inputs import knowledge_time
 from pmresearch.features.registry import REGISTRY, make_block
 from pmresearch.labels.outcomes import SETTLEMENT_SOURCE
 
-__all__ = ["ORACLE_SOURCE", "RETURN_MINUTES", "price_features_1m", "price_features_1s", "safe_log"]
+__all__ = ["ORACLE_SOURCE", "RETURN_MINUTES", "price_features_1m", "price_features_1s", "safe_log",
+           "settlement_oracle"]
 
 RETURN_MINUTES = (1, 2, 5, 10, 15, 30, 60)
 MA_MINUTES = (5, 15, 60)
@@ -70,12 +71,18 @@ def price_features_1s(bars: pd.DataFrame) -> dict[str, pd.Series]:
     return {f"price__ret_{k}s": lc - lc.shift(k) for k in SUBMINUTE_SECONDS}
 
 
-def _block_oracle(ctx: FeatureContext) -> dict[str, FloatArray]:
+def settlement_oracle(ctx: FeatureContext) -> pd.DataFrame | None:
+    """The oracle rows of the settlement feed (:data:`ORACLE_SOURCE`), or None when there are none."""
     ora = ctx.inputs.oracle
     if ora is None or not len(ora):
-        return {}
+        return None
     ds = ora.loc[(ora["source"].astype(str) == ORACLE_SOURCE).to_numpy()]
-    if not len(ds):
+    return ds if len(ds) else None
+
+
+def _block_oracle(ctx: FeatureContext) -> dict[str, FloatArray]:
+    ds = settlement_oracle(ctx)
+    if ds is None:
         return {}
     known = to_ns(knowledge_time("oracle", ds, what="oracle"))
     order = np.argsort(known, kind="stable")

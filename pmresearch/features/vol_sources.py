@@ -7,7 +7,7 @@ data that happened to be there:
 
 * ``vol__rv_ref_60m``: the quote logger's live exchange price (``reference_price`` of the quotes);
 * ``vol__rv_oracle_60m``: the Chainlink Data Streams settlement feed (the oracle rows of
-  :data:`pmresearch.features.price.ORACLE_SOURCE`).
+  ``pmresearch.features.price.ORACLE_SOURCE``).
 
 The estimator is the klines one (Andersen, Bollerslev, Diebold & Labys 2003): zero-mean realized
 variance of the last 60 one-minute log returns, annualized on the 24/7 year,
@@ -29,7 +29,7 @@ from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import FloatArray, IntArray
 from pmresearch.features.context import FeatureContext, to_ns
 from pmresearch.features.inputs import knowledge_time
-from pmresearch.features.price import ORACLE_SOURCE
+from pmresearch.features.price import settlement_oracle
 from pmresearch.features.registry import REGISTRY, make_block
 
 __all__ = ["RV_WINDOW_MINUTES", "SAMPLE_MAX_AGE_S", "minute_rv", "minute_value_age_s"]
@@ -108,11 +108,8 @@ def _block_ref(ctx: FeatureContext) -> dict[str, FloatArray]:
 
 
 def _block_oracle(ctx: FeatureContext) -> dict[str, FloatArray]:
-    ora = ctx.inputs.oracle
-    if ora is None or not len(ora):
-        return {}
-    ds = ora.loc[(ora["source"].astype(str) == ORACLE_SOURCE).to_numpy()]
-    if not len(ds):
+    ds = settlement_oracle(ctx)
+    if ds is None:
         return {}
     known, price = _series(to_ns(knowledge_time("oracle", ds, what="oracle")), ds["price"].to_numpy(dtype=np.float64))
     return {f"vol__rv_oracle_{RV_WINDOW_MINUTES}m": minute_rv(known, price, ctx.times())}
