@@ -507,8 +507,9 @@ class _WsReader:
         self.where, self.resolve, self.chunk_rows = where, resolve, chunk_rows
         self.recorder = BookRecorder(snapshot_every_s)
         self.prices = _Prices()
-        self.heap: list[tuple[int, int, str, str | None, str, Any, str]] = []
+        self.heap: list[tuple[int, int, str, str | None, str, Any, str, int]] = []
         self.seq, self.newest, self.done = 0, -(1 << 62), -(1 << 62)
+        self.stamp = -(1 << 62)  # knowledge stamp (us) of the last instant processed
         self.items: list[tuple[str, pd.DataFrame]] = []
         self.trades: list[dict[str, Any]] = []
         self.counts = dict.fromkeys(("book", "price_change", "last_trade_price", "other", "orphan_change", "late",
@@ -541,10 +542,10 @@ class _WsReader:
                 bids, asks = _book_side(ev, "bids", self.prices, at), _book_side(ev, "asks", self.prices, at)
                 if ts is None:
                     raise SchemaError(f"{at}: column 'timestamp': missing in book event")
-                self._push(ts, str(ev.get("asset_id")), ev.get("market"), "book", (bids, asks), at)
+                self._push(ts, str(ev.get("asset_id")), ev.get("market"), "book", (bids, asks), at, received)
                 self.counts["book"] += 1
             elif kind == "price_change":
-                self._price_change(ev, ts, at)
+                self._price_change(ev, ts, at, received)
             elif kind == "last_trade_price":
                 try:
                     self.trades.append({"ts": ts, "price": float(ev["price"]), "qty": float(ev["size"]),
@@ -558,7 +559,7 @@ class _WsReader:
                 self.counts["other"] += 1
         self._pop(self.newest - REORDER_WINDOW_MS)
 
-    def _price_change(self, ev: Mapping[str, Any], ts: int | None, at: str) -> None:
+    def _price_change(self, ev: Mapping[str, Any], ts: int | None, at: str, received: float | None) -> None:
         changes = ev.get("price_changes") or [dict(c, asset_id=ev.get("asset_id")) for c in ev.get("changes", [])]
         per_asset: dict[str, list[tuple[str, float, float]]] = {}
         for j, ch in enumerate(changes):
@@ -573,26 +574,36 @@ class _WsReader:
         if ts is None:
             raise SchemaError(f"{at}: column 'timestamp': missing in price_change event")
         for asset, chs in per_asset.items():
-            self._push(ts, asset, ev.get("market"), "change", chs, at)
+            self._push(ts, asset, ev.get("market"), "change", chs, at, received)
         self.counts["price_change"] += 1
 
-    def _push(self, ts: int, asset: str, market: Any, kind: str, payload: Any, at: str) -> None:
+    def _push(self, ts: int, asset: str, market: Any, kind: str, payload: Any, at: str,
+              received: float | None) -> None:
         if ts <= self.done:  # its instant was processed already: more than the window out of order
             self.counts["late"] += 1
             return
         self.seq += 1
-        heapq.heappush(self.heap, (ts, self.seq, asset, None if market is None else str(market), kind, payload, at))
+        recv_us = -1 if received is None else math.ceil(received * 1_000_000)
+        heapq.heappush(self.heap, (ts, self.seq, asset, None if market is None else str(market), kind, payload, at,
+                                   recv_us))
         self.newest = max(self.newest, ts)
 
     def _pop(self, upto: int) -> None:
-        """Process, in exchange-time order, every instant at or before ``upto`` (ms)."""
+        """Process, in exchange-time order, every instant at or before ``upto`` (ms).
+
+        Each instant's rows are stamped with its knowledge time (DESIGN.md): the exchange time, or the
+        latest ``received_at`` of its messages when that is later (a message is not known before the
+        recorder had it), and never before the previous instant's stamp (+1 us: a book applied after
+        another cannot have been known before it).
+        """
         heap = self.heap
         while heap and heap[0][0] <= upto:
             ts = heap[0][0]
             group = []
             while heap and heap[0][0] == ts:
                 group.append(heapq.heappop(heap))
-            self._instant(ts, group)
+            self.stamp = max(ts * 1000, max(g[7] for g in group), self.stamp + 1)
+            self._instant(self.stamp, group)
             self.done = ts
         if self.recorder.pending_events >= self.chunk_rows:
             self._chunk("book_events", self.recorder.take_events())
@@ -601,12 +612,13 @@ class _WsReader:
         if len(self.quotes.ts) >= self.chunk_rows:
             self._chunk("quotes", self._take_quotes())
 
-    def _instant(self, ts: int, group: list[tuple[int, int, str, str | None, str, Any, str]]) -> None:
-        """All messages of one exchange millisecond: each token's book after the last of them."""
+    def _instant(self, stamp: int, group: list[tuple[int, int, str, str | None, str, Any, str, int]]) -> None:
+        """All messages of one exchange millisecond: each token's book after the last of them, stamped
+        ``stamp`` (us, the instant's knowledge time, see :meth:`_pop`)."""
         books: dict[str, tuple[dict[float, Any], dict[float, Any]]] = {}
         markets: dict[str, str | None] = {}
         where: dict[str, str] = {}
-        for _, _, asset, market, kind, payload, at in group:
+        for _, _, asset, market, kind, payload, at, _ in group:
             where[asset] = at
             if kind == "book":
                 books[asset] = payload
@@ -631,7 +643,7 @@ class _WsReader:
             info = self.infos[asset]
             self.recorder.token(asset, info.slug if info else None, info.outcome if info else None)
             try:
-                self.recorder.update(asset, ts * 1000, bids, asks)
+                self.recorder.update(asset, stamp, bids, asks)
             except ValueError as exc:  # a size that does not parse: name the message's line and level
                 for name, side in (("bids", bids), ("asks", asks)):
                     _levels([{"price": p, "size": z} for p, z in side.items()], where[asset], name)
@@ -652,7 +664,7 @@ class _WsReader:
         q = self.quotes
         for k in sorted(touched):
             st = self.state[k]
-            q.ts.append(ts)
+            q.ts.append(stamp)
             q.slug.append(k)
             q.values.extend(st[:4])
             q.seen.extend((int(st[4]), int(st[5])))
@@ -675,8 +687,7 @@ class _WsReader:
             return np.asarray(values, dtype=dtype)[k] if len(values) else np.zeros(0, dtype=dtype)
 
         frame = pd.DataFrame({
-            "ts": pd.Series(np.frombuffer(q.ts, dtype=np.int64) if n else np.zeros(0, np.int64)).mul(1000)
-            .to_numpy().view("datetime64[us]"),
+            "ts": (np.frombuffer(q.ts, dtype=np.int64) if n else np.zeros(0, np.int64)).view("datetime64[us]"),
             "slug": slugs,
             "market_id": per_slug([i.market_id for i in info], object),
             "interval_minutes": per_slug([i.interval_minutes for i in info], "int16"),
@@ -746,7 +757,10 @@ def read_websocket_log(path_or_lines: str | Path | Iterable[str], *, resolve: To
     Memory stays bounded: the gzip is read line by line, only the current book per token is kept
     (:class:`pmresearch.data.books.BookRecorder`), and rows leave in chunks of ``chunk_rows``, each
     validated, with dictionary-encoded text columns. Messages are re-ordered by exchange time within
-    :data:`REORDER_WINDOW_MS`; the messages of one millisecond form one update per token.
+    :data:`REORDER_WINDOW_MS`; the messages of one millisecond form one update per token. Book events,
+    snapshots and quotes are stamped with their knowledge time: the exchange time, or the latest
+    ``received_at`` of the instant's messages when that is later (a delayed burst is not known before
+    it arrived), never before the previous instant's stamp.
 
     A gzip cut mid-write (no end marker) loads its complete lines and adds a ``warning:`` note with
     the bytes of the incomplete last line dropped. A malformed line is a :class:`SchemaError` naming

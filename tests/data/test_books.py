@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import math
 import zlib
 from decimal import Decimal
 from pathlib import Path
@@ -57,16 +58,32 @@ def markets_slice(shared_data: Path, lines: list[str]) -> pd.DataFrame:
     return m[m["market_id"].isin(ids)].reset_index(drop=True)
 
 
+def knowledge_stamps(lines: list[str]) -> dict[int, pd.Timestamp]:
+    """Reference knowledge time of each exchange-ms instant (DESIGN.md): its exchange time, or the latest
+    ``received_at`` of its messages when that is later, and strictly after the previous instant's (1 us)."""
+    received: dict[int, int] = {}
+    for line in lines:
+        obj = json.loads(line)
+        ms = int(obj["message"]["timestamp"])
+        received[ms] = max(received.get(ms, -1), math.ceil(float(obj["received_at"]) * 1_000_000))
+    out, prev = {}, -(1 << 62)
+    for ms in sorted(received):
+        prev = max(ms * 1000, received[ms], prev + 1)
+        out[ms] = pd.Timestamp(prev, unit="us", tz="UTC")
+    return out
+
+
 def message_books(lines: list[str]) -> dict[str, list[tuple[pd.Timestamp, Book]]]:
-    """Reference: each token's full book per exchange ms (the last message of a ms), in time order."""
+    """Reference: each token's full book per exchange ms (the last message of a ms), in time order,
+    stamped with the instant's knowledge time (:func:`knowledge_stamps`)."""
     per: dict[str, dict[int, Book]] = {}
     for line in lines:
         msg = json.loads(line)["message"]
         books = per.setdefault(msg["asset_id"], {})
         books[int(msg["timestamp"])] = ({float(lv["price"]): float(lv["size"]) for lv in msg["bids"]},
                                         {float(lv["price"]): float(lv["size"]) for lv in msg["asks"]})
-    return {token: [(pd.Timestamp(ms, unit="ms", tz="UTC"), books[ms]) for ms in sorted(books)]
-            for token, books in per.items()}
+    stamps = knowledge_stamps(lines)
+    return {token: [(stamps[ms], books[ms]) for ms in sorted(books)] for token, books in per.items()}
 
 
 def as_book(frame: pd.DataFrame) -> Book:
@@ -130,7 +147,7 @@ def test_snapshots_are_full_books_at_the_declared_cadence(lines: list[str], fram
     ref = message_books(lines)
     for token, books in ref.items():
         expected, last_bucket = [], None
-        for ts, _ in books:  # the rule: first update of each token in each 10 s bucket of exchange time
+        for ts, _ in books:  # the rule: first update of each token in each 10 s bucket of its (knowledge) time
             bucket = ts.value // 10_000_000_000
             if bucket != last_bucket:
                 expected.append(ts)
@@ -190,9 +207,10 @@ def test_up_quotes_from_a_down_book_are_its_complement(shared_data: Path, lines:
     assert (quotes["window_end"] == row["window_end"]).all() and (quotes["source"] == "polymarket-ws").all()
     checked = 0
     by_ts = quotes.set_index("ts")
+    stamps = knowledge_stamps(down_only)
     for line in down_only:
         msg = json.loads(line)["message"]
-        ts = pd.Timestamp(int(msg["timestamp"]), unit="ms", tz="UTC")
+        ts = stamps[int(msg["timestamp"])]
         q = by_ts.loc[ts]
         best_ask = min((Decimal(lv["price"]) for lv in msg["asks"]), default=None)
         best_bid = max((Decimal(lv["price"]) for lv in msg["bids"]), default=None)
@@ -303,3 +321,24 @@ def test_book_at_is_the_same_in_duckdb_and_postgres(shared_data: Path, lines: li
         assert as_book(got["duckdb"][i]) == (before[-1] if before else ({}, {})), (token, t)
         if before:
             assert_levels_numbered(got["duckdb"][i])
+
+
+def test_a_message_received_late_is_not_known_before_it_arrived() -> None:
+    """Exchange time 12:00:01 but received 7 s later (a delayed burst, as on 2026-04-13): its book,
+    and the Up quote it gives, are known at the receipt, not at the exchange stamp (DESIGN.md)."""
+    def line(ts_ms: int, bid: str, recv_s: float) -> str:
+        msg = {"market": "0xm", "asset_id": "7", "timestamp": str(ts_ms), "event_type": "book",
+               "bids": [{"price": bid, "size": "10"}], "asks": [{"price": "0.9", "size": "5"}]}
+        return json.dumps({"received_at": recv_s, "message": msg})
+
+    t0 = 1_776_081_600_000  # ms
+    log = [line(t0, "0.40", t0 / 1000 + 0.01), line(t0 + 1_000, "0.55", t0 / 1000 + 8.0),
+           line(t0 + 1_001, "0.56", t0 / 1000 + 8.0)]  # received with the late one: later still
+    frames, _ = websocket_log(log, where="late")
+    events = frames["book_events"]
+    at = pd.Timestamp(t0, unit="ms", tz="UTC")
+    assert as_book(book_as_of(events, "7", at + pd.Timedelta(seconds=5)))[0] == {0.40: 10.0}  # not yet 0.55
+    seen = at + pd.Timedelta(seconds=8)
+    assert as_book(book_as_of(events, "7", seen))[0] == {0.55: 10.0}
+    assert as_book(book_as_of(events, "7", seen + pd.Timedelta(microseconds=1)))[0] == {0.56: 10.0}
+    assert (events["ts"] >= at).all() and events["ts"].is_monotonic_increasing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -172,8 +173,10 @@ def test_real_websocket_log_books_by_token_and_quotes_skipped(shared_data: Path,
     books = frames["books"]
     first = json.loads(head[0])
     msg = first["message"]
-    snap = books[(books["token_id"] == msg["asset_id"]) &
-                 (books["ts"] == pd.Timestamp(int(msg["timestamp"]), unit="ms", tz="UTC"))]
+    # stamped at its knowledge time: the exchange time, or the latest receipt of that instant's messages
+    same = [json.loads(h) for h in head if json.loads(h)["message"]["timestamp"] == msg["timestamp"]]
+    stamp = max(int(msg["timestamp"]) * 1000, *(math.ceil(float(o["received_at"]) * 1_000_000) for o in same))
+    snap = books[(books["token_id"] == msg["asset_id"]) & (books["ts"] == pd.Timestamp(stamp, unit="us", tz="UTC"))]
     assert len(snap) == len(msg["bids"]) + len(msg["asks"])
     assert snap.loc[(snap["side"] == "bid") & (snap["level"] == 0), "price"].iloc[0] == max(
         float(b["price"]) for b in msg["bids"])
