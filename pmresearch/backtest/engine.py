@@ -34,6 +34,7 @@ class TakerThreshold:
     edge_threshold: float = param(0.03, ge=0.0, le=1.0, doc="net edge (prob units, after fees) to trade")
     shares: float = param(20.0, ge=5.0, doc="order size in shares (venue minimum 5)")
     max_trades_per_window: int = param(1, ge=1, doc="positions per market window")
+    book_max_age_s: float = param(10.0, gt=0.0, doc="a fill needs a quote at most this old at the fill time")
 
 
 def fee_per_share(shares: float, price: np.ndarray, rate: np.ndarray, expo: np.ndarray) -> np.ndarray:
@@ -46,8 +47,9 @@ def fee_per_share(shares: float, price: np.ndarray, rate: np.ndarray, expo: np.n
 
 
 def _down_ask(bid_up: np.ndarray) -> np.ndarray:
-    """The Down ask mirroring an Up bid: ``1 - bid`` put back on the tick grid (NaN stays NaN)."""
-    return rules.round_to_tick(1.0 - np.asarray(bid_up, dtype=np.float64), "nearest")
+    """The Down ask mirroring an Up bid: ``1 - bid`` put back on the tick grid, rounded up (an ask
+    is never made cheaper than the book allows; exact for bids on the grid; NaN stays NaN)."""
+    return rules.round_to_tick(1.0 - np.asarray(bid_up, dtype=np.float64), "up")
 
 
 def run_taker_threshold(
@@ -70,7 +72,9 @@ def run_taker_threshold(
     -------
     trades, counts
         One row per filled order (:data:`TRADE_COLUMNS`) and counts of ``signals``, ``filled`` and
-        ``missed`` (the ask moved above the limit during the delay).
+        ``missed`` (no quote at most ``book_max_age_s`` old at the fill, or the ask moved above the
+        limit during the delay), ``closed`` (the order reached the book at or after the window's end)
+        and ``unlabeled`` (filled, but the window's outcome is unknown: not in the trades).
     """
     need = {"t", "slug", "window_start", "window_end", "p_model", "bid_up", "ask_up", "label"}
     missing = need - set(rows.columns)
@@ -91,7 +95,7 @@ def run_taker_threshold(
     r["edge"] = np.maximum(edge_up, edge_dn)
     r["ask_seen"] = np.where(edge_up >= edge_dn, ask_up, ask_dn)
     sig = r[r["edge"] >= strategy.edge_threshold].copy()
-    counts = {"signals": len(sig), "filled": 0, "missed": 0}
+    counts = {"signals": len(sig), "filled": 0, "missed": 0, "closed": 0, "unlabeled": 0}
     if sig.empty:
         return pd.DataFrame(columns=TRADE_COLUMNS), counts
 
@@ -100,16 +104,21 @@ def run_taker_threshold(
     qcols = ["slug", "ts", "best_bid_up", "best_ask_up"] + (["true_prob_up"] if "true_prob_up" in quotes else [])
     q = quotes[qcols].sort_values("ts", kind="stable")
     sig = sig.sort_values("t_fill", kind="stable")
+    # the book standing at the fill: the last quote known by then, at most book_max_age_s old
     book = pd.merge_asof(sig[["t_fill", "slug"]].reset_index(), q, left_on="t_fill", right_on="ts", by="slug",
-                         direction="backward").set_index("index").reindex(sig.index)
+                         direction="backward", tolerance=pd.Timedelta(seconds=strategy.book_max_age_s)
+                         ).set_index("index").reindex(sig.index)
     fill_px = np.where(sig["side"] == "Up", book["best_ask_up"].to_numpy(dtype=np.float64),
                        _down_ask(book["best_bid_up"].to_numpy(dtype=np.float64)))
-    fillable = ~np.isnan(fill_px) & (fill_px <= sig["ask_seen"].to_numpy() + 1e-12)
+    # an order reaching the book at or after the window's end does not trade (the market has closed)
+    open_at_fill = (sig["t_fill"] < sig["window_end"]).to_numpy()
+    counts["closed"] = int((~open_at_fill).sum())
+    fillable = open_at_fill & ~np.isnan(fill_px) & (fill_px <= sig["ask_seen"].to_numpy() + 1e-12)
     sig["price"] = fill_px
     sig["true_prob_up"] = book.get("true_prob_up", np.nan)
     filled = sig[fillable].sort_values("t", kind="stable")
     filled = filled.groupby("slug", sort=False).head(strategy.max_trades_per_window)
-    counts["missed"] = int((~fillable).sum())
+    counts["missed"] = int((~fillable).sum()) - counts["closed"]
     counts["filled"] = len(filled)
     if filled.empty:
         return pd.DataFrame(columns=TRADE_COLUMNS), counts
@@ -125,5 +134,6 @@ def run_taker_threshold(
     # Ground truth (simulated worlds): expected PnL per share of the position at the fill.
     p_true = out["true_prob_up"].to_numpy(dtype=np.float64)
     out["true_edge"] = np.where(up, p_true, 1.0 - p_true) - price - out["fee"].to_numpy() / strategy.shares
+    counts["unlabeled"] = int(out["label"].isna().sum())
     out = out[out["label"].notna()]
     return out[TRADE_COLUMNS].reset_index(drop=True), counts

@@ -143,6 +143,8 @@ class GoNoGoResult:
             **{k: (None if not np.isfinite(v) else v) for k, v in self.stats.items()},
             "signals": self.counts.get("signals", 0),
             "missed_fills": self.counts.get("missed", 0),
+            "orders_after_close": self.counts.get("closed", 0),
+            "unlabeled_fills": self.counts.get("unlabeled", 0),
             "decision_rows": len(self.rows),
             "sources": self.sources,
             "world": self.world,

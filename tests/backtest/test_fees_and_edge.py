@@ -49,7 +49,7 @@ def test_edge_equals_the_charged_pnl_per_share(case: tuple) -> None:
     start, p_model, bid, ask, label, fee_md, shares, side, price, fee, edge = case
     rows, quotes, markets = _market(start, p_model, bid, ask, label, fee_md)
     trades, counts = run_taker_threshold(rows, quotes, markets, TakerThreshold(0.01, shares, 1))
-    assert counts == {"signals": 1, "filled": 1, "missed": 0}
+    assert counts == {"signals": 1, "filled": 1, "missed": 0, "closed": 0, "unlabeled": 0}
     (tr,) = trades.itertuples()
     assert (tr.side, tr.price, tr.shares) == (side, price, shares)
     # the fee charged is rules.taker_fee of the fill, and it is the hand-worked one
