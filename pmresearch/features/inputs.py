@@ -80,16 +80,23 @@ def knowledge_time(kind: str, frame: pd.DataFrame, *, bar: pd.Timedelta | None =
     """
     if "ts" not in frame.columns:
         raise ValueError(f"{what}: missing column 'ts'")
-    if "known_at" in frame.columns:
-        ts = ensure_utc(frame["ts"], what=f"{what}, column 'ts'")
-        known = ensure_utc(frame["known_at"], what=f"{what}, column 'known_at'")
-        early = (known < ts).to_numpy()
-        if early.any():
-            raise ValueError(f"{what}: known_at earlier than ts at rows {list(frame.index[early][:5])}")
-        return known
     if kind == "klines" and bar is None and "interval" not in frame.columns:
         raise ValueError(f"{what}: klines need a bar length (or an 'interval' column)")
-    return _knowledge.knowledge_time(kind, frame, clock_offsets=clock_offsets, bar=bar, what=what)
+    if "known_at" not in frame.columns:
+        return _knowledge.knowledge_time(kind, frame, clock_offsets=clock_offsets, bar=bar, what=what)
+    ts = ensure_utc(frame["ts"], what=f"{what}, column 'ts'")
+    known = ensure_utc(frame["known_at"], what=f"{what}, column 'known_at'")
+    early = (known < ts).to_numpy()
+    if early.any():
+        raise ValueError(f"{what}: known_at earlier than ts at rows {list(frame.index[early][:5])}")
+    if kind == "external":
+        return known
+    # a supplied known_at never makes a row known earlier than its kind's rule (a bar before its
+    # close, a tick before its receipt): the later of the two
+    rule = _knowledge.knowledge_time(kind, frame.drop(columns=["known_at"]), clock_offsets=clock_offsets, bar=bar,
+                                     strict=False, what=what)
+    out: pd.Series = known.where(rule.isna() | (known >= rule), rule)
+    return out
 
 
 def read_external(path: str | Path) -> pd.DataFrame:

@@ -137,3 +137,16 @@ def test_rules_by_hand() -> None:
     with pytest.raises(ValueError, match="column 'ts': timestamps are naive"):
         knowledge_time("quotes", pd.DataFrame({"ts": [pd.Timestamp("2026-01-01")]}))
     assert bar_length("1m") / US == 60_000_000
+
+
+def test_a_supplied_known_at_never_makes_a_row_known_earlier_than_its_rule() -> None:
+    """FeatureInputs trusts a known_at column only where it is not earlier than the kind's rule: a 1m
+    bar stamped known at its open is still known at its close; a later known_at (a slow feed) stays."""
+    from pmresearch.features import FeatureInputs
+
+    bars = pd.DataFrame({"ts": pd.Series([T0, T0 + pd.Timedelta(minutes=1)], dtype="datetime64[us, UTC]"),
+                         "close": [1.0, 2.0], "interval": "1m", "symbol": "BTCUSDT"})
+    early = bars.assign(known_at=bars["ts"])
+    late = bars.assign(known_at=bars["ts"] + pd.Timedelta(minutes=5))
+    assert list(FeatureInputs(spot_1m=early).known_at("spot_1m")) == list(bars["ts"] + pd.Timedelta(minutes=1))
+    assert list(FeatureInputs(spot_1m=late).known_at("spot_1m")) == list(late["known_at"])
