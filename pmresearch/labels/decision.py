@@ -427,16 +427,16 @@ def decision_rows_from_frames(
     bid, ask = qstate["best_bid_up"].copy(), qstate["best_ask_up"].copy()
     bid_size = pd.Series(np.nan, index=rows.index)
     ask_size = pd.Series(np.nan, index=rows.index)
-    # the age of the market state: of the quote row used, else of the older of the two book sides
-    from_quotes = (bid.notna() | ask.notna()).to_numpy()
-    book_age = pd.Series(np.where(from_quotes, qstate["age_s"].to_numpy(dtype=np.float64), np.nan), index=rows.index)
+    # each side from the latest quote, else the Up token's level-0 book; its age from where it came
+    bid_age = qstate["age_s"].where(bid.notna())
+    ask_age = qstate["age_s"].where(ask.notna())
     if bstate is not None and astate is not None:
-        bid = bid.fillna(bstate["price"])
-        ask = ask.fillna(astate["price"])
-        bid_size, ask_size = bstate["size"], astate["size"]
-        sides = np.fmax(bstate["age_s"].to_numpy(dtype=np.float64), astate["age_s"].to_numpy(dtype=np.float64))
-        book_age = book_age.where(from_quotes, pd.Series(sides, index=rows.index))
-    rows["book_age_s"] = book_age.where(bid.notna() | ask.notna())
+        for price, size, age, state in ((bid, bid_size, bid_age, bstate), (ask, ask_size, ask_age, astate)):
+            from_book = price.isna() & state["price"].notna()
+            price[from_book] = state.loc[from_book, "price"]
+            age[from_book] = state.loc[from_book, "age_s"]
+            size[:] = state["size"]  # the Up token's level-0 size (the quotes carry no sizes)
+    rows["book_age_s"] = np.fmax(bid_age.to_numpy(dtype=np.float64), ask_age.to_numpy(dtype=np.float64))
     rows["bid_up"], rows["ask_up"] = bid.astype("float64"), ask.astype("float64")
     rows["mid_up"] = (rows["bid_up"] + rows["ask_up"]) / 2.0
     rows["spread_up"] = rows["ask_up"] - rows["bid_up"]

@@ -378,3 +378,21 @@ def test_decision_schedule_in_integer_microseconds_and_offsets_inside_the_window
     # the keywords and the schedule are one thing
     pd.testing.assert_frame_equal(decision_times(markets, 45, 60, 30),
                                   DecisionSchedule(every_s=45, first_s=60, last_s=30).times(markets))
+
+
+def test_book_age_is_the_older_side_when_a_side_comes_from_the_book() -> None:
+    """A one-sided quote 1 s old (bid only: the logger's empty side) and an Up book 100 s old: the ask
+    comes from the book, so the market state is 100 s old, not 1 s (by hand)."""
+    m = pd.DataFrame([_market("2026-06-15T00:00:00")])
+    for col in ("window_start", "window_end"):
+        m[col] = m[col].astype("datetime64[us, UTC]")
+    slug, t = m["slug"].iloc[0], _ts("2026-06-15T00:05:00")
+    quotes = pd.DataFrame({"ts": _us([t - pd.Timedelta(seconds=1)]), "slug": [slug], "best_bid_up": [0.45],
+                           "best_ask_up": [np.nan], "reference_price": [np.nan], "strike": [np.nan]})
+    books = pd.DataFrame({"ts": _us([t - pd.Timedelta(seconds=100)] * 2), "slug": [slug] * 2, "outcome": "Up",
+                          "side": ["bid", "ask"], "level": 0, "price": [0.40, 0.47], "size": [10.0, 20.0]})
+    rows = decision_rows_from_frames({"markets": m, "quotes": quotes, "books": books}, offsets=["5m"])
+    r = rows.iloc[0]
+    assert (r["bid_up"], r["ask_up"]) == (0.45, 0.47) and r["book_age_s"] == 100.0
+    only_quote = decision_rows_from_frames({"markets": m, "quotes": quotes.assign(best_ask_up=0.48)}, offsets=["5m"])
+    assert only_quote["book_age_s"].iloc[0] == 1.0
