@@ -223,18 +223,20 @@ def store_url(cfg: GoNoGoConfig, root: Path) -> str:
 
 
 def choose_vol(rows: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
-    """``vol`` (the first of ``names`` known at each row), ``vol_source`` (its name) and ``vol_age_s``.
-
-    Every ``vol`` feature is computed on the minute grid (1-minute bars close on it; the other
-    sources are sampled on it), so the value used at ``t`` became known at ``floor(t, 1 min)``.
+    """``vol`` (the first of ``names`` known at each row), ``vol_source`` (its name) and ``vol_age_s``,
+    the age at ``t`` of the newest price the value used: the feature ``<name>_age_s`` where it is
+    registered (the other spot sources, sampled on the minute grid), else ``t - floor(t, 1 min)``
+    (1-minute bar features: their newest bar closes on that boundary).
     """
     vol = pd.Series(np.nan, index=rows.index, dtype="float64")
+    age = pd.Series(np.nan, index=rows.index, dtype="float64")
     source = pd.Series(None, index=rows.index, dtype="object")
+    bar_age = minute_value_age_s(rows["t"])
     for name in names:
         fill = vol.isna() & rows[name].notna()
         vol[fill] = rows.loc[fill, name]
+        age[fill] = (rows.loc[fill, f"{name}_age_s"] if f"{name}_age_s" in rows else bar_age[fill])
         source[fill] = name
-    age = minute_value_age_s(rows["t"]).where(vol.notna())
     return pd.DataFrame({"vol": vol, "vol_source": source, "vol_age_s": age}, index=rows.index)
 
 
@@ -272,8 +274,9 @@ def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -
         timings["load_s"] = time.perf_counter() - clock
         steps.update()
         clock = time.perf_counter()
+        ages = [f"{n}_age_s" for n in cfg.vol_features if f"{n}_age_s" in REGISTRY]
         rows = build_feature_matrix(store, interval_minutes=cfg.interval_minutes, schedule=cfg.schedule,
-                                    names=list(cfg.vol_features))
+                                    names=[*cfg.vol_features, *ages])
         # every read ordered by its key, so both backends give the same frames row for row
         quotes = store.query('SELECT * FROM polymarket_quotes WHERE interval_minutes = ? ORDER BY "slug", "ts"',
                              [cfg.interval_minutes])

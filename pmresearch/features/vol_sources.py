@@ -15,9 +15,11 @@ variance of the last 60 one-minute log returns, annualized on the 24/7 year,
 price at a boundary ``b`` is the last one *known* at ``b`` (knowledge time, DESIGN.md) and at most
 :data:`SAMPLE_MAX_AGE_S` old, else missing; a return with a missing end is missing and the value is
 NaN unless all 60 returns exist (the klines feature's rule). At a decision time ``t`` the value is the
-one at the last boundary ``<= t``, so, as for the klines feature (whose last bar closes on that
-boundary), the value used at ``t`` is known at ``floor(t, 1 min)``: :func:`minute_value_age_s` is its
-age.
+one at the last boundary ``<= t``, known at ``floor(t, 1 min)``. Its newest input, the sample at
+that boundary, may be up to :data:`SAMPLE_MAX_AGE_S` older: ``vol__rv_ref_60m_age_s`` and
+``vol__rv_oracle_60m_age_s`` give the age at ``t`` of that newest price (NaN where the vol is NaN).
+For the klines feature the newest input is the bar closing on the boundary, so its age is
+:func:`minute_value_age_s`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pmresearch.features.inputs import knowledge_time
 from pmresearch.features.price import settlement_oracle
 from pmresearch.features.registry import REGISTRY, make_block
 
-__all__ = ["RV_WINDOW_MINUTES", "SAMPLE_MAX_AGE_S", "minute_rv", "minute_value_age_s"]
+__all__ = ["RV_WINDOW_MINUTES", "SAMPLE_MAX_AGE_S", "minute_rv", "minute_rv_and_age", "minute_value_age_s"]
 
 #: Look-back of the realized vol, in one-minute returns.
 RV_WINDOW_MINUTES = 60
@@ -43,6 +45,13 @@ _MIN_NS = 60 * 1_000_000_000
 
 def minute_rv(known_ns: IntArray, price: FloatArray, t_ns: IntArray, *, window: int = RV_WINDOW_MINUTES,
               max_age_ns: int = SAMPLE_MAX_AGE_S * 1_000_000_000) -> FloatArray:
+    """Annualized realized vol of ``window`` one-minute log returns ending at the last boundary ``<= t``
+    (see :func:`minute_rv_and_age`, which also gives the age of its newest price)."""
+    return minute_rv_and_age(known_ns, price, t_ns, window=window, max_age_ns=max_age_ns)[0]
+
+
+def minute_rv_and_age(known_ns: IntArray, price: FloatArray, t_ns: IntArray, *, window: int = RV_WINDOW_MINUTES,
+                      max_age_ns: int = SAMPLE_MAX_AGE_S * 1_000_000_000) -> tuple[FloatArray, FloatArray]:
     """Annualized realized vol of ``window`` one-minute log returns ending at the last boundary ``<= t``.
 
     Parameters
@@ -60,13 +69,14 @@ def minute_rv(known_ns: IntArray, price: FloatArray, t_ns: IntArray, *, window: 
 
     Returns
     -------
-    float array
-        Aligned with ``t_ns``; NaN unless all ``window + 1`` samples exist and are positive.
+    (float array, float array)
+        The vol, aligned with ``t_ns`` (NaN unless all ``window + 1`` samples exist and are positive),
+        and the age in seconds at ``t`` of the newest price it used (NaN where the vol is NaN).
     """
     t = np.asarray(t_ns, dtype=np.int64)
     out = np.full(len(t), np.nan)
     if not len(t) or not len(known_ns):
-        return out
+        return out, out.copy()
     boundary = (t // _MIN_NS) * _MIN_NS
     uniq, inverse = np.unique(boundary, return_inverse=True)
     grid = uniq[:, None] - np.arange(window, -1, -1, dtype=np.int64)[None, :] * _MIN_NS
@@ -77,8 +87,10 @@ def minute_rv(known_ns: IntArray, price: FloatArray, t_ns: IntArray, *, window: 
         logp = np.where(ok, np.log(np.where(ok, price[safe], 1.0)), np.nan)
     r = np.diff(logp, axis=1)
     var = np.mean(r * r, axis=1)  # NaN as soon as one return is missing
-    vol = np.sqrt(var * (SECONDS_PER_YEAR / 60.0))
-    return np.asarray(vol[inverse], dtype=np.float64)
+    vol = np.sqrt(var * (SECONDS_PER_YEAR / 60.0))[inverse]
+    newest = known_ns[safe[:, -1]][inverse]
+    age = np.where(np.isnan(vol), np.nan, (t - newest) / 1e9)
+    return np.asarray(vol, dtype=np.float64), np.asarray(age, dtype=np.float64)
 
 
 def minute_value_age_s(t: pd.Series) -> pd.Series:
@@ -104,7 +116,8 @@ def _block_ref(ctx: FeatureContext) -> dict[str, FloatArray]:
         return {}
     known, price = _series(to_ns(knowledge_time("quotes", q, what="quotes")), q["reference_price"].to_numpy(
         dtype=np.float64))
-    return {f"vol__rv_ref_{RV_WINDOW_MINUTES}m": minute_rv(known, price, ctx.times())}
+    vol, age = minute_rv_and_age(known, price, ctx.times())
+    return {f"vol__rv_ref_{RV_WINDOW_MINUTES}m": vol, f"vol__rv_ref_{RV_WINDOW_MINUTES}m_age_s": age}
 
 
 def _block_oracle(ctx: FeatureContext) -> dict[str, FloatArray]:
@@ -112,7 +125,8 @@ def _block_oracle(ctx: FeatureContext) -> dict[str, FloatArray]:
     if ds is None:
         return {}
     known, price = _series(to_ns(knowledge_time("oracle", ds, what="oracle")), ds["price"].to_numpy(dtype=np.float64))
-    return {f"vol__rv_oracle_{RV_WINDOW_MINUTES}m": minute_rv(known, price, ctx.times())}
+    vol, age = minute_rv_and_age(known, price, ctx.times())
+    return {f"vol__rv_oracle_{RV_WINDOW_MINUTES}m": vol, f"vol__rv_oracle_{RV_WINDOW_MINUTES}m_age_s": age}
 
 
 _ANN = "annualized vol (24/7 year)"
@@ -121,9 +135,13 @@ REGISTRY.register(make_block("vol_ref", "vol", _block_ref, [
     (f"rv_ref_{RV_WINDOW_MINUTES}m", _LOOKBACK, _ANN,
      f"realized vol of the last {RV_WINDOW_MINUTES} 1m log returns of the quote logger's reference price "
      f"(minute samples <= {SAMPLE_MAX_AGE_S} s old)"),
+    (f"rv_ref_{RV_WINDOW_MINUTES}m_age_s", _LOOKBACK, "seconds",
+     f"age at t of the newest reference price in rv_ref_{RV_WINDOW_MINUTES}m"),
 ], inputs=("quotes",)))
 REGISTRY.register(make_block("vol_oracle", "vol", _block_oracle, [
     (f"rv_oracle_{RV_WINDOW_MINUTES}m", _LOOKBACK, _ANN,
      f"realized vol of the last {RV_WINDOW_MINUTES} 1m log returns of the Data Streams oracle "
      f"(minute samples <= {SAMPLE_MAX_AGE_S} s old)"),
+    (f"rv_oracle_{RV_WINDOW_MINUTES}m_age_s", _LOOKBACK, "seconds",
+     f"age at t of the newest oracle price in rv_oracle_{RV_WINDOW_MINUTES}m"),
 ], inputs=("oracle",)))

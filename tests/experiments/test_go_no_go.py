@@ -88,7 +88,14 @@ def test_real_sample_vol_is_the_features_vol_and_says_its_source_and_age(shared_
     assert (rows.loc[first, "vol_source"] == "vol__rv_1m_60m").all()
     fallback = used & ~first
     assert fallback.sum() > 0 and rows.loc[fallback, "vol_source"].isin(["vol__rv_ref_60m", "vol__rv_oracle_60m"]).all()
-    assert ((rows.loc[used, "vol_age_s"] >= 0) & (rows.loc[used, "vol_age_s"] < 60)).all()
+    # the age is the newest input's: the bar closing on floor(t, 1 min) for klines, the registered age
+    # feature (the newest price sampled, up to 60 s before that boundary) for the other sources
+    on_bar = (rows["t"] - rows["t"].dt.floor("1min")).dt.total_seconds()
+    np.testing.assert_array_equal(rows.loc[first, "vol_age_s"], on_bar[first])
+    for name in ("vol__rv_ref_60m", "vol__rv_oracle_60m"):
+        pick = rows["vol_source"] == name
+        np.testing.assert_array_equal(rows.loc[pick, "vol_age_s"], rows.loc[pick, f"{name}_age_s"])
+        assert (rows.loc[pick, "vol_age_s"] >= on_bar[pick]).all() and (rows.loc[pick, "vol_age_s"] < 120).all()
     assert rows.loc[~used, "vol_age_s"].isna().all() and rows.loc[~used, "p_model"].isna().all()
     assert set(result.ages.index) == {"spot", "book", "vol"} and result.ages.loc["vol", "known"] == used.sum()
     assert set(result.sources["vol_source"]) <= {*cfg.vol_features, "none"}

@@ -18,7 +18,7 @@ import ta
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.features.price import price_features_1m
 from pmresearch.features.technical import atr, bollinger, macd, phase_rsi, rsi, stochastic
-from pmresearch.features.vol_sources import minute_rv
+from pmresearch.features.vol_sources import minute_rv, minute_rv_and_age
 from pmresearch.features.volatility import vol_features_1m
 from pmresearch.features.volume import obv_step, rolling_vwap, volume_features
 from pmresearch.pricing.vol import realized_vol
@@ -133,6 +133,12 @@ def test_realized_and_ewma_vol(bars: pd.DataFrame) -> None:
     t = known + np.random.default_rng(3).integers(0, 60_000_000_000, len(bars))
     _close(minute_rv(known, bars["close"].to_numpy(), t), ref, 60)
     assert np.isnan(minute_rv(known, bars["close"].to_numpy(), t)[:60]).all()
+    # the age of the newest price used, by hand: with every price known 30 s before a boundary, the
+    # boundary b's sample is the price known at b - 30 s, so at t the age is t - (b - 30 s)
+    vol, age = minute_rv_and_age(known - 30_000_000_000, bars["close"].to_numpy(), t)
+    boundary = (t // 60_000_000_000) * 60_000_000_000
+    np.testing.assert_array_equal(age[61:], (t[61:] - (boundary[61:] - 30_000_000_000)) / 1e9)
+    assert np.isnan(age[:60]).all() and np.isfinite(vol[61:]).all()
     s = r[0] ** 2
     for x in r[1:300]:
         s = 0.94 * s + 0.06 * x * x
