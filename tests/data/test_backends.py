@@ -102,18 +102,25 @@ def test_real_sample_same_in_duckdb_and_postgres(shared_data: Path, tmp_path: Pa
     assert len(crossed) > 0  # crossed / one-sided quotes are real and load
 
 
+def _first(shared_data: Path, prefix: str) -> Path:
+    """The first file of the sample with this prefix (no date or name beyond the prefix is assumed)."""
+    files = sorted(shared_data.glob(f"{prefix}*.parquet"))
+    assert files, f"no {prefix}* in {shared_data}"
+    return files[0]
+
+
 def _world_files(shared_data: Path, tmp: Path) -> Path:
     d = tmp / "in"
     d.mkdir(parents=True)
-    for name in ("polymarket_btc_15m_quotes_2026-02-16.parquet", "btcusdt_1m_2026-02-21_24.parquet",
-                 "polymarket_btc_15m_markets_2026-02-16.parquet"):
-        (d / name).symlink_to(shared_data / name)
+    for prefix in ("polymarket_btc_15m_quotes_", "btcusdt_1m_", "polymarket_btc_15m_markets_"):
+        src = _first(shared_data, prefix)
+        (d / src.name).symlink_to(src)
     return d
 
 
 def _bad_cases(shared_data: Path) -> dict[str, tuple[pd.DataFrame, str, str]]:
-    q = read_file(shared_data / "polymarket_btc_15m_quotes_2026-02-16.parquet")
-    k = read_file(shared_data / "btcusdt_1m_2026-02-21_24.parquet")
+    q = read_file(_first(shared_data, "polymarket_btc_15m_quotes_"))
+    k = read_file(_first(shared_data, "btcusdt_1m_"))
     cases: dict[str, tuple[pd.DataFrame, str, str]] = {}
     cases["naive"] = (q.assign(ts=q["ts"].dt.tz_localize(None)), "quotes", r"column 'ts': naive")
     cases["missing"] = (q.drop(columns="best_ask_up"), "quotes", r"missing column 'best_ask_up'")
@@ -134,7 +141,7 @@ def _bad_cases(shared_data: Path) -> dict[str, tuple[pd.DataFrame, str, str]]:
 def test_each_bad_file_is_named_and_leaves_store_unchanged(
         shared_data: Path, tmp_path: Path, store_url: str) -> None:
     with connect(store_url) as store:
-        store.load_frame("klines", read_file(shared_data / "btcusdt_1m_2026-02-21_24.parquet").iloc[:100])
+        store.load_frame("klines", read_file(_first(shared_data, "btcusdt_1m_")).iloc[:100])
         before = store.counts()
         for name, (frame, kind, pattern) in _bad_cases(shared_data).items():
             d = _world_files(shared_data, tmp_path / name)
@@ -147,7 +154,7 @@ def test_each_bad_file_is_named_and_leaves_store_unchanged(
             assert store.counts() == before, name
         truncated = tmp_path / "trunc"
         truncated.mkdir()
-        src = (shared_data / "btcusdt_trades_2026-03-03.parquet").read_bytes()
+        src = _first(shared_data, "btcusdt_trades_").read_bytes()
         (truncated / "btcusdt_trades_cut.parquet").write_bytes(src[: len(src) // 3])
         with pytest.raises(SchemaError, match=r"btcusdt_trades_cut\.parquet: cannot read"):
             store.load_data_dir(truncated)

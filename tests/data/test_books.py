@@ -33,8 +33,14 @@ from pmresearch.data.io import read_file
 from pmresearch.data.store import connect
 
 N_LINES = 2_000
-MARKETS = "polymarket_btc_5m_markets_2026-04-13_14.parquet"
-WS = "polymarket_ws_btc_5m_2026-04-13.jsonl.gz"
+#: The recordings and markets files by prefix only (the sample's periods may change).
+WS_GLOB, MARKETS_GLOB = "polymarket_ws_*.jsonl.gz", "polymarket_btc_*_markets_*.parquet"
+
+
+def recordings(shared_data: Path) -> list[Path]:
+    files = sorted(shared_data.glob(WS_GLOB))
+    assert files, f"no {WS_GLOB} in {shared_data}"
+    return files
 
 Book = tuple[dict[float, float], dict[float, float]]
 
@@ -54,8 +60,8 @@ def write_gz(path: Path, lines: list[str]) -> Path:
 def markets_slice(shared_data: Path, lines: list[str]) -> pd.DataFrame:
     """The rows of the markets file whose condition id appears in ``lines``."""
     ids = {json.loads(line)["message"]["market"] for line in lines}
-    m = read_file(shared_data / MARKETS)
-    return m[m["market_id"].isin(ids)].reset_index(drop=True)
+    m = pd.concat([read_file(f) for f in sorted(shared_data.glob(MARKETS_GLOB))], ignore_index=True)
+    return m[m["market_id"].isin(ids)].drop_duplicates("slug").reset_index(drop=True)
 
 
 def knowledge_stamps(lines: list[str]) -> dict[int, pd.Timestamp]:
@@ -101,7 +107,7 @@ def assert_levels_numbered(frame: pd.DataFrame) -> None:
 
 @pytest.fixture(scope="module")
 def lines(shared_data: Path) -> list[str]:
-    return head_lines(shared_data / WS, N_LINES)
+    return head_lines(recordings(shared_data)[0], N_LINES)
 
 
 @pytest.fixture(scope="module")
@@ -228,14 +234,15 @@ def test_without_markets_books_load_by_token_and_quotes_are_skipped_with_one_war
     d = tmp_path / "in"
     d.mkdir()
     tokens = set()
-    for name in (WS, "polymarket_ws_btc_5m_2026-04-14.jsonl.gz"):
-        head = head_lines(shared_data / name, 300)
+    files = recordings(shared_data)[:2]
+    for src in files:
+        head = head_lines(src, 300)
         tokens |= {json.loads(line)["message"]["asset_id"] for line in head}
-        write_gz(d / name.replace(".jsonl", "_head.jsonl"), head)
+        write_gz(d / src.name.replace(".jsonl", "_head.jsonl"), head)
     out = ingest_command([d], f"duckdb:///{tmp_path}/n.duckdb")
     warnings = [line for line in out if line.startswith("warning:")]
     assert len(warnings) == 1, out
-    assert f"quotes skipped for {len(tokens)} websocket token(s) of 2 file(s)" in warnings[0]
+    assert f"quotes skipped for {len(tokens)} websocket token(s) of {len(files)} file(s)" in warnings[0]
     assert "polymarket_quotes: 0 rows inserted" in out or not any("polymarket_quotes" in x for x in out)
     with connect(f"duckdb:///{tmp_path}/n.duckdb") as store:
         books = store.read_table("polymarket_books")
@@ -245,7 +252,7 @@ def test_without_markets_books_load_by_token_and_quotes_are_skipped_with_one_war
 
 
 def test_truncated_recording_loads_its_complete_lines_and_warns(shared_data: Path, tmp_path: Path) -> None:
-    raw = (shared_data / WS).read_bytes()[:300_000]  # a recording cut mid-write: no gzip end marker
+    raw = recordings(shared_data)[0].read_bytes()[:300_000]  # a recording cut mid-write: no gzip end marker
     d = tmp_path / "in"
     d.mkdir()
     cut = d / "polymarket_ws_btc_5m_cut.jsonl.gz"
