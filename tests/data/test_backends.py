@@ -162,7 +162,7 @@ def test_each_bad_file_is_named_and_leaves_store_unchanged(
 
 
 def test_conflicting_reingest_is_rejected_identical_is_a_noop(shared_data: Path, store_url: str) -> None:
-    q = read_file(shared_data / "polymarket_btc_5m_quotes_2026-02-16.parquet")
+    q = read_file(_first(shared_data, "polymarket_btc_5m_quotes_"))
     with connect(store_url) as store:
         assert store.load_frame("quotes", q, "a.parquet") == len(q)
         assert store.load_frame("quotes", q, "a.parquet") == 0
@@ -179,7 +179,7 @@ def test_conflicting_reingest_is_rejected_identical_is_a_noop(shared_data: Path,
 
 
 def test_identical_trade_prints_are_kept_apart_by_position(shared_data: Path, store_url: str) -> None:
-    tr = read_file(shared_data / "btcusdt_trades_2026-03-03.parquet").iloc[:6]
+    tr = read_file(_first(shared_data, "btcusdt_trades_")).iloc[:6]
     twice = pd.concat([tr, tr.iloc[[2, 2]]], ignore_index=True)  # three identical prints of row 2
     with connect(store_url) as store:
         assert store.load_frame("trades", twice, "t") == 8
@@ -195,14 +195,15 @@ def test_identical_trade_prints_are_kept_apart_by_position(shared_data: Path, st
 
 
 def test_as_of_never_returns_rows_known_later(shared_data: Path, store_url: str) -> None:
-    k = read_file(shared_data / "btcusdt_1m_2026-02-21_24.parquet")
-    tr = read_file(shared_data / "btcusdt_trades_2026-03-03.parquet")
-    mk = read_file(shared_data / "polymarket_btc_15m_markets_2026-02-16.parquet")
+    k = read_file(_first(shared_data, "btcusdt_1m_"))
+    tr = read_file(_first(shared_data, "btcusdt_trades_"))
+    mk = read_file(_first(shared_data, "polymarket_btc_15m_markets_"))
     with connect(store_url) as store:
         store.load_frames([("klines", k, "k"), ("trades", tr, "t"), ("markets", mk, "m")])
-        t = pd.Timestamp("2026-02-22 12:00:30", tz="UTC")
+        # 30 s after the close of a bar in the middle of the file: that bar is known, the next one is not
+        t = k["ts"].iloc[len(k) // 2] + pd.Timedelta(minutes=1, seconds=30)
         kl = store.as_of("spot_prices", t, since=t - pd.Timedelta(days=1), where={"symbol": "BTCUSDT"})
-        assert kl["ts"].max() == pd.Timestamp("2026-02-22 11:59", tz="UTC")  # the 12:00 bar closes at 12:01
+        assert kl["ts"].max() == k["ts"].iloc[len(k) // 2]  # the next bar closes 30 s after t
         assert (kl["known_at"] <= t).all() and (kl["known_at"] > t - pd.Timedelta(days=1)).all()
         closes = k["ts"] + pd.Timedelta(minutes=1)
         expected = k[(closes <= t) & (closes > t - pd.Timedelta(days=1))]
@@ -227,9 +228,9 @@ def test_as_of_never_returns_rows_known_later(shared_data: Path, store_url: str)
 
 def test_backup_restore_round_trip_and_across_backends(
         shared_data: Path, tmp_path: Path, store_url: str, pg_url: str) -> None:
-    q = read_file(shared_data / "polymarket_btc_5m_quotes_2026-02-16.parquet")
-    tr = read_file(shared_data / "btcusdt_trades_2026-03-03.parquet")
-    mk = read_file(shared_data / "polymarket_btc_5m_markets_2026-02-16.parquet")
+    q = read_file(_first(shared_data, "polymarket_btc_5m_quotes_"))
+    tr = read_file(_first(shared_data, "btcusdt_trades_"))
+    mk = read_file(_first(shared_data, "polymarket_btc_5m_markets_"))
     file = tmp_path / "b" / "backup.tar"
     with connect(store_url) as store:
         store.load_frames([("quotes", q, "q"), ("trades", tr, "t"), ("markets", mk, "m")])
@@ -252,7 +253,7 @@ def test_backup_restore_round_trip_and_across_backends(
 def test_postgres_connection_killed_mid_load_leaves_no_rows(
         shared_data: Path, pg_url: str, pg_base: str, stage: str) -> None:
     k = read_file(shared_data / "btcusdt_1m_2025q1.parquet").iloc[:20_000]
-    q = read_file(shared_data / "polymarket_btc_15m_quotes_2026-02-16.parquet")
+    q = read_file(_first(shared_data, "polymarket_btc_15m_quotes_"))
     with PostgresStore(pg_url) as store:
         killed: list[int] = []
 
@@ -295,8 +296,10 @@ def test_duckdb_process_killed_mid_load_leaves_no_rows(shared_data: Path, tmp_pa
 def test_postgres_layout_partitions_indexes_and_timescale_paths(shared_data: Path, pg_url: str, pg_base: str) -> None:
     with PostgresStore(pg_url) as store, psycopg.connect(pg_base) as conn:
         assert store.timescale is False and timescale_available(conn) is False  # not installed here
-        store.load_frame("klines", read_file(shared_data / "btcusdt_1m_2026-02-21_24.parquet"))
-        assert store.partitions("spot_prices") == ["spot_prices_p202602"]
+        k = read_file(_first(shared_data, "btcusdt_1m_"))
+        store.load_frame("klines", k)
+        # one monthly partition per month the file covers
+        assert store.partitions("spot_prices") == sorted({f"spot_prices_p{m:%Y%m}" for m in k["ts"]})
         kinds = store.query("SELECT c.relname AS name, c.relkind AS kind FROM pg_class c JOIN pg_namespace n "
                             "ON n.oid = c.relnamespace WHERE n.nspname = ? ORDER BY 1", [store.schema])
         rel = dict(zip(kinds["name"], kinds["kind"], strict=True))
