@@ -18,7 +18,7 @@ from pmresearch.experiments.data_features import DataFeaturesConfig
 from pmresearch.experiments.explore import ExploreConfig
 from pmresearch.experiments.go_no_go import GoNoGoConfig
 from pmresearch.experiments.model_a import ModelAConfig
-from pmresearch.reports import run_notebook
+from pmresearch.reports import display_path, run_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,6 +59,7 @@ def test_go_no_go_report_has_its_content(go_no_go_ci: tuple[Path, dict[str, obje
     assert page.count('class="plotly-graph-div"') == 4  # equity, calibration, edge, mispricing
     assert len(re.findall(r"plotly\.js v\d", page)) == 1  # plotly.js embedded once
     assert "Traceback" not in page and "run(cfg" not in page  # no errors, no code
+    _travels(page, json.dumps(head), roots=(root,))
     # each input's source and age is shown
     assert re.search(r"<h2[^>]*>Where the inputs came from, and how old they were", page)
     assert "vol__rv_1m_60m" in page and "median_age_s" in page and "book" in page
@@ -103,6 +104,14 @@ def test_explore_reads_a_simulated_world_and_the_real_sample(scratch_repo: Path,
     for page in (sim.html.read_text(), real.html.read_text()):
         assert page.count('class="plotly-graph-div"') == 2
         assert "Traceback" not in page
+        _travels(page, roots=(scratch_repo, shared_data))
+
+
+def _travels(*texts: str, roots: tuple[Path, ...]) -> None:
+    """A report and its headline name no absolute path of this machine (a report travels, a path does not)."""
+    for text in texts:
+        for root in roots:
+            assert str(root) not in text, root
 
 
 def _check_page(page: str, headings: tuple[str, ...], code: tuple[str, ...]) -> None:
@@ -146,7 +155,8 @@ def test_data_features_report_on_the_real_sample(scratch_repo: Path, shared_data
                        {"data_dir": str(shared_data), "interval_minutes": 15, "every_s": 300.0, "leakage_rows": 5,
                         "cv_folds": 3, "stationarity_features": 4, "run_name": "real_small"}, repo_root=scratch_repo)
     head, page = json.loads(out.json.read_text()), out.html.read_text()
-    assert head["source"] == f"data directory {shared_data}"
+    assert head["source"] == f"data directory {display_path(shared_data, root=scratch_repo)}"
+    _travels(page, out.json.read_text(), roots=(scratch_repo, shared_data))
     # the quote files (load_data_dir reads no websocket recording)
     assert head["rows_by_table"]["polymarket_quotes"] == _rows(shared_data, "polymarket_btc_*_quotes_*.parquet")
     assert head["leakage_passed"] is True

@@ -26,6 +26,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from pmresearch._paths import display_path
 from pmresearch.data.cleaning import (
     ClockSkew,
     estimate_clock_skew,
@@ -589,7 +590,7 @@ def assess_quality(store: Store, config: QualityConfig | None = None) -> Quality
     offset_cols = ["table", "collector", "n", "share_early", "offset_s", "median_latency_s",
                    "corrected_median_latency_s"]
     return QualityResult(
-        source=_redact(store.url), counts=counts,
+        source=_redact(display_path(store.url)), counts=counts,
         series=pd.DataFrame(series_rows, columns=series_cols),
         completeness=pd.DataFrame(day_rows, columns=["series", "table", "day", "rows", "expected", "completeness",
                                                      "coverage"]),

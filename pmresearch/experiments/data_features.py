@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from pmresearch._paths import display_path
 from pmresearch._progress import progress as progress_bar
 from pmresearch.config import ConfigError, param
 from pmresearch.data.quality import QualityResult, assess_quality
@@ -165,7 +166,7 @@ def open_store(cfg: DataFeaturesConfig, root: Path | None = None, *, progress: b
             if not path.is_dir():
                 raise ConfigError(f"data_dir {cfg.data_dir!r}: no such directory ({path})")
             loaded = store.load_data_dir(path)
-            source = f"data directory {path}"
+            source = f"data directory {display_path(path)}"
         elif cfg.db and sum(store.counts().values()) > 0:
             loaded, source = {}, "existing store"
         else:
@@ -411,7 +412,7 @@ class DataFeaturesResult:
         return self.matrix_summary()
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.source} &rarr; {self.url}</p>" + str(self.matrix_summary().to_html())
+        return f"<p>{self.source} &rarr; {display_path(self.url)}</p>" + str(self.matrix_summary().to_html())
 
 
 #: The experiment's result under its generic name.

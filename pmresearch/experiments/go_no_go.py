@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pmresearch._paths import display_path
 from pmresearch._progress import progress as progress_bar
 from pmresearch.backtest.engine import TakerThreshold, run_taker_threshold
 from pmresearch.config import param, to_mapping
@@ -195,7 +196,7 @@ def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tu
         path = path if path.is_absolute() else root / path
         if not path.is_dir():
             raise FileNotFoundError(f"data_dir {path} does not exist")
-        return path, {"data_dir": str(path)}
+        return path, {"data_dir": display_path(path)}
     sim_cfg = make_config(cfg.preset, days=cfg.days, seed=cfg.seed, start=cfg.start)
     tag = f"{cfg.preset}-s{cfg.seed}-{cfg.start}-{cfg.days:g}d"
     path = root / "data" / "sim" / tag

@@ -22,7 +22,7 @@ from pmresearch.reports.export import export_html, notebook_to_html
 from pmresearch.reports.figures import decision_table, figure_html, show, table_html
 from pmresearch.reports.headline import headline_path, read_headline, to_jsonable, write_headline
 from pmresearch.reports.index import build_index
-from pmresearch.reports.paths import REPO_ROOT_ENV, find_repo_root, reports_dir
+from pmresearch.reports.paths import REPO_ROOT_ENV, display_path, find_repo_root, reports_dir
 from pmresearch.reports.runner import NotebookRunError, RunOutputs, run_notebook
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "RunOutputs",
     "build_index",
     "decision_table",
+    "display_path",
     "export_html",
     "figure_html",
     "find_repo_root",

@@ -16,20 +16,19 @@ import re
 import uuid
 from pathlib import Path
 
+from pmresearch._paths import REPO_ROOT_ENV, display_path
 from pmresearch.config import ConfigError
 
 __all__ = [
     "REPO_ROOT_ENV",
     "atomic_write_text",
     "check_name",
+    "display_path",
     "find_repo_root",
     "reports_dir",
     "temp_path",
 ]
 
-#: Environment variable naming the repository root; it wins over the package location. The runner sets it
-#: for the notebook kernel so that helpers called inside a notebook (``write_headline``) find the same root.
-REPO_ROOT_ENV = "PMRESEARCH_REPO_ROOT"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

@@ -40,6 +40,7 @@ from pmresearch.reports.paths import (
     REPO_ROOT_ENV,
     atomic_write_text,
     check_name,
+    display_path,
     find_repo_root,
     reports_dir,
     temp_path,
@@ -338,15 +339,17 @@ def _kernel_config() -> Any:
     return Config()
 
 
-def _header_cell(notebook: str, run_name: str, params: Mapping[str, Any]) -> Any:
-    """A display-only cell opening the HTML report: notebook, run, time and parameters."""
+def _header_cell(notebook: str, run_name: str, params: Mapping[str, Any], root: Path) -> Any:
+    """A display-only cell opening the HTML report: notebook, run, time and parameters (paths shown
+    relative to the repository ``root``)."""
     from nbformat.v4 import new_code_cell, new_output
 
     make_cell: Callable[..., Any] = new_code_cell
     make_output: Callable[..., Any] = new_output
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(repr(v))}</code></td></tr>"
+        f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(repr(display_path(v, root=root) if k in _PATH_KEYS else v))}"
+        "</code></td></tr>"
         for k, v in params.items()
         if k != "run_name"
     )
@@ -445,7 +448,7 @@ def run_notebook(
                     f"pmresearch.reports.write_headline({notebook!r}, run_name, figures)"
                 )
             read_headline(json_path)
-            executed.cells.insert(0, _header_cell(notebook, run_name, params))
+            executed.cells.insert(0, _header_cell(notebook, run_name, params, root))
             report = notebook_to_html(executed, title=f"{notebook} · {run_name}")
         except PapermillExecutionError as exc:
             failure = (str(exc.ename), str(exc.evalue), exc.exec_count)
