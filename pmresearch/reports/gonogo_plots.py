@@ -28,23 +28,28 @@ def equity_figure(trades: pd.DataFrame) -> go.Figure:
 
 
 def calibration_figure(rows: pd.DataFrame, n_bins: int = 10) -> go.Figure:
-    """Reliability of the model (and of the market mid, and the truth when simulated): mean outcome
-    per probability bin (equal-width bins; points sized by count) against the diagonal."""
+    """Reliability of the model, the market mid and (simulated worlds) the truth, all on the same rows:
+    those with a label and every one of these probabilities (n in the title and the legend). Mean
+    outcome per probability bin (equal-width bins; points sized by count) against the diagonal."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "grey"}))
-    data = rows[rows["label"].notna()]
+    candidates = (("p_model", "model (BS)"), ("mid_up", "market mid"), ("true_prob_up", "true P (simulator)"))
+    named = [(c, n) for c, n in candidates if c in rows and rows[c].notna().any()]
+    keep = rows["label"].notna()
+    for col, _ in named:
+        keep &= rows[col].notna()
+    data = rows[keep]
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    for col, name in (("p_model", "model (BS + RV)"), ("mid_up", "market mid"), ("true_prob_up", "true P (simulator)")):
-        if col not in data or data[col].notna().sum() == 0:
-            continue
-        d = data[data[col].notna()]
-        b = np.clip(np.digitize(d[col], edges) - 1, 0, n_bins - 1)
-        g = d.assign(bin=b).groupby("bin").agg(p=(col, "mean"), y=("label", "mean"), n=("label", "size"))
-        brier = float(((d[col] - d["label"].astype(float)) ** 2).mean())
-        fig.add_trace(go.Scatter(x=g["p"], y=g["y"], mode="lines+markers", name=f"{name}: Brier {brier:.4f}",
+    for col, name in named if len(data) else []:
+        b = np.clip(np.digitize(data[col], edges) - 1, 0, n_bins - 1)
+        g = data.assign(bin=b).groupby("bin").agg(p=(col, "mean"), y=("label", "mean"), n=("label", "size"))
+        brier = float(((data[col] - data["label"].astype(float)) ** 2).mean())
+        fig.add_trace(go.Scatter(x=g["p"], y=g["y"], mode="lines+markers",
+                                 name=f"{name}: Brier {brier:.4f} (n={len(data):,})",
                                  marker={"size": np.clip(np.sqrt(g["n"]) / 2, 4, 18)}))
-    fig.update_layout(title="Calibration at decision times", xaxis_title="predicted P(up)",
-                      yaxis_title="observed share Up", **_LAYOUT)
+    fig.update_layout(title=f"Calibration at decision times (the same {len(data):,} rows, "
+                            f"{data['slug'].nunique() if len(data) else 0:,} windows)",
+                      xaxis_title="predicted P(up)", yaxis_title="observed share Up", **_LAYOUT)
     return fig
 
 
@@ -69,6 +74,7 @@ def mispricing_figure(rows: pd.DataFrame, threshold: float) -> go.Figure:
         gap = (d["p_model"] - d["mid_up"]).abs()
         share = (gap >= threshold).groupby(minutes).mean()
         fig.add_trace(go.Bar(x=share.index, y=share.to_numpy(), name=f"|model - mid| >= {threshold:g}"))
-    fig.update_layout(title="Mispricing frequency by time to expiry", xaxis_title="minutes to expiry",
+    fig.update_layout(title=f"Mispricing frequency by time to expiry (n={len(d):,} rows with a model and a mid)",
+                      xaxis_title="minutes to expiry",
                       yaxis_title="share of decision rows", **_LAYOUT)
     return fig

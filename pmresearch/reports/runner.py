@@ -347,12 +347,9 @@ def _header_cell(notebook: str, run_name: str, params: Mapping[str, Any], root: 
     make_cell: Callable[..., Any] = new_code_cell
     make_output: Callable[..., Any] = new_output
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(repr(display_path(v, root=root) if k in _PATH_KEYS else v))}"
-        "</code></td></tr>"
-        for k, v in params.items()
-        if k != "run_name"
-    )
+    shown = {k: display_path(v, root=root) if k in _PATH_KEYS else v for k, v in params.items() if k != "run_name"}
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(repr(v))}</code></td></tr>"
+                   for k, v in shown.items())
     table = f'<table class="pmr-params"><tbody>{rows}</tbody></table>' if rows else ""
     block = (
         '<div class="pmr-run-header" style="font-family: system-ui, sans-serif; font-size: 0.9em; '

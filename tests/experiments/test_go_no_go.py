@@ -131,3 +131,14 @@ def test_deprecated_schedule_names_still_work() -> None:
     assert (cfg.schedule.every_s, cfg.schedule.first_s, cfg.schedule.last_s) == (45.0, 0.0, 30.0)
     with pytest.raises(ValueError, match="not registered features"):
         Config(vol_features=("vol__nope",))
+
+
+def test_calibration_compares_model_and_market_on_the_same_rows() -> None:
+    """The market mid is known on 3 of 6 labelled rows: both Brier scores are over those 3 (hand-worked)."""
+    from pmresearch.reports.gonogo_plots import calibration_figure
+
+    rows = pd.DataFrame({"slug": list("aabbcc"), "label": pd.array([1, 0, 1, 0, 1, pd.NA], dtype="Int8"),
+                         "p_model": [0.9, 0.2, 0.6, 0.5, 0.8, 0.5], "mid_up": [0.7, np.nan, 0.5, np.nan, 0.6, 0.4]})
+    names = [t.name for t in calibration_figure(rows).data][1:]
+    # same rows 0, 2, 4: model (0.01 + 0.16 + 0.04) / 3 = 0.07; mid (0.09 + 0.25 + 0.16) / 3 = 0.1667
+    assert names == ["model (BS): Brier 0.0700 (n=3)", "market mid: Brier 0.1667 (n=3)"]
