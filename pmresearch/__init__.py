@@ -6,5 +6,6 @@ The package holds all logic; notebooks under ``notebooks/`` are thin, parameteri
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from pmresearch._version import __version__
+
 __all__ = ["__version__"]
