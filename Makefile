@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: install report test lint bench lab clean
+.PHONY: install report test lint bench references lab clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: $(STAMP)
 ## Performance benchmarks, printed as ratios against a baseline timed in the same run
 bench: $(STAMP)
 	$(BIN)/pmresearch bench
+
+## Rewrite the stored reference values of tests/reference/ from QuantLib, ta and statsmodels
+references: $(STAMP)
+	$(BIN)/python tests/reference/generate_references.py
 
 ## JupyterLab on the notebooks (installs the `lab` extra on first use)
 lab: $(STAMP)
