@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from pmresearch.model_selection.purged import CombinatorialPurgedKFold, PurgedKFold, PurgedWalkForward, purge_mask
+from pmresearch.model_selection._base import purge_mask
+from pmresearch.model_selection.combinatorial import CombinatorialPurgedKFold
+from pmresearch.model_selection.purged import PurgedKFold, PurgedWalkForward
 
 __all__ = ["CombinatorialPurgedKFold", "PurgedKFold", "PurgedWalkForward", "purge_mask"]
