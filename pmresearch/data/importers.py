@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from pmresearch._progress import progress as progress_bar
 from pmresearch.data.books import SNAPSHOT_EVERY_S, BookRecorder, _plain, complement
-from pmresearch.data.io import read_file, recognize
+from pmresearch.data.io import no_data_files_error, read_file, recognize
 from pmresearch.data.schemas import SchemaError, validate
 from pmresearch.data.store import KIND_TABLE, LoadItem, Store, connect
 
@@ -947,12 +947,20 @@ class IngestReport:
     notes: list[str]
 
 
+def _is_metadata(p: Path) -> bool:
+    return p.name.endswith(".meta.json") or p.name == "README.md"
+
+
 def _expand(paths: Sequence[str | Path]) -> list[Path]:
+    """The files of ``paths`` (a directory gives its files); a directory without one data file is refused."""
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            out.extend(q for q in sorted(p.iterdir()) if q.is_file() and not q.name.startswith("."))
+            inside = [q for q in sorted(p.iterdir()) if q.is_file() and not q.name.startswith(".")]
+            if not any(not _is_metadata(q) for q in inside):
+                raise no_data_files_error(p)
+            out.extend(inside)
         elif p.exists():
             out.append(p)
         else:
@@ -987,7 +995,7 @@ def _read_items(paths: Sequence[str | Path], reading: _Reading, *, tokens: Mappi
                 continue
             known.update(toks)
     for p in progress_bar(files, desc="read", unit="file"):
-        if p.name.endswith(".meta.json") or p.name == "README.md":
+        if _is_metadata(p):
             reading.skipped.append((p, "metadata/readme"))
             continue
         try:
@@ -1015,6 +1023,9 @@ def _read_items(paths: Sequence[str | Path], reading: _Reading, *, tokens: Mappi
             reading.kinds.append(item[0])
             yield item
             del item
+    dirs = [Path(raw) for raw in paths if Path(raw).is_dir()]
+    if dirs and not reading.files:  # nothing loadable: refuse rather than report "0 new rows"
+        raise no_data_files_error(dirs[0])
     if unmapped:
         reading.notes.append(_unmapped_warning(len(unmapped), unmapped_files))
 

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 
 from pmresearch.data.schemas import SCHEMAS, SchemaError, validate
 
-__all__ = ["FILE_KINDS", "DataDir", "read_data_dir", "read_file", "recognize", "validate_files"]
+__all__ = ["FILE_KINDS", "FILE_PREFIXES", "DataDir", "data_files", "read_data_dir", "read_file", "recognize",
+           "validate_files"]
 
 #: (file-name pattern, data kind) in the order they are tried.
 FILE_KINDS: list[tuple[re.Pattern[str], str]] = [
@@ -32,6 +33,41 @@ FILE_KINDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^polymarket_btc_(5|15)m_book_events_.*\.(parquet|csv)$"), "book_events"),
     (re.compile(r"^polymarket_btc_(5|15)m_trades_.*\.(parquet|csv)$"), "trades"),
 ]
+
+
+#: The file-name prefixes of ../shared/data/README.md, as a user reads them (error messages name them).
+FILE_PREFIXES = ("btcusdt_1m_*", "btcusdt_trades_*", "chainlink_btcusd_*", "polymarket_btc_{5m,15m}_markets_*",
+                 "polymarket_btc_{5m,15m}_quotes_*", "polymarket_ws_*.jsonl.gz", "polymarket_btc_{5m,15m}_books_*",
+                 "polymarket_btc_{5m,15m}_book_events_*", "polymarket_btc_{5m,15m}_trades_*",
+                 "<symbol>_<bar length>_* (ethusdt_1m_, btcusdt_1s_)")
+
+
+def no_data_files_error(root: Path) -> SchemaError:
+    """The refusal of a directory without one data file: it names the directory and the expected prefixes."""
+    return SchemaError(f"data directory {root}: no data files (expected file names starting "
+                       f"{', '.join(FILE_PREFIXES)}: Parquet or CSV, websocket logs JSON lines; "
+                       "see ../shared/data/README.md)")
+
+
+def data_files(path: str | Path) -> list[Path]:
+    """The recognized data files of a directory (not recursive), sorted.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the directory does not exist.
+    SchemaError
+        When it holds no recognized file (an empty ``data_dir``): the message names the directory
+        and the expected file-name prefixes.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data directory {root} does not exist")
+    files = [p for p in sorted(root.iterdir())
+             if p.is_file() and not p.name.startswith(".") and recognize(p) is not None]
+    if not files:
+        raise no_data_files_error(root)
+    return files
 
 
 def recognize(path: str | Path) -> str | None:
@@ -54,8 +90,32 @@ def _read_csv(path: Path, kind: str) -> pd.DataFrame:
             if frame[name].isna().all():
                 frame[name] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
             else:
-                frame[name] = pd.to_datetime(frame[name], format="ISO8601")
+                frame[name] = _csv_timestamps(frame[name], path)
     return frame
+
+
+def _csv_timestamps(values: pd.Series, path: Path) -> pd.Series:
+    """ISO 8601 text as timestamps; a value that does not parse is a :class:`SchemaError` naming the
+    file, the column, the CSV rows (1 = the first data row after the header) and the values."""
+    try:
+        return pd.to_datetime(values, format="ISO8601")
+    except (ValueError, TypeError, OverflowError) as exc:
+        problem = str(exc).splitlines()[0]
+    bad = [i for i, v in values.items() if isinstance(v, str) and not _parses(v)]
+    if bad:
+        shown = [values[i] for i in bad[:5]]
+        raise SchemaError(f"{path}: column {values.name!r}: not an ISO 8601 timestamp at rows "
+                          f"{[int(i) + 1 for i in bad[:5]]} (values {shown})") from None
+    raise SchemaError(f"{path}: column {values.name!r}: timestamps do not parse ({problem}); give every value "
+                      "as ISO 8601 with its UTC offset") from None
+
+
+def _parses(text: str) -> bool:
+    try:
+        pd.to_datetime(text, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
 
 
 def read_file(path: str | Path, kind: str | None = None) -> pd.DataFrame:
@@ -116,10 +176,16 @@ def read_data_dir(path: str | Path) -> DataDir:
 
     Files whose names match no prefix are listed in ``skipped`` (``world.json`` of a simulated
     world, notes, ...). Quotes keep ``true_prob_up`` when a simulated world provides it.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the directory does not exist.
+    SchemaError
+        When it has no recognized data file (see :func:`data_files`), or a file does not fit its schema.
     """
     root = Path(path)
-    if not root.is_dir():
-        raise FileNotFoundError(f"data directory {root} does not exist")
+    data_files(root)  # refuses a missing directory, or one without a data file
     parts: dict[str, list[pd.DataFrame]] = {}
     files: dict[str, list[Path]] = {}
     skipped: list[Path] = []

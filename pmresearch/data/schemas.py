@@ -1,14 +1,17 @@
 """Canonical data schemas (pandera) and the one validation path every importer and the simulator use.
 
 The schemas follow ``../shared/data/README.md``. Every timestamp column must be tz-aware UTC;
-prices of Polymarket tokens lie in [0, 1]; keys must be unique. :func:`validate` raises
-:class:`SchemaError` naming the source, the column and the first offending rows.
+prices of Polymarket tokens lie in [0, 1]; every float column is finite (``+inf``/``-inf`` are refused;
+NaN only where the column is nullable); integer columns hold whole numbers; a window ends after it starts;
+keys must be unique. :func:`validate` raises :class:`SchemaError` naming the source, the column and the
+first offending rows.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaError as _PanderaSchemaError
@@ -21,23 +24,44 @@ class SchemaError(ValueError):
     """A frame does not fit its canonical schema; the message names source, column and rows."""
 
 
+_PROB = [pa.Check.in_range(0.0, 1.0)]
+_POS = [pa.Check.gt(0.0)]
+_NONNEG = [pa.Check.ge(0.0)]
+#: Columns each frame-wide check reads (named in its error message).
+_CHECK_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
+def _frame_check(fn: Any, name: str, columns: tuple[str, ...]) -> pa.Check:
+    _CHECK_COLUMNS[name] = columns
+    return pa.Check(fn, name=name)
+
+
+#: A market window ends after it starts (markets, quotes and feature rows all carry the window).
+_WINDOW = _frame_check(lambda d: d["window_end"] > d["window_start"], "window_end > window_start",
+                       ("window_start", "window_end"))
+
+
 def _utc(nullable: bool = False) -> pa.Column:
     return pa.Column(
         pd.DatetimeTZDtype("us", "UTC"), nullable=nullable, coerce=False,
     )
 
 
+#: Refuses +inf/-inf (NaN is the null check's business: allowed only in nullable columns).
+_FINITE = pa.Check(lambda s: ~np.isinf(s), name="finite", error="finite (not +inf/-inf)")
+
+
 def _float(nullable: bool = False, checks: list[pa.Check] | None = None) -> pa.Column:
-    return pa.Column(float, nullable=nullable, checks=checks or [], coerce=True)
+    """A float column; finite unless a range check with finite bounds already refuses infinities."""
+    checks = list(checks or [])
+    if checks is not _PROB and not any(c is _PROB[0] for c in checks):
+        checks.append(_FINITE)
+    return pa.Column(float, nullable=nullable, checks=checks, coerce=True)
 
 
 def _str(nullable: bool = False, checks: list[pa.Check] | None = None) -> pa.Column:
     return pa.Column(str, nullable=nullable, checks=checks or [], coerce=True)
 
-
-_PROB = [pa.Check.in_range(0.0, 1.0)]
-_POS = [pa.Check.gt(0.0)]
-_NONNEG = [pa.Check.ge(0.0)]
 
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "klines": pa.DataFrameSchema(
@@ -50,8 +74,9 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "taker_buy_volume": _float(nullable=True, checks=_NONNEG),
             "symbol": _str(), "interval": _str(), "source": _str(),
         },
-        checks=[pa.Check(lambda d: (d["high"] >= d[["open", "close", "low"]].max(axis=1)) &
-                         (d["low"] <= d[["open", "close"]].min(axis=1)), name="high >= open, close >= low")],
+        checks=[_frame_check(lambda d: (d["high"] >= d[["open", "close", "low"]].max(axis=1)) &
+                             (d["low"] <= d[["open", "close"]].min(axis=1)), "high >= open, close >= low",
+                             ("open", "high", "low", "close"))],
     ),
     "oracle": pa.DataFrameSchema({
         "ts": _utc(), "price": _float(checks=_POS), "price_exact": _str(nullable=True),
@@ -68,7 +93,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "last_price_up": _float(nullable=True, checks=_PROB), "market_id": _str(nullable=True),
         "clob_token_id_up": _str(nullable=True), "fee_rate": _float(nullable=True, checks=_NONNEG),
         "fee_exponent": _float(nullable=True, checks=_NONNEG), "source": _str(),
-    }, checks=[pa.Check(lambda d: d["window_end"] > d["window_start"], name="window_end > window_start")]),
+    }, checks=[_WINDOW]),
     "quotes": pa.DataFrameSchema({
         "ts": _utc(), "slug": _str(), "market_id": _str(nullable=True),
         "interval_minutes": pa.Column("int16", coerce=True), "window_start": _utc(), "window_end": _utc(),
@@ -78,7 +103,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "best_bid_down": _float(nullable=True, checks=_PROB), "best_ask_down": _float(nullable=True, checks=_PROB),
         "source": _str(),
         "true_prob_up": pa.Column(float, nullable=False, required=False, checks=_PROB, coerce=True),
-    }),
+    }, checks=[_WINDOW]),
     "trades": pa.DataFrameSchema({
         "ts": _utc(), "price": _float(checks=_POS), "qty": _float(checks=_POS),
         "side": _str(checks=[pa.Check.isin(["buy", "sell"])]), "received_at": _utc(nullable=True),
@@ -110,7 +135,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "bid_size_up": _float(nullable=True, checks=_NONNEG), "ask_size_up": _float(nullable=True, checks=_NONNEG),
         "book_age_s": _float(nullable=True, checks=_NONNEG), "spot_age_s": _float(nullable=True, checks=_NONNEG),
         "values": pa.Column(str, nullable=True, required=False, coerce=True),
-    }),
+    }, checks=[_WINDOW]),
     "paper_trades": pa.DataFrameSchema({
         "session": _str(), "id": _str(), "ts": _utc(), "slug": _str(), "outcome": _str(),
         "side": _str(checks=[pa.Check.isin(["buy", "sell"])]), "price": _float(checks=_PROB),
@@ -155,6 +180,8 @@ def _describe(exc: Any, source: str) -> str:
             return f"{head}null/NaN values not allowed at rows {rows}"
         what = getattr(check, "error", None) or getattr(check, "name", None) or check or "check"
         if not column:  # a check across columns: its failure cases are whole rows
+            cols = _CHECK_COLUMNS.get(str(getattr(check, "name", "")))
+            head = f"{source}: columns {list(cols)}: " if cols else head
             return f"{head}failed {what} at rows {rows}"
         vals = cases.get("failure_case", pd.Series(dtype=object)).head(5).tolist()
         return f"{head}failed {what} at rows {rows} (values {vals})"
@@ -189,6 +216,7 @@ def validate(frame: pd.DataFrame, kind: str, *, source: str = "frame") -> pd.Dat
                     continue
                 raise SchemaError(f"{source}: column {name!r}: expected tz-aware UTC timestamps, got {dtype}")
             frame = frame.assign(**{name: frame[name].dt.tz_convert("UTC").astype("datetime64[us, UTC]")})
+    _check_integers(frame, schema, source)
     try:
         out = schema.validate(frame, lazy=False)
     except (_PanderaSchemaError, _PanderaSchemaErrors) as exc:
@@ -199,6 +227,29 @@ def validate(frame: pd.DataFrame, kind: str, *, source: str = "frame") -> pd.Dat
         if dup.any():
             raise SchemaError(_duplicate_message(out, dup, keys, source))
     return out
+
+
+def _check_integers(frame: pd.DataFrame, schema: pa.DataFrameSchema, source: str) -> None:
+    """Integer columns hold whole numbers: name the column, rows and values that are not (pandera's
+    coercion error names no row), and the nulls of a non-nullable one."""
+    for name, col in schema.columns.items():
+        if name not in frame.columns or not pd.api.types.is_integer_dtype(str(col.dtype)):
+            continue
+        values = frame[name]
+        if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            continue  # already whole numbers (an Int dtype's nulls are pandera's to judge)
+        missing = values.isna()
+        number = pd.to_numeric(values.where(~missing), errors="coerce")
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(number) & (number == np.round(number))
+        bad = ~missing & ~whole
+        if bad.any():
+            rows = values.index[bad.to_numpy()][:5].tolist()
+            raise SchemaError(f"{source}: column {name!r}: not a whole number at rows {rows} "
+                              f"(values {values[bad].head(5).tolist()})")
+        if missing.any() and not col.nullable:
+            rows = values.index[missing.to_numpy()][:5].tolist()
+            raise SchemaError(f"{source}: column {name!r}: null/NaN values not allowed at rows {rows}")
 
 
 def _duplicate_message(frame: pd.DataFrame, dup: pd.Series, keys: list[str], source: str) -> str:

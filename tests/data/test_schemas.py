@@ -75,7 +75,8 @@ def test_klines_markets_oracle_trades_checks(shared_data: Path) -> None:
     k = read_file(shared_data / "btcusdt_1m_2026-02-21_24.parquet")
     bad = k.copy()
     bad.loc[3, "high"] = bad.loc[3, "low"] - 1.0
-    with pytest.raises(SchemaError, match=r"k: failed high >= open, close >= low at rows \[3\]"):
+    with pytest.raises(SchemaError, match=r"k: columns \['open', 'high', 'low', 'close'\]: "
+                                          r"failed high >= open, close >= low at rows \[3\]"):
         validate(bad, "klines", source="k")
     m = read_file(shared_data / "polymarket_btc_5m_markets_2026-06-08.parquet")
     with pytest.raises(SchemaError, match=r"column 'outcome_up'.*rows \[2\]"):
