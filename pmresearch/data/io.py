@@ -96,7 +96,7 @@ def _read_csv(path: Path, kind: str) -> pd.DataFrame:
 
 def _csv_timestamps(values: pd.Series, path: Path) -> pd.Series:
     """ISO 8601 text as timestamps; a value that does not parse is a :class:`SchemaError` naming the
-    file, the column, the CSV rows (1 = the first data row after the header) and the values."""
+    file, the column, the rows (numbered from 0 after the header, as every validation message) and the values."""
     try:
         return pd.to_datetime(values, format="ISO8601")
     except (ValueError, TypeError, OverflowError) as exc:
@@ -105,7 +105,7 @@ def _csv_timestamps(values: pd.Series, path: Path) -> pd.Series:
     if bad:
         shown = [values[i] for i in bad[:5]]
         raise SchemaError(f"{path}: column {values.name!r}: not an ISO 8601 timestamp at rows "
-                          f"{[int(i) + 1 for i in bad[:5]]} (values {shown})") from None
+                          f"{[int(i) for i in bad[:5]]} (values {shown})") from None
     raise SchemaError(f"{path}: column {values.name!r}: timestamps do not parse ({problem}); give every value "
                       "as ISO 8601 with its UTC offset") from None
 
