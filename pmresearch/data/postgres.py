@@ -22,7 +22,7 @@ from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
 from pmresearch.data.schemas import SchemaError
-from pmresearch.data.store import (
+from pmresearch.data.base import (
     TABLES,
     TIME_COLUMN,
     Store,
