@@ -2,8 +2,16 @@
 
 :func:`assess_quality` reads a :class:`~pmresearch.data.store.Store` (read-only) and returns a
 :class:`QualityResult`: frozen tables that ``pmresearch quality`` renders as an HTML report
-(:mod:`pmresearch.reports.quality`). Every number comes from :mod:`pmresearch.data.cleaning` and
-:func:`pmresearch.labels.outcomes_from_oracle`; nothing here modifies the store.
+(:mod:`pmresearch.reports.quality`). Every number comes from :mod:`pmresearch.data.cleaning`;
+nothing here modifies the store.
+
+Labels. The outcome of a market by each label source is the labels layer's knowledge, and ``data``
+never imports ``labels`` (DESIGN.md: imports point downward). So the label-flip tables are passed
+in: :func:`pmresearch.labels.outcome_sources` recomputes each market's outcome from the oracle and
+the exchange proxy, and :func:`pmresearch.labels.assess_quality_with_labels` (what ``pmresearch
+quality`` and the 05 notebook call) gives them to :func:`assess_quality`, which counts the flips
+with :func:`label_agreement`. Called alone, :func:`assess_quality` leaves the label tables empty and
+says so in its notes.
 
 Series. Each time series of the store is one row of :attr:`QualityResult.series`: klines per
 (symbol, interval, source), oracle rounds per source, trades per (venue, symbol) (Polymarket trades
@@ -17,16 +25,18 @@ per market / token, so the time between two markets is never a gap.
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from pmresearch._paths import display_path
+from pmresearch._summary import Summary, SummaryMixin
 from pmresearch.data.cleaning import (
     ClockSkew,
     estimate_clock_skew,
@@ -43,6 +53,22 @@ __all__ = ["QualityConfig", "QualityResult", "assess_quality", "collector_clock_
 _DAY = pd.Timedelta(days=1)
 _SECONDS = {n: pd.Timedelta(seconds=n) for n in (1, 2, 10, 30, 60)}  # immutable defaults of QualityConfig
 _UNITS = {"s": "s", "m": "min", "h": "h", "d": "D", "w": "W"}
+
+#: Columns of the frames of a :class:`QualityResult`.
+_SERIES_COLS = ["series", "table", "regular", "step_s", "first", "last", "rows", "gaps", "missing", "gap_s",
+                "coverage"]
+_DAY_COLS = ["series", "table", "day", "rows", "expected", "completeness", "coverage"]
+_GAP_COLS = ["series", "where", "start", "end", "duration_s", "missing"]
+_ANOMALY_COLS = ["series", "flag", "count", "rows", "share"]
+_SPREAD_COLS = ["source", "hour", "n", "median", "mean", "p90", "one_sided_share"]
+_SKEW_COLS = ["reference", "target", "lag_s", "correlation", "correlation_at_zero", "n", "tolerance_s",
+              "within_tolerance"]
+_OFFSET_COLS = ["table", "collector", "n", "share_early", "offset_s", "median_latency_s",
+                "corrected_median_latency_s"]
+#: The per-market outcome table :func:`assess_quality` takes as ``labels``.
+_LABEL_COLS = ["slug", "interval_minutes", "window_start", "recorded", "oracle", "exchange"]
+_NOT_ASSESSED = ("label flips: not assessed (pmresearch.labels.assess_quality_with_labels compares the outcome "
+                 "sources)")
 
 
 @dataclass(frozen=True)
@@ -89,21 +115,16 @@ class QualityConfig:
     max_gaps_listed: int = 50
 
 
-def _frame_html(df: pd.DataFrame, caption: str, max_rows: int = 30) -> str:
-    body = df.to_html(border=0, index=False, max_rows=max_rows, na_rep="—", float_format=lambda x: f"{x:.4g}")
-    return f"<h4>{html.escape(caption)}</h4>{body}"
-
-
 @dataclass(frozen=True)
-class QualityResult:
+class QualityResult(SummaryMixin):
     """The quality assessment of one store (see :func:`assess_quality`).
 
     Attributes
     ----------
     source : str
         The store URL (without credentials).
-    counts : dict of str to int
-        Rows per canonical table.
+    counts : mapping of str to int
+        Rows per canonical table (read-only).
     series : pandas.DataFrame
         One row per time series: ``series``, ``table``, ``regular``, ``step_s``, ``first``,
         ``last``, ``rows``, ``gaps``, ``missing``, ``gap_s`` (time left uncovered by gaps: each gap's
@@ -122,18 +143,19 @@ class QualityResult:
     clock_skew : pandas.DataFrame
         Per oracle source: ``reference`` (exchange series), ``target``, ``lag_s``, ``correlation``,
         ``correlation_at_zero``, ``n``, ``tolerance_s``, ``within_tolerance``.
-    skew_curves : dict of str to pandas.Series
-        Correlation by lag (seconds) for each row of :attr:`clock_skew` (key ``target``).
+    skew_curves : mapping of str to pandas.Series
+        Correlation by lag (seconds) for each row of :attr:`clock_skew` (key ``target``; read-only).
     receipt_offsets : pandas.DataFrame
         Per collector with receipt stamps: ``table``, ``collector``, ``n``, ``share_early``,
         ``offset_s`` (add to ``received_at``; what DESIGN.md's knowledge time uses),
         ``median_latency_s`` (recorded) and ``corrected_median_latency_s``.
     labels : pandas.DataFrame
         Per market: ``slug``, ``interval_minutes``, ``window_start``, ``recorded``, ``oracle``,
-        ``exchange`` (Int8, NA when unknown).
+        ``exchange`` (Int8, NA when unknown); empty unless the labels layer provided it
+        (:func:`pmresearch.labels.assess_quality_with_labels`).
     label_agreement : pandas.DataFrame
         Per comparison and ``interval_minutes`` (``all`` too): ``n`` (both known), ``flips``,
-        ``flip_rate``.
+        ``flip_rate`` (:func:`label_agreement` of :attr:`labels`).
     notes : tuple of str
         What could not be computed and why.
     config : QualityConfig
@@ -141,56 +163,54 @@ class QualityResult:
     """
 
     source: str
-    counts: dict[str, int]
+    counts: Mapping[str, int]
     series: pd.DataFrame
     completeness: pd.DataFrame
     gaps: pd.DataFrame
     anomalies: pd.DataFrame
     spread_by_hour: pd.DataFrame
     clock_skew: pd.DataFrame
-    skew_curves: dict[str, pd.Series]
+    skew_curves: Mapping[str, pd.Series]
     receipt_offsets: pd.DataFrame
     labels: pd.DataFrame
     label_agreement: pd.DataFrame
     notes: tuple[str, ...] = ()
     config: QualityConfig = field(default_factory=QualityConfig)
 
-    @property
-    def clock_offsets(self) -> dict[str, pd.Timedelta]:
-        """Collector -> clock offset, as :meth:`Store.as_of` takes it (``clock_offsets=``)."""
-        return {str(r.collector): pd.Timedelta(float(cast(float, r.offset_s)), unit="s")
-                for r in self.receipt_offsets.itertuples()}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))
+        object.__setattr__(self, "skew_curves", MappingProxyType(dict(self.skew_curves)))
+        object.__setattr__(self, "notes", tuple(self.notes))
 
-    def summary(self) -> str:
-        """A plain-text summary: rows, series coverage, anomalies, clock skew, offsets and label flips."""
-        lines = [f"Data quality of {self.source}", "rows: " + ", ".join(f"{k} {v:,}" for k, v in self.counts.items())]
-        for r in self.series.itertuples():
-            lines.append(f"  {r.series}: {r.rows:,} rows, {r.gaps} gaps ({r.gap_s:,.0f} s), coverage {r.coverage:.1%}")
+    @cached_property
+    def clock_offsets(self) -> Mapping[str, pd.Timedelta]:
+        """Collector -> clock offset (read-only), as :meth:`Store.as_of` takes it (``clock_offsets=``)."""
+        return MappingProxyType({str(r.collector): pd.Timedelta(float(cast(float, r.offset_s)), unit="s")
+                                 for r in self.receipt_offsets.itertuples()})
+
+    def summary(self) -> Summary:
+        """Rows per table, series coverage, flagged anomalies, clock skew, collector offsets and label flips.
+
+        Returns
+        -------
+        Summary
+            Tables ``rows`` (per canonical table), ``series`` (rows, gaps, uncovered seconds, coverage),
+            ``anomalies`` (the flags raised at least once), ``clock skew``, ``collector clock offsets`` and
+            ``label flips`` (over all intervals); the notes are :attr:`notes`.
+        """
         flagged = self.anomalies[self.anomalies["count"] > 0]
-        lines.append("anomalies: " + ("none" if flagged.empty else "; ".join(
-            f"{r.series} {r.flag} {r.count:,}" for r in flagged.itertuples())))
-        for r in self.clock_skew.itertuples():
-            lines.append(f"clock skew {r.target} vs {r.reference}: {r.lag_s:+.1f} s (corr {r.correlation:.2f}), "
-                         f"{'within' if r.within_tolerance else 'OUTSIDE'} {r.tolerance_s:.1f} s")
-        for r in self.receipt_offsets.itertuples():
-            lines.append(f"collector {r.collector}: clock offset {r.offset_s:+.3f} s "
-                         f"({r.share_early:.0%} received before the event, n={r.n:,})")
-        for r in self.label_agreement[self.label_agreement["interval_minutes"] == "all"].itertuples():
-            rate = "n/a" if r.n == 0 else f"{r.flip_rate:.2%}"
-            lines.append(f"label flips {r.comparison}: {r.flips} of {r.n} ({rate})")
-        lines.extend(f"note: {n}" for n in self.notes)
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        parts = [f"<h3>Data quality of {html.escape(self.source)}</h3>",
-                 _frame_html(self.series, "series"),
-                 _frame_html(self.anomalies[self.anomalies["count"] > 0], "anomalies"),
-                 _frame_html(self.clock_skew, "clock skew"),
-                 _frame_html(self.receipt_offsets, "collector clock offsets"),
-                 _frame_html(self.label_agreement, "label flips")]
-        if self.notes:
-            parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>")
-        return "".join(parts)
+        flips = self.label_agreement[self.label_agreement["interval_minutes"] == "all"]
+        tables = (
+            ("rows", pd.DataFrame({"rows": pd.Series(dict(self.counts), dtype="int64")})),
+            ("series", self.series.set_index("series")[["rows", "gaps", "gap_s", "coverage"]]),
+            ("anomalies", flagged.set_index(["series", "flag"])[["count", "rows", "share"]]),
+            ("clock skew", self.clock_skew.set_index("target")[
+                ["reference", "lag_s", "correlation", "tolerance_s", "within_tolerance"]]),
+            ("collector clock offsets", self.receipt_offsets.set_index("collector")[
+                ["table", "offset_s", "share_early", "n"]]),
+            ("label flips", flips.set_index("comparison")[["n", "flips", "flip_rate"]]),
+        )
+        return Summary(f"Data quality of {self.source}", tables, self.notes)
 
 
 def _step_of(interval: str) -> pd.Timedelta | None:
@@ -287,7 +307,7 @@ def _assess_series(s: _Series, cfg: QualityConfig) -> tuple[dict[str, Any], list
     listed = gaps.assign(series=s.name, where=where,
                          duration_s=gaps["duration"].dt.total_seconds() if len(gaps) else [])
     listed = listed.sort_values("duration_s", ascending=False).head(cfg.max_gaps_listed)
-    return row, days, listed[["series", "where", "start", "end", "duration_s", "missing"]]
+    return row, days, listed[_GAP_COLS]
 
 
 def _anomaly_rows(name: str, flags: pd.DataFrame, columns: list[str]) -> Iterator[dict[str, Any]]:
@@ -299,6 +319,8 @@ def _anomaly_rows(name: str, flags: pd.DataFrame, columns: list[str]) -> Iterato
 
 def label_agreement(labels: pd.DataFrame) -> pd.DataFrame:
     """Label-flip rates between the outcome sources of :attr:`QualityResult.labels`.
+
+    The labels layer builds the table (:func:`pmresearch.labels.outcome_sources`); this only counts.
 
     Parameters
     ----------
@@ -326,44 +348,12 @@ def label_agreement(labels: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _labels(store: Store, notes: list[str]) -> pd.DataFrame:
-    from pmresearch.labels import SETTLEMENT_SOURCE, exchange_proxy_outcomes, outcomes_from_oracle
-
-    cols = ["slug", "interval_minutes", "window_start", "window_end", "outcome_up"]
-    markets = store.query(f"SELECT {', '.join(cols)} FROM polymarket_resolutions ORDER BY window_start, slug")
-    empty = pd.DataFrame({"slug": pd.Series(dtype=str), "interval_minutes": pd.Series(dtype="int64"),
-                          "window_start": pd.Series(dtype="datetime64[us, UTC]"),
-                          "recorded": pd.Series(dtype="Int8"), "oracle": pd.Series(dtype="Int8"),
-                          "exchange": pd.Series(dtype="Int8")})
-    if markets.empty:
-        notes.append("no markets in the store: no label comparison")
-        return empty
-    markets = _utc(markets, "window_start", "window_end")
-    markets["interval_minutes"] = markets["interval_minutes"].astype("int64")
-    lo = (markets["window_start"].min() - pd.Timedelta(minutes=5)).to_pydatetime()
-    hi = markets["window_end"].max().to_pydatetime()
-    oracle = store.query("SELECT ts, price, source FROM oracle_prices WHERE source = ? AND feed = 'BTC/USD' "
-                         "AND ts >= ? AND ts <= ? ORDER BY ts", [SETTLEMENT_SOURCE, lo, hi])
-    if oracle.empty:
-        from_oracle = pd.Series(pd.NA, index=pd.Index(markets["slug"].astype(str)), dtype="Int8")
-        notes.append(f"no {SETTLEMENT_SOURCE} ticks over the markets' windows: no oracle outcomes")
-    else:
-        from_oracle = outcomes_from_oracle(markets, _utc(oracle, "ts"))
-    klines = store.query("SELECT ts, open, close, source FROM spot_prices WHERE symbol = 'BTCUSDT' AND "
-                         "\"interval\" = '1m' AND ts >= ? AND ts <= ? ORDER BY ts, source", [lo, hi])
-    if klines.empty:
-        proxy = pd.Series(pd.NA, index=pd.Index(markets["slug"].astype(str)), dtype="Int8")
-        notes.append("no BTCUSDT 1m klines over the markets' windows: no exchange outcomes")
-    else:
-        proxy = exchange_proxy_outcomes(markets, _utc(klines, "ts"))
-    return pd.DataFrame({
-        "slug": markets["slug"].astype(str).to_numpy(),
-        "interval_minutes": markets["interval_minutes"].to_numpy(),
-        "window_start": markets["window_start"].to_numpy(),
-        "recorded": pd.array(markets["outcome_up"].to_numpy(), dtype="Int8"),
-        "oracle": pd.array(from_oracle.to_numpy(), dtype="Int8"),
-        "exchange": pd.array(proxy.to_numpy(), dtype="Int8"),
-    })
+def _empty_labels() -> pd.DataFrame:
+    """The per-market outcome table without markets."""
+    return pd.DataFrame({"slug": pd.Series(dtype=str), "interval_minutes": pd.Series(dtype="int64"),
+                         "window_start": pd.Series(dtype="datetime64[us, UTC]"),
+                         "recorded": pd.Series(dtype="Int8"), "oracle": pd.Series(dtype="Int8"),
+                         "exchange": pd.Series(dtype="Int8")})
 
 
 def _skew(refs: list[tuple[str, pd.Series]], oracles: list[tuple[str, pd.Series]], cfg: QualityConfig,
@@ -391,9 +381,7 @@ def _skew(refs: list[tuple[str, pd.Series]], oracles: list[tuple[str, pd.Series]
             break
         if not done:
             notes.append(f"clock skew of {target}: no exchange series overlaps it")
-    cols = ["reference", "target", "lag_s", "correlation", "correlation_at_zero", "n", "tolerance_s",
-            "within_tolerance"]
-    return pd.DataFrame(rows, columns=cols), curves
+    return pd.DataFrame(rows, columns=_SKEW_COLS), curves
 
 
 def collector_clock_offsets(store: Store, *, quantile: float = 0.01) -> dict[str, pd.Timedelta]:
@@ -425,7 +413,202 @@ def collector_clock_offsets(store: Store, *, quantile: float = 0.01) -> dict[str
     return out
 
 
-def assess_quality(store: Store, config: QualityConfig | None = None) -> QualityResult:
+# ------------------------------------------------------------------------- reading the store, table by table
+@dataclass
+class _Found:
+    """What the table readers of :func:`assess_quality` collect, in reading order (internal)."""
+
+    cfg: QualityConfig
+    series: list[_Series] = field(default_factory=list)
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
+    refs: list[tuple[float, str, pd.Series]] = field(default_factory=list)  # (step s, name, BTC exchange prices)
+    oracles: list[tuple[str, pd.Series]] = field(default_factory=list)  # (name, BTC oracle prices)
+    offsets: list[dict[str, Any]] = field(default_factory=list)
+    spreads: list[pd.DataFrame] = field(default_factory=list)
+    market_days: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def price_check(self, name: str, ts: pd.Series, price: pd.Series) -> None:
+        """Jump and sigma flags of one price series."""
+        cfg = self.cfg
+        f = flag_price_anomalies(ts, price, jump=cfg.jump, within=cfg.jump_within, k_sigma=cfg.k_sigma,
+                                 window=cfg.sigma_window)
+        self.anomalies.extend(_anomaly_rows(name, f, ["jump", "sigma"]))
+
+    def offset_row(self, table: str, collector: str, ts: pd.Series, received: pd.Series) -> None:
+        """The receipt clock offset of one collector (nothing when it records no receipt times)."""
+        have = received.notna()
+        if not have.any():
+            return
+        off = receipt_offset(ts[have], received[have], quantile=self.cfg.receipt_quantile)
+        self.offsets.append({"table": table, "collector": collector, "n": off.n, "share_early": off.share_early,
+                             "offset_s": off.offset.total_seconds(),
+                             "median_latency_s": off.median_latency.total_seconds(),
+                             "corrected_median_latency_s": off.corrected_median_latency.total_seconds()})
+
+
+def _price_series(values: pd.Series, stamps: pd.Series) -> pd.Series:
+    return pd.Series(values.to_numpy(), index=pd.DatetimeIndex(stamps))
+
+
+def _read_klines(store: Store, found: _Found) -> None:
+    """Klines per (symbol, interval, source): a regular series, prices at the bars' closes."""
+    keys = store.query('SELECT DISTINCT symbol, "interval", source FROM spot_prices ORDER BY 1, 2, 3')
+    for sym, iv, src in keys.itertuples(index=False):
+        k = _utc(store.query('SELECT ts, close FROM spot_prices WHERE symbol = ? AND "interval" = ? AND '
+                             "source = ? ORDER BY ts", [sym, iv, src]), "ts")
+        name = f"klines {sym} {iv} {src}"
+        step = _step_of(str(iv))
+        found.series.append(_Series(name, "spot_prices", pd.DatetimeIndex(k["ts"]), step=step))
+        closes_at = k["ts"] + (step or pd.Timedelta(0))  # a close is the price at the bar's end
+        found.price_check(name, closes_at, k["close"])
+        if str(sym).upper().startswith("BTC") and step is not None:
+            found.refs.append((step.total_seconds(), name, _price_series(k["close"], closes_at)))
+
+
+def _read_oracle(store: Store, found: _Found) -> None:
+    """Oracle rounds per source (and feed, where a source has several), then each source's clock offset."""
+    keys = store.query("SELECT DISTINCT source, feed FROM oracle_prices ORDER BY 1, 2")
+    multi = keys["source"].duplicated(keep=False)
+    for (src, feed), several in zip(keys.itertuples(index=False), multi, strict=True):
+        o = _utc(store.query("SELECT ts, price, received_at FROM oracle_prices WHERE source = ? AND feed = ? "
+                             "ORDER BY ts", [src, feed]), "ts", "received_at")
+        name = f"oracle {src} {feed}" if several else f"oracle {src}"
+        found.series.append(_Series(name, "oracle_prices", pd.DatetimeIndex(o["ts"])))
+        found.price_check(name, o["ts"], o["price"])
+        if str(feed).upper().startswith("BTC"):
+            found.oracles.append((name, _price_series(o["price"], o["ts"])))
+    for (src,) in keys[["source"]].drop_duplicates().itertuples(index=False):
+        o = _utc(store.query("SELECT ts, received_at FROM oracle_prices WHERE source = ? ORDER BY ts, feed",
+                             [src]), "ts", "received_at")
+        found.offset_row("oracle_prices", str(src), o["ts"], o["received_at"])
+
+
+def _read_trades(store: Store, found: _Found) -> None:
+    """Exchange trades per (venue, symbol) with repeated prints flagged; Polymarket trades as one series."""
+    keys = store.query("SELECT DISTINCT venue, symbol FROM trades ORDER BY 1, 2")
+    poly = keys["venue"] == "polymarket"
+    for venue, sym in keys[~poly].itertuples(index=False):
+        t = _utc(store.query("SELECT ts, price, qty, side, received_at FROM trades WHERE venue = ? AND "
+                             "symbol = ? ORDER BY ts, trade_key", [venue, sym]), "ts", "received_at")
+        name = f"trades {venue} {sym}"
+        found.series.append(_Series(name, "trades", pd.DatetimeIndex(t["ts"])))
+        found.price_check(name, t["ts"], t["price"])
+        repeats = t.duplicated(["ts", "price", "qty", "side"])
+        found.anomalies.extend(_anomaly_rows(name, pd.DataFrame({"repeated_print": repeats}), ["repeated_print"]))
+        found.offset_row("trades", str(venue), t["ts"], t["received_at"])
+        if str(sym).upper().startswith("BTC"):
+            found.refs.append((0.0, name, _price_series(t["price"], t["ts"])))
+    if poly.any():
+        t = _utc(store.query("SELECT ts, received_at FROM trades WHERE venue = 'polymarket' "
+                             "ORDER BY ts, trade_key"), "ts", "received_at")
+        found.series.append(_Series("trades polymarket", "trades", pd.DatetimeIndex(t["ts"])))
+        found.offset_row("trades", "polymarket", t["ts"], t["received_at"])
+
+
+def _read_quotes(store: Store, found: _Found) -> None:
+    """Quotes per market interval (gapped per market), their flags and Up-token spreads."""
+    q = _utc(store.query("SELECT ts, slug, interval_minutes, best_bid_up, best_ask_up, best_bid_down, "
+                         "best_ask_down FROM polymarket_quotes ORDER BY slug, ts"), "ts")
+    flags = flag_quotes(q, stale_after=found.cfg.stale_after, wide_spread=found.cfg.wide_spread)
+    for iv, idx in q.groupby("interval_minutes", sort=True).groups.items():
+        name = f"quotes {int(cast(int, iv))}m"
+        sub = q.loc[idx]
+        found.series.append(_Series(name, "polymarket_quotes", pd.DatetimeIndex(sub["ts"]), groups=sub["slug"]))
+        found.anomalies.extend(_anomaly_rows(name, flags.loc[idx], list(flags.columns)))
+        found.spreads.append(pd.DataFrame({"source": name, "ts": sub["ts"].to_numpy(),
+                                           "bid": sub["best_bid_up"].to_numpy(dtype="float64"),
+                                           "ask": sub["best_ask_up"].to_numpy(dtype="float64")}))
+
+
+def _read_books(store: Store, found: _Found) -> None:
+    """Top-of-book snapshots (gapped per token), their flags and spreads."""
+    b = _utc(store.query("SELECT token_id, ts, side, level, price FROM polymarket_books WHERE level = 0 "
+                         "ORDER BY token_id, ts"), "ts")
+    top = flag_books(b)
+    found.series.append(_Series("books", "polymarket_books", pd.DatetimeIndex(top["ts"]), groups=top["token_id"]))
+    found.anomalies.extend(_anomaly_rows("books", top, ["crossed", "locked", "one_sided"]))
+    found.spreads.append(pd.DataFrame({"source": "books", "ts": top["ts"].to_numpy(),
+                                       "bid": top["best_bid"].to_numpy(), "ask": top["best_ask"].to_numpy()}))
+
+
+def _read_markets(store: Store, found: _Found) -> None:
+    """Markets per (interval, source) and UTC day: windows present of those expected, share resolved."""
+    m = _utc(store.query("SELECT slug, interval_minutes, window_start, outcome_up, source FROM "
+                         "polymarket_resolutions ORDER BY window_start, slug"), "window_start")
+    for (iv, src), g in m.groupby(["interval_minutes", "source"], sort=True):
+        step = pd.Timedelta(minutes=int(cast(int, iv)))
+        for day, d in g.groupby(g["window_start"].dt.floor("D"), sort=True):
+            expected = int((d["window_start"].max() - d["window_start"].min()) / step) + 1
+            found.market_days.append({"series": f"markets {int(cast(int, iv))}m {src}",
+                                      "table": "polymarket_resolutions", "day": pd.Timestamp(day).date(),
+                                      "rows": len(d), "expected": expected,
+                                      "completeness": d["window_start"].nunique() / expected,
+                                      "coverage": float(d["outcome_up"].notna().mean())})
+    if len(found.market_days):
+        found.notes.append("markets: completeness = windows present / windows between the day's first and last; "
+                           "coverage = share with a recorded outcome")
+
+
+#: The readers in report order, each run when its table has rows.
+_READERS: tuple[tuple[str, Callable[[Store, _Found], None]], ...] = (
+    ("spot_prices", _read_klines), ("oracle_prices", _read_oracle), ("trades", _read_trades),
+    ("polymarket_quotes", _read_quotes), ("polymarket_books", _read_books),
+    ("polymarket_resolutions", _read_markets),
+)
+
+
+# ---------------------------------------------------------------------------------------------- assembling
+def _series_tables(found: _Found) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The ``series``, ``completeness`` and ``gaps`` frames of the series found."""
+    series_rows, day_rows, gap_frames = [], [], []
+    for s in found.series:
+        row, days, gaps = _assess_series(s, found.cfg)
+        series_rows.append(row)
+        day_rows.extend(days)
+        gap_frames.append(gaps)
+    day_rows.extend(found.market_days)
+    nonempty_gaps = [g for g in gap_frames if len(g)]
+    gaps_all = (pd.concat(nonempty_gaps, ignore_index=True) if nonempty_gaps
+                else pd.DataFrame({c: pd.Series(dtype=object) for c in _GAP_COLS}))
+    return (pd.DataFrame(series_rows, columns=_SERIES_COLS), pd.DataFrame(day_rows, columns=_DAY_COLS),
+            gaps_all[_GAP_COLS])
+
+
+def _spread_by_hour(spreads: list[pd.DataFrame]) -> pd.DataFrame:
+    """Up-token spread statistics per source and UTC hour (two-sided, uncrossed rows)."""
+    rows = []
+    for sp in spreads:
+        ts = pd.DatetimeIndex(sp["ts"]).tz_convert("UTC")
+        sp = sp.assign(hour=ts.hour, spread=sp["ask"] - sp["bid"],
+                       one_sided=sp["bid"].isna() ^ sp["ask"].isna())
+        for (src, hour), g in sp.groupby(["source", "hour"], sort=True):
+            ok = g["spread"].dropna()
+            ok = ok[ok >= 0]
+            rows.append({"source": src, "hour": int(cast(int, hour)), "n": len(ok),
+                         "median": float(ok.median()) if len(ok) else float("nan"),
+                         "mean": float(ok.mean()) if len(ok) else float("nan"),
+                         "p90": float(ok.quantile(0.9)) if len(ok) else float("nan"),
+                         "one_sided_share": float(g["one_sided"].mean())})
+    return pd.DataFrame(rows, columns=_SPREAD_COLS)
+
+
+def _checked_labels(labels: pd.DataFrame | None, label_notes: Sequence[str], notes: list[str]) -> pd.DataFrame:
+    """The per-market outcome table given (an empty one for None), its notes appended to ``notes``."""
+    notes.extend(str(n) for n in label_notes)
+    if labels is None:
+        if not label_notes:
+            notes.append(_NOT_ASSESSED)
+        return _empty_labels()
+    missing = [c for c in _LABEL_COLS if c not in labels.columns]
+    if missing:
+        raise ValueError(f"assess_quality: labels lack the columns {missing} (expected {_LABEL_COLS}; "
+                         "see pmresearch.labels.outcome_sources)")
+    return labels
+
+
+def assess_quality(store: Store, config: QualityConfig | None = None, *, labels: pd.DataFrame | None = None,
+                   label_notes: Sequence[str] = ()) -> QualityResult:
     """Assess the data quality of every table of ``store`` (read-only).
 
     Parameters
@@ -434,171 +617,37 @@ def assess_quality(store: Store, config: QualityConfig | None = None) -> Quality
         A DuckDB or PostgreSQL store (:func:`pmresearch.data.store.connect`).
     config : QualityConfig, optional
         Thresholds; the defaults are documented on :class:`QualityConfig`.
+    labels : pandas.DataFrame, optional
+        Each market's outcome by source (columns of :attr:`QualityResult.labels`), from the labels layer
+        (:func:`pmresearch.labels.outcome_sources`); its flips are counted with :func:`label_agreement`.
+        None: no label comparison (empty tables), with a note saying why (``label_notes``, or that labels
+        were not assessed).
+    label_notes : sequence of str
+        What the labels layer could not compute (appended to the notes).
 
     Returns
     -------
     QualityResult
         Completeness, gaps, anomalies, spreads by hour, clock skew, collector offsets and label flips.
+
+    See Also
+    --------
+    pmresearch.labels.assess_quality_with_labels : this, with the label flips of the store's markets.
     """
     cfg = config or QualityConfig()
-    notes: list[str] = []
     counts = store.counts()
-    series: list[_Series] = []
-    anomalies: list[dict[str, Any]] = []
-    refs: list[tuple[float, str, pd.Series]] = []
-    oracles: list[tuple[str, pd.Series]] = []
-    offsets: list[dict[str, Any]] = []
-    price_flags = ["jump", "sigma"]
-
-    def price_check(name: str, ts: pd.Series, price: pd.Series) -> None:
-        f = flag_price_anomalies(ts, price, jump=cfg.jump, within=cfg.jump_within, k_sigma=cfg.k_sigma,
-                                 window=cfg.sigma_window)
-        anomalies.extend(_anomaly_rows(name, f, price_flags))
-
-    def offset_row(table: str, collector: str, ts: pd.Series, received: pd.Series) -> None:
-        have = received.notna()
-        if not have.any():
-            return
-        off = receipt_offset(ts[have], received[have], quantile=cfg.receipt_quantile)
-        offsets.append({"table": table, "collector": collector, "n": off.n, "share_early": off.share_early,
-                        "offset_s": off.offset.total_seconds(),
-                        "median_latency_s": off.median_latency.total_seconds(),
-                        "corrected_median_latency_s": off.corrected_median_latency.total_seconds()})
-
-    # --- klines -------------------------------------------------------------------------------------
-    if counts.get("spot_prices"):
-        keys = store.query('SELECT DISTINCT symbol, "interval", source FROM spot_prices ORDER BY 1, 2, 3')
-        for sym, iv, src in keys.itertuples(index=False):
-            k = _utc(store.query('SELECT ts, close FROM spot_prices WHERE symbol = ? AND "interval" = ? AND '
-                                 "source = ? ORDER BY ts", [sym, iv, src]), "ts")
-            name = f"klines {sym} {iv} {src}"
-            step = _step_of(str(iv))
-            series.append(_Series(name, "spot_prices", pd.DatetimeIndex(k["ts"]), step=step))
-            closes_at = k["ts"] + (step or pd.Timedelta(0))  # a close is the price at the bar's end
-            price_check(name, closes_at, k["close"])
-            if str(sym).upper().startswith("BTC") and step is not None:
-                refs.append((step.total_seconds(), name, pd.Series(k["close"].to_numpy(),
-                                                                   index=pd.DatetimeIndex(closes_at))))
-    # --- oracle --------------------------------------------------------------------------------------
-    if counts.get("oracle_prices"):
-        keys = store.query("SELECT DISTINCT source, feed FROM oracle_prices ORDER BY 1, 2")
-        multi = keys["source"].duplicated(keep=False)
-        for (src, feed), several in zip(keys.itertuples(index=False), multi, strict=True):
-            o = _utc(store.query("SELECT ts, price, received_at FROM oracle_prices WHERE source = ? AND feed = ? "
-                                 "ORDER BY ts", [src, feed]), "ts", "received_at")
-            name = f"oracle {src} {feed}" if several else f"oracle {src}"
-            series.append(_Series(name, "oracle_prices", pd.DatetimeIndex(o["ts"])))
-            price_check(name, o["ts"], o["price"])
-            if str(feed).upper().startswith("BTC"):
-                oracles.append((name, pd.Series(o["price"].to_numpy(), index=pd.DatetimeIndex(o["ts"]))))
-        for (src,) in keys[["source"]].drop_duplicates().itertuples(index=False):
-            o = _utc(store.query("SELECT ts, received_at FROM oracle_prices WHERE source = ? ORDER BY ts, feed",
-                                 [src]), "ts", "received_at")
-            offset_row("oracle_prices", str(src), o["ts"], o["received_at"])
-    # --- trades --------------------------------------------------------------------------------------
-    if counts.get("trades"):
-        keys = store.query("SELECT DISTINCT venue, symbol FROM trades ORDER BY 1, 2")
-        poly = keys["venue"] == "polymarket"
-        for venue, sym in keys[~poly].itertuples(index=False):
-            t = _utc(store.query("SELECT ts, price, qty, side, received_at FROM trades WHERE venue = ? AND "
-                                 "symbol = ? ORDER BY ts, trade_key", [venue, sym]), "ts", "received_at")
-            name = f"trades {venue} {sym}"
-            series.append(_Series(name, "trades", pd.DatetimeIndex(t["ts"])))
-            price_check(name, t["ts"], t["price"])
-            repeats = t.duplicated(["ts", "price", "qty", "side"])
-            anomalies.extend(_anomaly_rows(name, pd.DataFrame({"repeated_print": repeats}), ["repeated_print"]))
-            offset_row("trades", str(venue), t["ts"], t["received_at"])
-            if str(sym).upper().startswith("BTC"):
-                refs.append((0.0, name, pd.Series(t["price"].to_numpy(), index=pd.DatetimeIndex(t["ts"]))))
-        if poly.any():
-            t = _utc(store.query("SELECT ts, received_at FROM trades WHERE venue = 'polymarket' "
-                                 "ORDER BY ts, trade_key"), "ts", "received_at")
-            series.append(_Series("trades polymarket", "trades", pd.DatetimeIndex(t["ts"])))
-            offset_row("trades", "polymarket", t["ts"], t["received_at"])
-    # --- quotes --------------------------------------------------------------------------------------
-    spreads: list[pd.DataFrame] = []
-    if counts.get("polymarket_quotes"):
-        q = _utc(store.query("SELECT ts, slug, interval_minutes, best_bid_up, best_ask_up, best_bid_down, "
-                             "best_ask_down FROM polymarket_quotes ORDER BY slug, ts"), "ts")
-        flags = flag_quotes(q, stale_after=cfg.stale_after, wide_spread=cfg.wide_spread)
-        for iv, idx in q.groupby("interval_minutes", sort=True).groups.items():
-            name = f"quotes {int(cast(int, iv))}m"
-            sub = q.loc[idx]
-            series.append(_Series(name, "polymarket_quotes", pd.DatetimeIndex(sub["ts"]), groups=sub["slug"]))
-            anomalies.extend(_anomaly_rows(name, flags.loc[idx], list(flags.columns)))
-            spreads.append(pd.DataFrame({"source": name, "ts": sub["ts"].to_numpy(),
-                                         "bid": sub["best_bid_up"].to_numpy(dtype="float64"),
-                                         "ask": sub["best_ask_up"].to_numpy(dtype="float64")}))
-    # --- books ---------------------------------------------------------------------------------------
-    if counts.get("polymarket_books"):
-        b = _utc(store.query("SELECT token_id, ts, side, level, price FROM polymarket_books WHERE level = 0 "
-                             "ORDER BY token_id, ts"), "ts")
-        top = flag_books(b)
-        series.append(_Series("books", "polymarket_books", pd.DatetimeIndex(top["ts"]), groups=top["token_id"]))
-        anomalies.extend(_anomaly_rows("books", top, ["crossed", "locked", "one_sided"]))
-        spreads.append(pd.DataFrame({"source": "books", "ts": top["ts"].to_numpy(),
-                                     "bid": top["best_bid"].to_numpy(), "ask": top["best_ask"].to_numpy()}))
-    # --- markets -------------------------------------------------------------------------------------
-    market_days: list[dict[str, Any]] = []
-    if counts.get("polymarket_resolutions"):
-        m = _utc(store.query("SELECT slug, interval_minutes, window_start, outcome_up, source FROM "
-                             "polymarket_resolutions ORDER BY window_start, slug"), "window_start")
-        for (iv, src), g in m.groupby(["interval_minutes", "source"], sort=True):
-            step = pd.Timedelta(minutes=int(cast(int, iv)))
-            for day, d in g.groupby(g["window_start"].dt.floor("D"), sort=True):
-                expected = int((d["window_start"].max() - d["window_start"].min()) / step) + 1
-                market_days.append({"series": f"markets {int(cast(int, iv))}m {src}", "table": "polymarket_resolutions",
-                                    "day": pd.Timestamp(day).date(), "rows": len(d), "expected": expected,
-                                    "completeness": d["window_start"].nunique() / expected,
-                                    "coverage": float(d["outcome_up"].notna().mean())})
-        if len(market_days):
-            notes.append("markets: completeness = windows present / windows between the day's first and last; "
-                         "coverage = share with a recorded outcome")
-
-    # --- assemble ------------------------------------------------------------------------------------
-    series_rows, day_rows, gap_frames = [], [], []
-    for s in series:
-        row, days, gaps = _assess_series(s, cfg)
-        series_rows.append(row)
-        day_rows.extend(days)
-        gap_frames.append(gaps)
-    day_rows.extend(market_days)
-    series_cols = ["series", "table", "regular", "step_s", "first", "last", "rows", "gaps", "missing", "gap_s",
-                   "coverage"]
-    gap_cols = ["series", "where", "start", "end", "duration_s", "missing"]
-    nonempty_gaps = [g for g in gap_frames if len(g)]
-    gaps_all = (pd.concat(nonempty_gaps, ignore_index=True) if nonempty_gaps
-                else pd.DataFrame({c: pd.Series(dtype=object) for c in gap_cols}))
-
-    spread_cols = ["source", "hour", "n", "median", "mean", "p90", "one_sided_share"]
-    spread_rows = []
-    for sp in spreads:
-        ts = pd.DatetimeIndex(sp["ts"]).tz_convert("UTC")
-        sp = sp.assign(hour=ts.hour, spread=sp["ask"] - sp["bid"],
-                       one_sided=sp["bid"].isna() ^ sp["ask"].isna())
-        for (src, hour), g in sp.groupby(["source", "hour"], sort=True):
-            ok = g["spread"].dropna()
-            ok = ok[ok >= 0]
-            spread_rows.append({"source": src, "hour": int(cast(int, hour)), "n": len(ok),
-                                "median": float(ok.median()) if len(ok) else float("nan"),
-                                "mean": float(ok.mean()) if len(ok) else float("nan"),
-                                "p90": float(ok.quantile(0.9)) if len(ok) else float("nan"),
-                                "one_sided_share": float(g["one_sided"].mean())})
-    refs.sort(key=lambda r: r[0])
-    skew, curves = _skew([(n, s) for _, n, s in refs], oracles, cfg, notes)
-    labels = _labels(store, notes)
-    offset_cols = ["table", "collector", "n", "share_early", "offset_s", "median_latency_s",
-                   "corrected_median_latency_s"]
+    found = _Found(cfg)
+    for table, read in _READERS:
+        if counts.get(table):
+            read(store, found)
+    series, completeness, gaps = _series_tables(found)
+    found.refs.sort(key=lambda r: r[0])
+    skew, curves = _skew([(n, s) for _, n, s in found.refs], found.oracles, cfg, found.notes)
+    outcomes = _checked_labels(labels, label_notes, found.notes)
     return QualityResult(
-        source=_redact(display_path(store.url)), counts=counts,
-        series=pd.DataFrame(series_rows, columns=series_cols),
-        completeness=pd.DataFrame(day_rows, columns=["series", "table", "day", "rows", "expected", "completeness",
-                                                     "coverage"]),
-        gaps=gaps_all[gap_cols],
-        anomalies=pd.DataFrame(anomalies, columns=["series", "flag", "count", "rows", "share"]),
-        spread_by_hour=pd.DataFrame(spread_rows, columns=spread_cols),
-        clock_skew=skew, skew_curves=curves,
-        receipt_offsets=pd.DataFrame(offsets, columns=offset_cols),
-        labels=labels, label_agreement=label_agreement(labels),
-        notes=tuple(notes), config=cfg,
+        source=_redact(display_path(store.url)), counts=counts, series=series, completeness=completeness,
+        gaps=gaps, anomalies=pd.DataFrame(found.anomalies, columns=_ANOMALY_COLS),
+        spread_by_hour=_spread_by_hour(found.spreads), clock_skew=skew, skew_curves=curves,
+        receipt_offsets=pd.DataFrame(found.offsets, columns=_OFFSET_COLS),
+        labels=outcomes, label_agreement=label_agreement(outcomes), notes=tuple(found.notes), config=cfg,
     )

@@ -1,7 +1,8 @@
-"""Window outcomes (tie rule, settlement rule by date), labels by source, and decision rows."""
+"""Window outcomes (tie rule, settlement rule by date), labels by source, label-flip checks, and decision rows."""
 
 from __future__ import annotations
 
+from pmresearch.labels.agreement import OutcomeSources, assess_quality_with_labels, label_agreement, outcome_sources
 from pmresearch.labels.decision import (
     AGE_COLUMNS,
     DECISION_COLUMNS,
@@ -36,11 +37,15 @@ __all__ = [
     "SPOT_SOURCES",
     "STRIKE_SOURCES",
     "DecisionSchedule",
+    "OutcomeSources",
+    "assess_quality_with_labels",
     "decision_rows",
     "decision_rows_from_frames",
     "decision_times",
     "exchange_proxy_outcomes",
+    "label_agreement",
     "label_end_times",
+    "outcome_sources",
     "outcomes_from_oracle",
     "parse_offsets",
     "read_decision_frames",

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pmresearch.data.quality import QualityConfig, QualityResult, assess_quality
+from pmresearch.data.quality import QualityConfig, QualityResult
+from pmresearch.labels.agreement import assess_quality_with_labels
 from pmresearch.reports._style import CSS
 from pmresearch.reports.figures import figure_html
 from pmresearch.reports.paths import atomic_write_text
@@ -40,8 +42,11 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Ari
 h1 { font-size: 1.7em; border-bottom: 2px solid #d8dde3; padding-bottom: 0.3em; }
 h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #d8dde3; }
 .pmr-note { color: #57606a; font-style: italic; }
-.pmr-summary { background: #f6f8fa; padding: 0.8em 1em; border-radius: 0.4em; font-size: 0.9em;
-  white-space: pre-wrap; }
+.pmr-summary { background: #f6f8fa; padding: 0.8em 1em; border-radius: 0.4em; font-size: 0.9em; }
+.pmr-summary-table { border-collapse: collapse; margin: 0.3em 1.5em 0.6em 0; display: inline-table;
+  vertical-align: top; }
+.pmr-summary-table caption { caption-side: top; text-align: left; font-weight: 600; }
+.pmr-summary-table th, .pmr-summary-table td { padding: 0.15em 0.6em; text-align: right; }
 """
 
 
@@ -216,7 +221,7 @@ def quality_html(result: QualityResult, *, title: str = "pmresearch data quality
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{CSS}\n{_PAGE_CSS}</style>\n</head>\n<body>\n"
         f"<h1>{html.escape(title)}</h1>\n<p>Store <code>{html.escape(result.source)}</code>, built {built}.</p>\n"
-        f'<div class="pmr-summary" data-pmr="quality-summary">{html.escape(result.summary())}</div>\n'
+        f'<div data-pmr="quality-summary">{replace(result.summary(), notes=()).as_html()}</div>\n'
         f"{''.join(sections)}\n"
         f'<section data-pmr="quality-notes"><h2>Notes</h2><ul>{notes}</ul></section>\n</body>\n</html>\n'
     )
@@ -252,7 +257,7 @@ def build_quality_report(url: str | None, out: str | Path, config: QualityConfig
         if path != ":memory:" and not Path(path).is_file():
             raise FileNotFoundError(f"no DuckDB store at {path} ({resolved}); load data with `pmresearch ingest`")
     with connect(resolved) as store:
-        result = assess_quality(store, config)
+        result = assess_quality_with_labels(store, config)
     write_quality_report(result, out)
     return result
 
@@ -260,4 +265,4 @@ def build_quality_report(url: str | None, out: str | Path, config: QualityConfig
 def quality_command(url: str | None, out: str | Path) -> list[str]:
     """What ``pmresearch quality`` does: build the report and return the lines to print."""
     result = build_quality_report(url, out)
-    return [*result.summary().splitlines(), f"wrote {out}"]
+    return [*str(result.summary()).splitlines(), f"wrote {out}"]

@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from pmresearch._summary import Summary
 from pmresearch.cli import app
 from pmresearch.data import read_file
 from pmresearch.data.quality import QualityResult, assess_quality, collector_clock_offsets, label_agreement
 from pmresearch.data.store import connect
+from pmresearch.labels import assess_quality_with_labels, outcome_sources
 from pmresearch.reports.quality import SECTIONS, quality_figures, quality_html
 from pmresearch.simulate import World, simulate
 
@@ -49,7 +51,7 @@ def world() -> World:
 def sim_result(world: World) -> QualityResult:
     with connect("duckdb:///:memory:") as store:
         store.load_frames(_items(world))
-        return assess_quality(store)
+        return assess_quality_with_labels(store)
 
 
 def _independent_flips(world: World) -> tuple[int, int]:
@@ -116,7 +118,14 @@ def test_simulated_world_completeness_anomalies_skew_and_report(sim_result: Qual
     assert skew.loc["oracle chainlink-data-streams", "within_tolerance"]
     assert r.receipt_offsets.set_index("collector").loc["chainlink-data-streams", "offset_s"] == 0.0
     assert (r.spread_by_hour.groupby("source")["median"].median() > 0).all()
-    assert "label flips exchange vs recorded" in r.summary() and "<h3>Data quality" in r._repr_html_()
+    summary = r.summary()
+    assert isinstance(summary, Summary) and summary.title == "Data quality of duckdb:///:memory:"
+    assert str(r) == summary.as_text() and r._repr_html_() == summary.as_html()
+    n, flips = _independent_flips(world)
+    assert summary["label flips"].loc["exchange vs recorded", ["n", "flips"]].tolist() == [n, flips]
+    assert summary["series"].loc["oracle chainlink-data-streams", "gaps"] == series.loc[
+        "oracle chainlink-data-streams", "gaps"]
+    assert summary["rows"]["rows"].to_dict() == dict(r.counts) and summary.notes == r.notes
     _check_html(quality_html(r), _n_figures(r))
     assert _n_figures(r) == 6  # every section has a figure on a full simulated world
 
@@ -131,7 +140,7 @@ def test_planted_oracle_lag_and_quote_hole_are_recovered_from_the_store(world: W
     with connect("duckdb:///:memory:") as store:
         store.load_frames([("klines", world.klines_1s, "k1s"), ("oracle", late, "late"),
                            ("oracle", world.oracle_push, "push"), ("quotes", q[~hole], "quotes")])
-        r = assess_quality(store)
+        r = assess_quality_with_labels(store)
     skew = r.clock_skew.set_index("target")
     assert skew.loc["oracle chainlink-data-streams", "lag_s"] == 2.0
     assert skew.loc["oracle chainlink-data-streams", "within_tolerance"]  # 2 s is at the 2 s tolerance
@@ -152,7 +161,7 @@ def test_cli_writes_the_report(world: World, tmp_path: Path) -> None:
     out = tmp_path / "q.html"
     res = CliRunner().invoke(app, ["quality", "--db", url, "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "label flips exchange vs recorded" in res.output and out.is_file()
+    assert "label flips" in res.output and "exchange vs recorded" in res.output and out.is_file()
     _check_html(out.read_text())
     missing = CliRunner().invoke(app, ["quality", "--db", f"duckdb:///{tmp_path}/none.duckdb", "--out", str(out)])
     assert missing.exit_code == 1 and "no DuckDB store" in missing.output
@@ -170,7 +179,7 @@ def _concat(data: Path, pattern: str) -> pd.DataFrame:
 def real_result(shared_data: Path) -> QualityResult:
     with connect("duckdb:///:memory:") as store:
         store.load_data_dir(shared_data)
-        result = assess_quality(store)
+        result = assess_quality_with_labels(store)
         offsets = collector_clock_offsets(store)
         assert offsets == result.clock_offsets
         # knowledge time with the measured offsets: trades are known when the corrected receipt says so
@@ -235,10 +244,82 @@ def test_duckdb_and_postgresql_give_the_same_assessment(shared_data: Path, pg_ur
     for url in ("duckdb:///:memory:", pg_url):
         with connect(url) as store:
             store.load_frames(items)
-            r = assess_quality(store)
+            r = assess_quality_with_labels(store)
         out.append(r)
     duck, pg = out
-    assert duck.summary().splitlines()[1:] == pg.summary().splitlines()[1:]
+    assert duck.summary().names == pg.summary().names
+    for name in duck.summary():
+        pd.testing.assert_frame_equal(duck.summary()[name], pg.summary()[name])
+    assert duck.summary().notes == pg.summary().notes
     pd.testing.assert_frame_equal(duck.anomalies, pg.anomalies)
     pd.testing.assert_frame_equal(duck.receipt_offsets, pg.receipt_offsets)
     pd.testing.assert_frame_equal(duck.completeness, pg.completeness)
+
+
+def _tiny_frames() -> list[tuple[str, pd.DataFrame, str]]:
+    """Nine 1-minute bars from 00:00 to 00:09 without the 00:04 bar, and three 5-minute markets (00:00, 00:05,
+    00:15; none at 00:10), the last without a recorded outcome. Other columns are a simulated world's."""
+    w = simulate("edge", days=0.05, seed=1)
+    start = pd.Timestamp("2026-06-15", tz="UTC")
+    bars = [i for i in range(10) if i != 4]
+    k = w.klines.iloc[: len(bars)].copy()
+    k["ts"] = pd.DatetimeIndex([start + pd.Timedelta(minutes=i) for i in bars]).astype("datetime64[us, UTC]")
+    k["open"] = [100.0 + i for i in bars]
+    k["close"] = k["open"] + 0.5
+    k["high"], k["low"] = k["close"] + 1.0, k["open"] - 1.0
+    m = w.markets[w.markets["interval_minutes"] == 5].iloc[:3].copy()
+    ws = pd.DatetimeIndex([start + pd.Timedelta(minutes=n) for n in (0, 5, 15)]).astype("datetime64[us, UTC]")
+    m["window_start"], m["window_end"] = ws, ws + pd.Timedelta(minutes=5)
+    m["slug"] = [f"btc-updown-5m-{int(t.timestamp())}" for t in ws]
+    m["outcome_up"] = pd.array([1, 0, pd.NA], dtype="Int8")
+    return [("klines", k, "k"), ("markets", m, "m")]
+
+
+def test_a_hand_built_store_pins_series_completeness_gaps_markets_and_flips() -> None:
+    """Every figure by hand: 9 bars over a 540 s span, one 120 s spacing (a gap leaving 60 s uncovered, one bar
+    missing); 10 bars expected in the day (the span plus the last bar's minute); 3 of 4 market windows between
+    the first and last, 2 of 3 resolved; the exchange proxy of the 00:05 market is close(00:09) 109.5 >= open(00:05)
+    105, i.e. Up against its recorded Down; the 00:00 market lacks its last bar (00:04), the 00:15 market its bars."""
+    with connect("duckdb:///:memory:") as store:
+        store.load_frames(_tiny_frames())
+        r = assess_quality_with_labels(store)
+        alone = assess_quality(store)
+        sources = outcome_sources(store)
+        with pytest.raises(ValueError, match=r"labels lack the columns \['oracle', 'exchange'\]"):
+            assess_quality(store, labels=sources.table.drop(columns=["oracle", "exchange"]))
+    name = "klines BTCUSDT 1m simulator"
+    row = r.series.set_index("series").loc[name]
+    assert (row["regular"], row["step_s"], row["rows"], row["gaps"], row["missing"]) == (True, 60.0, 9, 1, 1)
+    assert row["gap_s"] == 60.0 and row["coverage"] == pytest.approx(1 - 60 / 540, rel=1e-15)
+    day = r.completeness.set_index("series").loc[name]
+    assert (day["rows"], day["expected"], day["completeness"]) == (9, 10, 0.9)
+    assert day["coverage"] == pytest.approx(1 - 60 / 600, rel=1e-15)
+    gap = r.gaps.iloc[0]
+    assert len(r.gaps) == 1 and gap["duration_s"] == 120.0 and gap["missing"] == 1
+    assert (gap["start"], gap["end"]) == (pd.Timestamp("2026-06-15 00:03", tz="UTC"),
+                                          pd.Timestamp("2026-06-15 00:05", tz="UTC"))
+    mk = r.completeness.set_index("series").loc["markets 5m simulator"]
+    assert (mk["rows"], mk["expected"], mk["completeness"]) == (3, 4, 0.75)
+    assert mk["coverage"] == pytest.approx(2 / 3, rel=1e-15)
+    assert r.labels["exchange"].tolist() == [pd.NA, 1, pd.NA] and r.labels["oracle"].isna().all()
+    la = r.label_agreement.set_index(["comparison", "interval_minutes"])
+    assert la.loc[("exchange vs recorded", "all"), ["n", "flips"]].tolist() == [1, 1]
+    assert la.loc[("oracle vs recorded", "all"), "n"] == 0 and np.isnan(la.loc[("oracle vs recorded", "all"),
+                                                                               "flip_rate"])
+    assert r.notes[-1] == "no chainlink-data-streams ticks over the markets' windows: no oracle outcomes"
+    # alone, the data layer assesses everything but the labels, and says so
+    for field in ("series", "completeness", "gaps", "anomalies", "spread_by_hour", "clock_skew", "receipt_offsets"):
+        pd.testing.assert_frame_equal(getattr(alone, field), getattr(r, field))
+    assert alone.labels.empty and alone.label_agreement["n"].sum() == 0 and len(alone.label_agreement) == 3
+    assert alone.notes[:-1] == r.notes[:-1] and alone.notes[-1].startswith("label flips: not assessed")
+
+
+def test_the_result_holds_read_only_mappings(sim_result: QualityResult) -> None:
+    r = sim_result
+    for mapping in (r.counts, r.skew_curves, r.clock_offsets):
+        with pytest.raises(TypeError):
+            mapping["x"] = 0  # type: ignore[index]
+    assert r.clock_offsets is r.clock_offsets  # cached on the result
+    assert dict(r.clock_offsets) == {"chainlink-data-streams": pd.Timedelta(0),
+                                     "chainlink-polygon-aggregator": pd.Timedelta(0),
+                                     "polymarket": pd.Timedelta(0)}
