@@ -26,20 +26,24 @@ Figures of a result: :mod:`pmresearch.reports.model_a_report`
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from pmresearch._progress import progress as progress_bar
+from pmresearch._summary import Summary, SummaryMixin
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.config import ConfigError, param
 from pmresearch.labels import DecisionSchedule, decision_rows_from_frames
 from pmresearch.models import ModelA, VolForecasts, default_forecasters, model_a_variant, walk_forward_vol
-from pmresearch.pricing import bipower_vol, fit_merton, range_vol, realized_vol, yang_zhang_vol
-from pmresearch.pricing.jumps import MertonFit
+from pmresearch.pricing import JumpLaw, bipower_vol, fit_merton, range_vol, realized_vol, yang_zhang_vol
+from pmresearch.pricing.jumps import MertonFit, check_alpha
 from pmresearch.simulate import World, WorldParams, simulate
+from pmresearch.simulate.process import jump_law
 
 __all__ = [
     "BENCHMARK",
@@ -239,12 +243,10 @@ def forecast_vol(world: World, cfg: ModelAConfig) -> VolForecasts:
 def true_expected_variance(world: World) -> pd.Series:
     """The true expected log-return variance of each 15-minute window, indexed by its start:
     ``sigma^2 T + lam T (mu_j^2 + sigma_j^2)`` with ``T`` the window in years (diffusion plus the
-    jump law's expected contribution)."""
-    c = world.config
+    jump law's expected contribution, :attr:`pmresearch.pricing.JumpLaw.second_moment`)."""
+    law = jump_law(world.config)
     horizon = WINDOW_S / SECONDS_PER_YEAR
-    lam = c.jumps_per_day * 365.0
-    var = world.truth["sigma"].to_numpy(dtype=np.float64) ** 2 * horizon + lam * horizon * (
-        c.jump_mean**2 + c.jump_sd**2)
+    var = world.truth["sigma"].to_numpy(dtype=np.float64) ** 2 * horizon + law.lam * horizon * law.second_moment
     return pd.Series(var, index=pd.DatetimeIndex(world.truth["window_start"]), name="true_variance")
 
 
@@ -297,20 +299,24 @@ def fit_jumps(world: World) -> MertonFit:
     return fit_merton(r, 1.0)
 
 
-def jump_table(fit: MertonFit, world: World) -> pd.DataFrame:
-    """The MLE's estimates and 95% intervals beside the simulator's law, and whether they cover it.
+def jump_table(fit: MertonFit, world: World, alpha: float = 0.05) -> pd.DataFrame:
+    """The MLE's estimates and ``1 - alpha`` intervals (95% by default) beside the simulator's law, and
+    whether they cover it.
 
     The truth of ``sigma`` is the median true window sigma (the returns are rescaled to the median
-    window vol); ``lam`` also shows the jumps that actually happened, per year.
+    window vol); ``lam`` also shows the jumps that actually happened, per year (``attrs["realized_lam"]``);
+    ``attrs["alpha"]`` is the intervals' ``alpha``.
     """
     c = world.config
+    law = jump_law(c)
     days = len(world.truth) * WINDOW_S / 86400.0
-    truth = {"mu": c.drift, "sigma": float(world.truth["sigma"].median()), "lam": c.jumps_per_day * 365.0,
-             "mu_j": c.jump_mean, "sigma_j": c.jump_sd}
-    s = fit.summary()
+    truth = {"mu": c.drift, "sigma": float(world.truth["sigma"].median()), "lam": law.lam,
+             "mu_j": law.mu_j, "sigma_j": law.sigma_j}
+    s = fit.summary(alpha)["estimates"]
     out = pd.DataFrame({"estimate": s["estimate"], "std_error": s["std_error"], "lower": s["lower"],
                         "upper": s["upper"], "truth": pd.Series(truth)})
     out["covered"] = (out["lower"] <= out["truth"]) & (out["truth"] <= out["upper"])
+    out.attrs["alpha"] = check_alpha(alpha)
     out.attrs["jumps_in_sample"] = int(world.truth["jump_steps"].sum())
     out.attrs["realized_lam"] = float(world.truth["jump_steps"].sum()) / days * 365.0
     return out
@@ -346,18 +352,16 @@ def model_a_models(fit: MertonFit, world: World, vol_columns: list[str]) -> dict
     diffusion vol, no jumps) and ``merton_true`` (true vol and true jump law: the simulator's model
     up to the risk-neutral drift and the oracle noise).
     """
-    c = world.config
     models = {
         "bs_hv": model_a_variant("bs_hv", hv_column="vol__hv_1h_15m"),
         "bs_garch": model_a_variant("bs_garch", garch_column="vol__garch_15m"),
-        "merton_garch": model_a_variant("merton_garch", garch_column="vol__garch_15m", jumps=fit),
+        "merton_garch": model_a_variant("merton_garch", garch_column="vol__garch_15m", jumps=JumpLaw.from_fit(fit)),
     }
     for name in ("har", "xgboost"):
         if f"vol__{name}_15m" in vol_columns:
             models[f"bs_{name}"] = ModelA("bs", f"vol__{name}_15m")
     models["bs_true_sigma"] = ModelA("bs", "true_sigma")
-    models["merton_true"] = ModelA("merton", "true_sigma", lam=c.jumps_per_day * 365.0, mu_j=c.jump_mean,
-                                   sigma_j=c.jump_sd, vol_is_total=False)
+    models["merton_true"] = ModelA("merton", "true_sigma", jumps=jump_law(world.config), vol_is_total=False)
     return models
 
 
@@ -408,8 +412,9 @@ def score_models(rows: pd.DataFrame, models: dict[str, ModelA], clip: float = 1e
 
 
 @dataclass(frozen=True)
-class ModelAResult:
-    """Everything ``notebooks/06_model_a.ipynb`` shows, immutable.
+class ModelAResult(SummaryMixin):
+    """Everything ``notebooks/06_model_a.ipynb`` shows, immutable (``models`` and ``timings`` are read-only
+    mappings).
 
     Attributes
     ----------
@@ -431,13 +436,13 @@ class ModelAResult:
         The MLE beside the simulator's jump law (:func:`jump_table`).
     rows : DataFrame
         The decision rows with the truth and the forecasts (:func:`decision_frame`).
-    models : dict of str to ModelA
+    models : mapping of str to ModelA
         The scored Model A variants and references (:func:`model_a_models`).
     scores : DataFrame
         Log loss, Brier and gaps to the truth per predictor (:func:`score_models`).
     probs : DataFrame
         The scored rows' probabilities per predictor.
-    timings : dict of str to float
+    timings : mapping of str to float
         Wall time of each step, seconds.
     """
 
@@ -450,10 +455,14 @@ class ModelAResult:
     jump_fit: MertonFit = field(repr=False)
     jumps: pd.DataFrame = field(repr=False)
     rows: pd.DataFrame = field(repr=False)
-    models: dict[str, ModelA] = field(repr=False)
+    models: Mapping[str, ModelA] = field(repr=False)
     scores: pd.DataFrame = field(repr=False)
     probs: pd.DataFrame = field(repr=False)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", MappingProxyType(dict(self.models)))
+        object.__setattr__(self, "timings", MappingProxyType({str(k): float(v) for k, v in self.timings.items()}))
 
     @property
     def benchmark(self) -> str:
@@ -509,12 +518,17 @@ class ModelAResult:
         out["scores"] = {str(k): {str(c): _at(scores, k, c) for c in scores.columns} for k in scores.index}
         return out
 
-    def summary(self) -> pd.DataFrame:
-        """The score table of Model A, the market mid and the truth (:attr:`scores`)."""
-        return self.scores
-
-    def _repr_html_(self) -> str:
-        return str(self.scores.to_html(float_format=lambda v: f"{v:.4f}"))
+    def summary(self) -> Summary:
+        """Table ``scores`` (:attr:`scores`: log loss, Brier and gaps to the truth of Model A, the market mid
+        and the truth), table ``jumps`` (:attr:`jumps`: the jump MLE beside the simulator's law) and table
+        ``world`` (:meth:`world_summary`); notes: rows scored and the best Model A variant."""
+        scores = self.scores
+        notes = (f"{scores.attrs.get('rows', len(self.probs)):,} decision rows in {scores.attrs.get('windows', '?')} "
+                 f"windows of {self.config.preset} ({self.config.days:g} days, seed {self.config.seed})",
+                 f"best Model A variant by log loss: {self.best_model_a()} (references left out: "
+                 f"{', '.join(REFERENCES)})")
+        return Summary("Model A against the ground truth",
+                       (("scores", scores), ("jumps", self.jumps), ("world", self.world_summary())), notes)
 
 
 #: The experiment's result under its generic name.

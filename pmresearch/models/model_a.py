@@ -1,6 +1,7 @@
 """Model A: the theoretical digital-option probability as a scikit-learn classifier.
 
-``ModelA`` turns the contract state ``(S_t, K, tau, vol forecast)`` and jump parameters into
+``ModelA`` turns the contract state ``(S_t, K, tau, vol forecast)`` and a jump law
+(:class:`pmresearch.pricing.JumpLaw`) into
 ``P(up) = P(S_T >= K)`` with :func:`pmresearch.pricing.digital_bs` or
 :func:`pmresearch.pricing.digital_merton`. It has the classifier contract (``fit``/``predict_proba``/
 ``predict``/``get_params``, ``classes_ = [0, 1]``, no work in ``__init__``), so it is calibrated
@@ -18,7 +19,8 @@ that order.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import warnings
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -29,10 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import FloatArray, IntArray
-from pmresearch.pricing import digital_bs, digital_merton
-
-if TYPE_CHECKING:
-    from pmresearch.pricing.jumps import MertonFit
+from pmresearch.pricing import JumpLaw, MertonFit, digital_bs, digital_merton
 
 __all__ = ["MODEL_A_VARIANTS", "ModelA", "model_a_variant"]
 
@@ -49,14 +48,17 @@ class ModelA(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Black-Scholes ``N(d2)`` or the Merton (1976) Poisson mixture.
     vol_column, spot_column, strike_column, tau_column : str
         Column names read from a DataFrame ``X``; ``tau_column`` is in seconds, the vol annualized.
-    lam : float
-        Jump intensity per year (365 days) for ``pricer="merton"``.
-    mu_j, sigma_j : float
-        Mean and sd of one log-jump.
+    jumps : JumpLaw, optional
+        The jump law for ``pricer="merton"`` (``lam`` per year of 365 days, log-jumps
+        ``N(mu_j, sigma_j^2)``); ``None`` (default) is :meth:`JumpLaw.none` (no jumps).
     vol_is_total : bool
         With ``pricer="merton"``, treat the vol input as *total* volatility (a GARCH or realized
         forecast includes jumps) and price with the diffusion part
         ``sigma_d^2 = max(sigma^2 - lam (mu_j^2 + sigma_j^2), (0.05 sigma)^2)``.
+    lam, mu_j, sigma_j : float, optional
+        Deprecated: the jump law's fields one by one. Given, ``fit`` and ``prob_up`` emit a
+        ``DeprecationWarning`` and price with ``JumpLaw(lam, mu_j, sigma_j)`` (missing fields 0); they
+        cannot be combined with ``jumps``. Pass ``jumps=JumpLaw(lam, mu_j, sigma_j)`` instead.
     vol_mult : float
         Multiplier applied to the vol input (1 = as given).
     r : float
@@ -81,39 +83,47 @@ class ModelA(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         spot_column: str = "spot",
         strike_column: str = "strike",
         tau_column: str = "tau_s",
-        lam: float = 0.0,
-        mu_j: float = 0.0,
-        sigma_j: float = 0.0,
+        jumps: JumpLaw | None = None,
         vol_is_total: bool = True,
         vol_mult: float = 1.0,
         r: float = 0.0,
         clip: float = 1e-6,
+        lam: float | None = None,
+        mu_j: float | None = None,
+        sigma_j: float | None = None,
     ) -> None:
         self.pricer = pricer
         self.vol_column = vol_column
         self.spot_column = spot_column
         self.strike_column = strike_column
         self.tau_column = tau_column
-        self.lam = lam
-        self.mu_j = mu_j
-        self.sigma_j = sigma_j
+        self.jumps = jumps
         self.vol_is_total = vol_is_total
         self.vol_mult = vol_mult
         self.r = r
         self.clip = clip
+        self.lam = lam
+        self.mu_j = mu_j
+        self.sigma_j = sigma_j
 
     # ---- helpers ---------------------------------------------------------------------------------
 
-    def _check_params(self) -> None:
+    def _check_params(self) -> JumpLaw:
+        """Validate the parameters; return the jump law (warning when it came from the deprecated keywords)."""
         if self.pricer not in ("bs", "merton"):
             raise ValueError(f"ModelA: pricer must be 'bs' or 'merton', got {self.pricer!r}")
-        if not (self.lam >= 0 and self.sigma_j >= 0 and np.isfinite(self.mu_j)):
-            raise ValueError(f"ModelA: need lam >= 0, sigma_j >= 0, finite mu_j; got {self.lam}, {self.sigma_j}, "
-                             f"{self.mu_j}")
+        law = _jump_law("ModelA", self.jumps, self.lam, self.mu_j, self.sigma_j, warn_stacklevel=4)  # caller of fit
         if not self.vol_mult > 0:
             raise ValueError(f"ModelA: vol_mult must be > 0, got {self.vol_mult}")
         if not 0 <= self.clip < 0.5:
             raise ValueError(f"ModelA: clip must be in [0, 0.5), got {self.clip}")
+        return law
+
+    @property
+    def jump_law(self) -> JumpLaw:
+        """The jump law priced with: ``jumps``, :meth:`JumpLaw.none` when it is ``None``, or the law of the
+        deprecated ``lam``/``mu_j``/``sigma_j``."""
+        return _jump_law("ModelA", self.jumps, self.lam, self.mu_j, self.sigma_j, warn_stacklevel=None)
 
     @property
     def _columns(self) -> list[str]:
@@ -183,7 +193,7 @@ class ModelA(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def prob_up(self, X: Any) -> FloatArray:
         """``P(S_T >= K)`` per row (clipped to ``[clip, 1 - clip]``)."""
         check_is_fitted(self, "classes_")
-        self._check_params()
+        law = self._check_params()
         m = self._inputs(X, reset=False)
         spot, strike, tau = m[:, 0], m[:, 1], m[:, 2] / SECONDS_PER_YEAR
         sigma = m[:, 3] * self.vol_mult
@@ -191,9 +201,8 @@ class ModelA(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             p = digital_bs(spot, strike, tau, sigma, self.r)
         else:
             if self.vol_is_total:
-                jump_var = self.lam * (self.mu_j**2 + self.sigma_j**2)
-                sigma = np.sqrt(np.maximum(sigma**2 - jump_var, (0.05 * sigma) ** 2))
-            p = digital_merton(spot, strike, tau, sigma, self.lam, self.mu_j, self.sigma_j, self.r)
+                sigma = np.sqrt(np.maximum(sigma**2 - law.annual_variance, (0.05 * sigma) ** 2))
+            p = digital_merton(spot, strike, tau, sigma, law.lam, law.mu_j, law.sigma_j, self.r)
         return np.asarray(np.clip(p, self.clip, 1.0 - self.clip), dtype=np.float64)
 
     def predict_proba(self, X: Any) -> FloatArray:
@@ -214,15 +223,36 @@ class ModelA(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return tags
 
 
+def _jump_law(owner: str, jumps: Any, lam: float | None, mu_j: float | None, sigma_j: float | None, *,
+              warn_stacklevel: int | None) -> JumpLaw:
+    """The :class:`JumpLaw` of ``jumps`` or of the deprecated one-by-one keywords (missing fields 0), with a
+    ``DeprecationWarning`` pointing ``warn_stacklevel`` frames up when those keywords are used (None: silent)."""
+    legacy = {k: v for k, v in (("lam", lam), ("mu_j", mu_j), ("sigma_j", sigma_j)) if v is not None}
+    if legacy:
+        if jumps is not None:
+            raise TypeError(f"{owner}: give the jump law once: jumps=JumpLaw(...) or the deprecated "
+                            f"{sorted(legacy)}, not both")
+        if warn_stacklevel is not None:
+            warnings.warn(f"{owner}: lam=, mu_j=, sigma_j= are deprecated; pass jumps=JumpLaw(lam, mu_j, sigma_j)",
+                          DeprecationWarning, stacklevel=warn_stacklevel)
+        return JumpLaw(**legacy)
+    if jumps is None:
+        return JumpLaw.none()
+    if not isinstance(jumps, JumpLaw):
+        raise TypeError(f"{owner}: jumps must be a JumpLaw or None, got {type(jumps).__name__} "
+                        "(JumpLaw.from_fit(fit) turns a fit_merton result into one)")
+    return jumps
+
+
 def model_a_variant(
     name: str,
     *,
     hv_column: str = "vol__rv_1m_60m",
     garch_column: str = "vol__garch_15m",
-    lam: float = 0.0,
-    mu_j: float = 0.0,
-    sigma_j: float = 0.0,
-    jumps: MertonFit | None = None,
+    jumps: JumpLaw | MertonFit | None = None,
+    lam: float | None = None,
+    mu_j: float | None = None,
+    sigma_j: float | None = None,
 ) -> ModelA:
     """One of the named Model A variants.
 
@@ -232,19 +262,18 @@ def model_a_variant(
     hv_column, garch_column : str
         Columns of the decision rows holding the trailing realized vol and the GARCH forecast
         (annualized; e.g. from :meth:`pmresearch.models.vol_forecast.VolForecasts.asof`).
-    lam, mu_j, sigma_j : float
-        Jump parameters (per year; log-jump mean and sd) for ``merton_garch``.
-    jumps : MertonFit, optional
-        A :func:`pmresearch.pricing.jumps.fit_merton` result; its ``lam``, ``mu_j``, ``sigma_j``
-        override the floats.
+    jumps : JumpLaw or MertonFit, optional
+        The jump law of ``merton_garch`` (a :func:`pmresearch.pricing.jumps.fit_merton` result gives its
+        fitted law, :meth:`JumpLaw.from_fit`); default no jumps.
+    lam, mu_j, sigma_j : float, optional
+        Deprecated (a ``DeprecationWarning``): the jump law's fields one by one; not combined with ``jumps``.
     """
-    if jumps is not None:
-        params = jumps.params
-        lam, mu_j, sigma_j = float(params["lam"]), float(params["mu_j"]), float(params["sigma_j"])
+    law = _jump_law("model_a_variant", JumpLaw.from_fit(jumps) if isinstance(jumps, MertonFit) else jumps,
+                    lam, mu_j, sigma_j, warn_stacklevel=3)
     if name == "bs_hv":
         return ModelA("bs", hv_column)
     if name == "bs_garch":
         return ModelA("bs", garch_column)
     if name == "merton_garch":
-        return ModelA("merton", garch_column, lam=lam, mu_j=mu_j, sigma_j=sigma_j)
+        return ModelA("merton", garch_column, jumps=None if law == JumpLaw.none() else law)
     raise ValueError(f"unknown Model A variant {name!r}; choose one of {list(MODEL_A_VARIANTS)}")

@@ -38,6 +38,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -45,6 +46,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.signal import lfilter
 
+from pmresearch._summary import Summary, SummaryMixin, summary_table
 from pmresearch._time import ensure_utc
 from pmresearch._typing import FloatArray
 from pmresearch.data.knowledge import knowledge_time
@@ -254,7 +256,7 @@ class HVForecaster:
 
 
 @dataclass(frozen=True)
-class GarchFit:
+class GarchFit(SummaryMixin):
     """GARCH-family parameters in *return units* (not the optimizer's scaled units).
 
     Attributes
@@ -282,6 +284,16 @@ class GarchFit:
     def persistence(self) -> float:
         """``alpha + beta + gamma / 2`` (symmetric innovations: ``P(z < 0) = 1/2``)."""
         return self.alpha + self.beta + 0.5 * self.gamma
+
+    def summary(self) -> Summary:
+        """Table ``parameters`` (omega, alpha, gamma, beta, nu, persistence, backcast) and a convergence note."""
+        params = {"omega": self.omega, "alpha": self.alpha, "gamma": self.gamma, "beta": self.beta,
+                  "nu": np.nan if self.nu is None else self.nu, "persistence": self.persistence,
+                  "backcast": self.backcast}
+        notes = ["s2_t = omega + (alpha + gamma 1{r_{t-1} < 0}) r_{t-1}^2 + beta s2_{t-1}, in return units; "
+                 + ("normal innovations" if self.nu is None else "Student-t innovations (nu degrees of freedom)"),
+                 "converged" if self.converged else "the optimizer did not converge: treat the parameters with care"]
+        return summary_table("GARCH fit", {"parameters": pd.Series(params, name="value", dtype=np.float64)}, notes)
 
 
 def garch_filter(
@@ -606,7 +618,7 @@ class WalkForward:
 
 
 @dataclass(frozen=True)
-class ForecastComparison:
+class ForecastComparison(SummaryMixin):
     """QLIKE and MSE of each forecaster and Diebold-Mariano tests against a benchmark.
 
     ``table`` has one row per forecaster: ``n``, ``qlike``, ``mse``, and for each loss the HLN-corrected
@@ -618,16 +630,15 @@ class ForecastComparison:
     benchmark: str
     h: int
 
-    def summary(self) -> pd.DataFrame:
-        """The comparison table."""
-        return self.table
-
-    def _repr_html_(self) -> str:
-        return f"<p>Benchmark: {self.benchmark}, DM horizon h = {self.h}</p>" + str(self.table.to_html())
+    def summary(self) -> Summary:
+        """Table ``comparison`` (:attr:`table`); notes: the benchmark and the DM horizon."""
+        return Summary("Volatility forecast comparison", (("comparison", self.table),),
+                       (f"benchmark: {self.benchmark}; Diebold-Mariano (HLN-corrected) horizon h = {self.h}",
+                        "dm_* < 0: the model's loss is below the benchmark's; p_* two-sided"))
 
 
 @dataclass(frozen=True)
-class VolForecasts:
+class VolForecasts(SummaryMixin):
     """Walk-forward variance forecasts per state (see :func:`walk_forward_vol`).
 
     Attributes
@@ -648,7 +659,8 @@ class VolForecasts:
     horizon_s: float
     fit_times: pd.DatetimeIndex
 
-    def summary(self) -> pd.DataFrame:
+    @cached_property
+    def forecaster_table(self) -> pd.DataFrame:
         """Per forecaster: states forecast, mean and median annualized vol forecast, and the same for
         the realized proxy (over the states where the forecaster and the proxy exist)."""
         vol = self.vol()
@@ -661,9 +673,12 @@ class VolForecasts:
                          "refits": len(self.fit_times)}
         return pd.DataFrame(rows).T
 
-    def _repr_html_(self) -> str:
-        return (f"<p>Walk-forward vol forecasts, horizon {self.horizon_s / 60:g} min, {len(self.variance)} states</p>"
-                + str(self.summary().to_html(float_format=lambda v: f"{v:.4g}")))
+    def summary(self) -> Summary:
+        """Table ``forecasters`` (:attr:`forecaster_table`); notes: horizon, states and refits."""
+        return Summary("Walk-forward volatility forecasts", (("forecasters", self.forecaster_table),),
+                       (f"horizon {self.horizon_s / 60:g} min, {len(self.variance)} states, "
+                        f"{len(self.fit_times)} refits",
+                        "vols annualized on the 24/7 year; realized_mean_vol: the realized proxy over the same states"))
 
     def vol(self) -> pd.DataFrame:
         """Forecasts as annualized volatilities (24/7 year: ``sqrt(var x SECONDS_PER_YEAR / horizon_s)``,

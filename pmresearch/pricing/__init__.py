@@ -16,6 +16,7 @@ from pmresearch.pricing.digital import (
 )
 from pmresearch.pricing.jumps import (
     BNSJumpTest,
+    JumpLaw,
     MertonFit,
     bns_jump_test,
     fit_merton,
@@ -41,6 +42,7 @@ from pmresearch.pricing.vol import (
 __all__ = [
     "BNSJumpTest",
     "JumpClass",
+    "JumpLaw",
     "MertonFit",
     "annualize",
     "bipower_variation",

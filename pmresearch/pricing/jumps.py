@@ -13,28 +13,146 @@ delta method for the transformed parameters.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, special, stats
 
+from pmresearch._summary import Summary, SummaryMixin, summary_table
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import BoolArray, FloatArray
 from pmresearch.pricing.poisson import poisson_weights
 from pmresearch.pricing.vol import bipower_variation
 
-__all__ = ["BNSJumpTest", "MertonFit", "bns_jump_test", "fit_merton", "lee_mykland_jumps", "merton_loglik"]
+__all__ = ["BNSJumpTest", "JumpLaw", "MertonFit", "bns_jump_test", "fit_merton", "lee_mykland_jumps", "merton_loglik"]
 
 _MU1 = float(np.sqrt(2.0 / np.pi))
 _MU43 = float(2.0 ** (2.0 / 3.0) * special.gamma(7.0 / 6.0) / special.gamma(0.5))
 
 
+def _real(owner: str, name: str, value: Any) -> float:
+    """``value`` as a float, refusing booleans, strings and other non-numbers with a message naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def check_alpha(alpha: Any) -> float:
+    """``alpha`` as a float strictly between 0 and 1 (the level of a test, or 1 - the coverage of an interval)."""
+    a = _real("alpha", "alpha", alpha)
+    if not 0.0 < a < 1.0:
+        raise ValueError(f"alpha must be strictly between 0 and 1 (0.05 for 95% intervals), got {alpha!r}")
+    return a
+
+
 @dataclass(frozen=True)
-class BNSJumpTest:
+class JumpLaw:
+    """Merton's (1976) jump law of ``ln S``: compound Poisson jumps, ``lam`` a year, each ``N(mu_j, sigma_j^2)``.
+
+    One object for the three jump parameters that :class:`pmresearch.models.ModelA`,
+    :func:`pmresearch.models.model_a_variant`, the simulator's process and the Model A experiment pass
+    around; :func:`pmresearch.pricing.digital_merton` takes its fields
+    (``digital_merton(S, K, tau, sigma, law.lam, law.mu_j, law.sigma_j)``).
+
+    Parameters
+    ----------
+    lam : float
+        Jump intensity, jumps per year of the 24/7 year (``SECONDS_PER_YEAR``, 365 days); >= 0 and finite.
+    mu_j : float
+        Mean of one log-jump; finite.
+    sigma_j : float
+        Standard deviation of one log-jump; >= 0 and finite.
+
+    Raises
+    ------
+    TypeError
+        A field is not a real number (a string, a boolean, None).
+    ValueError
+        A field is out of its bounds (negative or non-finite ``lam`` or ``sigma_j``, non-finite ``mu_j``).
+
+    Examples
+    --------
+    >>> law = JumpLaw.from_daily(4.0, mu_j=0.0, sigma_j=0.003)
+    >>> law.lam, law.jumps_per_day
+    (1460.0, 4.0)
+    >>> JumpLaw.none().has_jumps
+    False
+    """
+
+    lam: float = 0.0
+    mu_j: float = 0.0
+    sigma_j: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("lam", "mu_j", "sigma_j"):
+            object.__setattr__(self, name, _real("JumpLaw", name, getattr(self, name)))
+        if not 0.0 <= self.lam < math.inf:
+            raise ValueError(f"JumpLaw: lam (jumps per year) must be >= 0 and finite, got {self.lam!r}")
+        if not math.isfinite(self.mu_j):
+            raise ValueError(f"JumpLaw: mu_j (mean log-jump) must be finite, got {self.mu_j!r}")
+        if not 0.0 <= self.sigma_j < math.inf:
+            raise ValueError(f"JumpLaw: sigma_j (sd of a log-jump) must be >= 0 and finite, got {self.sigma_j!r}")
+
+    @classmethod
+    def none(cls) -> JumpLaw:
+        """No jumps (``lam = 0``): Merton pricing equals Black-Scholes."""
+        return cls(0.0, 0.0, 0.0)
+
+    @classmethod
+    def from_daily(cls, jumps_per_day: float, mu_j: float = 0.0, sigma_j: float = 0.0) -> JumpLaw:
+        """The law with ``jumps_per_day`` jumps a day (``lam = 365 jumps_per_day``)."""
+        return cls(_real("JumpLaw", "jumps_per_day", jumps_per_day) * 365.0, mu_j, sigma_j)
+
+    @classmethod
+    def from_fit(cls, fit: MertonFit) -> JumpLaw:
+        """The fitted jump law of a :func:`fit_merton` result (its ``lam``, ``mu_j``, ``sigma_j`` estimates)."""
+        p = fit.params
+        return cls(float(p["lam"]), float(p["mu_j"]), float(p["sigma_j"]))
+
+    @property
+    def has_jumps(self) -> bool:
+        """``lam > 0``."""
+        return self.lam > 0.0
+
+    @property
+    def jumps_per_day(self) -> float:
+        """Jump intensity per day (``lam / 365``)."""
+        return self.lam / 365.0
+
+    @property
+    def kappa(self) -> float:
+        """Mean relative jump size ``E[e^J] - 1 = exp(mu_j + sigma_j^2 / 2) - 1`` (the compensator's factor)."""
+        return math.expm1(self.mu_j + 0.5 * self.sigma_j**2)
+
+    @property
+    def second_moment(self) -> float:
+        """``E[J^2] = mu_j^2 + sigma_j^2`` of one log-jump."""
+        return self.mu_j**2 + self.sigma_j**2
+
+    @property
+    def annual_variance(self) -> float:
+        """Variance the jumps add to ``ln S`` per year: ``lam E[J^2] = lam (mu_j^2 + sigma_j^2)``."""
+        return self.lam * self.second_moment
+
+    def count_mean(self, tau: npt.ArrayLike) -> FloatArray:
+        """Expected number of jumps ``lam tau`` over ``tau`` years."""
+        return np.asarray(self.lam * np.asarray(tau, dtype=np.float64), dtype=np.float64)
+
+    def jump_class(self, tau: npt.ArrayLike) -> tuple[FloatArray, float, float]:
+        """``(lam tau, mu_j, sigma_j^2)``: the jump class of
+        :func:`pmresearch.pricing.gaussian_jump_up_probability` over ``tau`` years."""
+        return self.count_mean(tau), self.mu_j, self.sigma_j**2
+
+
+@dataclass(frozen=True)
+class BNSJumpTest(SummaryMixin):
     """Result of the Barndorff-Nielsen-Shephard ratio jump test (one value per window)."""
 
     z: FloatArray
@@ -45,7 +163,17 @@ class BNSJumpTest:
 
     def reject(self, alpha: float = 0.05) -> BoolArray:
         """Windows where the one-sided test rejects "no jump" at level ``alpha``."""
-        return np.asarray(self.pvalue < alpha, dtype=np.bool_)
+        return np.asarray(self.pvalue < check_alpha(alpha), dtype=np.bool_)
+
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Windows tested, windows rejected at ``alpha``, and the mean statistic and relative jump."""
+        rejected = self.reject(alpha)
+        table = {"windows": int(np.size(self.z)), f"rejected at {alpha:g}": int(np.sum(rejected)),
+                 "mean z": float(np.mean(self.z)) if np.size(self.z) else np.nan,
+                 "mean relative jump (RV - BV) / RV": float(np.mean(self.relative_jump)) if np.size(self.z)
+                 else np.nan}
+        return summary_table("Barndorff-Nielsen-Shephard jump test", {"test": table},
+                             ("z is asymptotically N(0, 1) without jumps; p-values are one-sided (large z: jumps)",))
 
 
 def bns_jump_test(returns: npt.ArrayLike, *, axis: int = -1) -> BNSJumpTest:
@@ -128,12 +256,15 @@ def merton_loglik(
     return float(np.sum(special.logsumexp(comp, axis=0)))
 
 
+_LOG_SCALE = ("sigma", "lam", "sigma_j")
+
+
 @dataclass(frozen=True)
-class MertonFit:
+class MertonFit(SummaryMixin):
     """Maximum-likelihood Merton jump-diffusion parameters with standard errors.
 
     Parameters are annualized on the 24/7 year: ``mu`` (diffusion log drift), ``sigma``, ``lam``
-    (jumps per year), and the log-jump law ``N(mu_j, sigma_j^2)``.
+    (jumps per year), and the log-jump law ``N(mu_j, sigma_j^2)`` (:attr:`jumps`).
     """
 
     params: pd.Series
@@ -144,21 +275,34 @@ class MertonFit:
     dt_years: float
     converged: bool
 
-    @cached_property
-    def conf_int(self) -> pd.DataFrame:
-        """95% Wald intervals; ``sigma``, ``lam``, ``sigma_j`` are built on the log scale (always
-        positive), the others on the natural scale."""
-        z = float(stats.norm.ppf(0.975))
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald intervals of coverage ``1 - alpha`` (columns ``lower``, ``upper``, one row per parameter).
+
+        With ``z = Phi^-1(1 - alpha / 2)``: ``sigma``, ``lam``, ``sigma_j`` are built on the log scale
+        (``p exp(-+ z se / p)``, the delta-method interval of ``log p`` mapped back: always positive), the
+        others on the natural scale (``p -+ z se``).
+
+        Raises
+        ------
+        ValueError
+            If ``alpha`` is not strictly between 0 and 1.
+        """
+        z = float(stats.norm.ppf(1.0 - check_alpha(alpha) / 2.0))
         rows = {}
         for name in _NAMES:
             p, se = float(self.params[name]), float(self.std_errors[name])
-            if name in ("sigma", "lam", "sigma_j") and p > 0:
+            if name in _LOG_SCALE and p > 0:
                 rows[name] = (p * np.exp(-z * se / p), p * np.exp(z * se / p))
             else:
                 rows[name] = (p - z * se, p + z * se)
         return pd.DataFrame(rows, index=["lower", "upper"]).T
 
-    @property
+    @cached_property
+    def jumps(self) -> JumpLaw:
+        """The fitted jump law (``lam``, ``mu_j``, ``sigma_j``), for :class:`pmresearch.models.ModelA`."""
+        return JumpLaw.from_fit(self)
+
+    @cached_property
     def pricing_mu(self) -> float:
         """The ``mu`` argument of :func:`~pmresearch.pricing.digital_merton` that reproduces the fitted
         real-world law: ``mu + lam kappa + sigma^2 / 2`` with ``kappa = exp(mu_j + sigma_j^2 / 2) - 1``
@@ -168,18 +312,26 @@ class MertonFit:
         kappa = float(np.expm1(p["mu_j"] + 0.5 * p["sigma_j"] ** 2))
         return float(p["mu"] + p["lam"] * kappa + 0.5 * p["sigma"] ** 2)
 
-    @property
+    @cached_property
     def jumps_per_day(self) -> float:
         """Jump intensity per day."""
         return float(self.params["lam"]) / 365.0
 
-    def summary(self) -> pd.DataFrame:
-        """Estimates, standard errors and 95% intervals."""
-        out = pd.DataFrame({"estimate": self.params, "std_error": self.std_errors})
-        return out.join(self.conf_int)
-
-    def _repr_html_(self) -> str:
-        return str(self.summary().to_html(float_format=lambda v: f"{v:.6g}"))
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Estimates, standard errors and ``1 - alpha`` Wald intervals (table ``estimates``: columns
+        ``estimate``, ``std_error``, ``lower``, ``upper``), and the fit (table ``fit``: log-likelihood,
+        observations, seconds per return, convergence)."""
+        est = pd.DataFrame({"estimate": self.params, "std_error": self.std_errors}).join(self.conf_int(alpha))
+        fit = {"log-likelihood": float(self.loglik), "observations": int(self.n_obs),
+               "seconds per return": float(self.dt_years * SECONDS_PER_YEAR), "jumps per day": self.jumps_per_day,
+               "converged": bool(self.converged)}
+        notes = [f"{100.0 * (1.0 - alpha):g}% Wald intervals from the inverse observed information; sigma, lam and "
+                 "sigma_j on the log scale (always positive)",
+                 "annualized on the 24/7 year (365 days): mu is the diffusion's log drift, lam jumps per year, "
+                 "log-jumps N(mu_j, sigma_j^2)"]
+        if not self.converged:
+            notes.append("the optimizer did not report convergence: the estimates and standard errors are suspect")
+        return summary_table("Merton jump-diffusion: maximum likelihood", {"estimates": est, "fit": fit}, notes)
 
 
 def _hessian(fn: Callable[[FloatArray], float], x: FloatArray, h: FloatArray) -> FloatArray:

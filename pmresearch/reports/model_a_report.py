@@ -17,6 +17,7 @@ This module never imports :mod:`pmresearch.experiments`: what a figure needs fro
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pmresearch.models import VolForecasts
+from pmresearch.pricing import JumpLaw
 from pmresearch.simulate import World
 
 __all__ = [
@@ -35,6 +37,9 @@ __all__ = [
     "reliability_figure",
     "vol_timeline_figure",
 ]
+
+#: The rows of a jump table that are the jump law's fields (:class:`pmresearch.pricing.JumpLaw`).
+_JUMP_FIELDS = tuple(f.name for f in fields(JumpLaw))
 
 _LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
 
@@ -143,8 +148,14 @@ def forecast_figure(vf: VolForecasts, world: World, models: tuple[str, ...] = ("
 
 
 def jump_figure(table: pd.DataFrame) -> go.Figure:
-    """Estimate and 95% interval of the jump law's parameters (and sigma) with the truth marked."""
-    names = [n for n in ("lam", "mu_j", "sigma_j", "sigma") if n in table.index]
+    """Estimate and interval of the jump law's parameters (and sigma) with the truth marked.
+
+    ``table`` is ``ModelAResult.jumps`` (:func:`pmresearch.experiments.model_a.jump_table`): rows named by
+    the fields of :class:`pmresearch.pricing.JumpLaw` (and ``sigma``), columns ``estimate``, ``lower``,
+    ``upper``, ``truth``; the intervals' level is ``1 - table.attrs["alpha"]`` (95% when absent).
+    """
+    level = 100.0 * (1.0 - float(table.attrs.get("alpha", 0.05)))
+    names = [n for n in (*_JUMP_FIELDS, "sigma") if n in table.index]
     titles = {"lam": "jumps per year", "mu_j": "mean log-jump", "sigma_j": "sd of a log-jump",
               "sigma": "diffusion vol"}
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=[titles[n] for n in names], horizontal_spacing=0.08)
@@ -153,7 +164,7 @@ def jump_figure(table: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Scatter(x=[n], y=[r["estimate"]], mode="markers", marker={"size": 11, "color": "#1f77b4"},
                                  error_y={"type": "data", "symmetric": False, "array": [r["upper"] - r["estimate"]],
                                           "arrayminus": [r["estimate"] - r["lower"]]},
-                                 name="MLE and 95% interval", showlegend=i == 1), 1, i)
+                                 name=f"MLE and {level:g}% interval", showlegend=i == 1), 1, i)
         fig.add_trace(go.Scatter(x=[n], y=[r["truth"]], mode="markers",
                                  marker={"size": 13, "symbol": "diamond-open", "color": "black"},
                                  name="simulator truth", showlegend=i == 1), 1, i)

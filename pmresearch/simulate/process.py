@@ -20,13 +20,14 @@ import pandas as pd
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import FloatArray
-from pmresearch.pricing import digital_twap, gaussian_jump_up_probability
+from pmresearch.pricing import JumpLaw, digital_twap, gaussian_jump_up_probability
 from pmresearch.simulate.config import SimConfig
 
 __all__ = [
     "WINDOW_S",
     "draw_jump_counts",
     "draw_jumps",
+    "jump_law",
     "jump_rate_per_year",
     "log_increments",
     "true_prob_up",
@@ -37,9 +38,15 @@ __all__ = [
 WINDOW_S = 900
 
 
+def jump_law(cfg: SimConfig) -> JumpLaw:
+    """The world's jump law: ``cfg.jumps_per_day`` a day (``lam`` per year of 365 days), log-jumps
+    ``N(cfg.jump_mean, cfg.jump_sd^2)``."""
+    return JumpLaw.from_daily(cfg.jumps_per_day, cfg.jump_mean, cfg.jump_sd)
+
+
 def jump_rate_per_year(cfg: SimConfig) -> float:
-    """Jump intensity per year of 365 days."""
-    return cfg.jumps_per_day * 365.0
+    """Jump intensity per year of 365 days (``jump_law(cfg).lam``)."""
+    return jump_law(cfg).lam
 
 
 def window_vols(cfg: SimConfig, first_start: pd.Timestamp, n_windows: int, rng: np.random.Generator) -> FloatArray:
@@ -100,7 +107,8 @@ def log_increments(
     """
     dt = np.asarray(dt_s, dtype=np.float64) / SECONDS_PER_YEAR
     z = rng.standard_normal(size)
-    jumps = draw_jumps(rng, jump_rate_per_year(cfg) * dt, cfg.jump_mean, cfg.jump_sd, size)
+    law = jump_law(cfg)
+    jumps = draw_jumps(rng, law.count_mean(dt), law.mu_j, law.sigma_j, size)
     inc = cfg.drift * dt + np.asarray(sigma) * np.sqrt(dt) * z + jumps
     return np.asarray(inc, dtype=np.float64), z, jumps
 
@@ -125,16 +133,17 @@ def true_prob_up(
     added). TWAP settlement uses :func:`pmresearch.pricing.digital_twap` (``log_known_sum`` is the sum
     of ``ln O`` over the average's ticks already stamped).
     """
-    lam = jump_rate_per_year(cfg) if include_jumps else 0.0
+    law = jump_law(cfg)
+    lam = law.lam if include_jumps else 0.0
     noise = cfg.oracle_noise_bps * 1e-4
     if twap_lookback_s > 0:
         return digital_twap(
             log_known_sum, spot, strike, tau_s, sigma, twap_lookback_s,
-            drift=cfg.drift, lam=lam, mu_j=cfg.jump_mean, sigma_j=cfg.jump_sd, noise_sd=noise,
+            drift=cfg.drift, lam=lam, mu_j=law.mu_j, sigma_j=law.sigma_j, noise_sd=noise,
         )
     tau = np.asarray(tau_s, dtype=np.float64) / SECONDS_PER_YEAR
     s = np.asarray(sigma, dtype=np.float64)
     mean = np.log(np.asarray(spot, dtype=np.float64) / np.asarray(strike, dtype=np.float64)) + cfg.drift * tau
     var = s * s * tau + noise * noise
-    jumps = [(lam * tau, cfg.jump_mean, cfg.jump_sd**2)] if lam > 0 else []
+    jumps = [law.jump_class(tau)] if lam > 0 else []
     return gaussian_jump_up_probability(mean, var, jumps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -18,11 +19,11 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.models import MODEL_A_VARIANTS, GarchForecaster, HVForecaster, ModelA, model_a_variant, walk_forward_vol
-from pmresearch.pricing import digital_bs, digital_merton
+from pmresearch.pricing import JumpLaw, digital_bs, digital_merton
 from pmresearch.pricing.jumps import MertonFit
 from pmresearch.simulate import make_config
 from pmresearch.simulate.light import simulate_decisions
-from pmresearch.simulate.process import jump_rate_per_year
+from pmresearch.simulate.process import jump_law
 
 CFG = make_config("no-edge", seed=21, jumps_per_day=24.0, jump_sd=0.004)
 
@@ -50,24 +51,26 @@ def test_bs_and_merton_wiring_equal_the_pricing_functions() -> None:
     bs = ModelA("bs").fit(x).predict_proba(x)[:, 1]
     np.testing.assert_array_equal(bs, np.clip(digital_bs(x["spot"], x["strike"], tau, x["sigma"]), 1e-6, 1 - 1e-6))
     lam, mu_j, sj = 5000.0, -0.001, 0.004
-    mer = ModelA("merton", lam=lam, mu_j=mu_j, sigma_j=sj, vol_is_total=False, clip=0.0).fit(x).prob_up(x)
+    law = JumpLaw(lam, mu_j, sj)
+    mer = ModelA("merton", jumps=law, vol_is_total=False, clip=0.0).fit(x).prob_up(x)
     ref = digital_merton(x["spot"], x["strike"], tau, x["sigma"], lam, mu_j, sj)
     np.testing.assert_array_equal(mer, ref)
     # vol_is_total: the diffusion part is sqrt(sigma^2 - lam (mu_j^2 + sigma_j^2)).
-    tot = ModelA("merton", lam=lam, mu_j=mu_j, sigma_j=sj, clip=0.0).fit(x).prob_up(x)
+    tot = ModelA("merton", jumps=law, clip=0.0).fit(x).prob_up(x)
     sig_d = np.sqrt(np.maximum(x["sigma"] ** 2 - lam * (mu_j**2 + sj**2), (0.05 * x["sigma"]) ** 2))
     np.testing.assert_array_equal(tot, digital_merton(x["spot"], x["strike"], tau, sig_d, lam, mu_j, sj))
-    # Merton with lam = 0 is Black-Scholes exactly (Merton 1976 with no jumps).
+    # Merton with lam = 0 is Black-Scholes exactly (Merton 1976 with no jumps): the default and JumpLaw.none().
     no_jumps = ModelA("merton", clip=0.0).fit(x).prob_up(x)
     np.testing.assert_array_equal(no_jumps, ModelA("bs", clip=0.0).fit(x).prob_up(x))
+    np.testing.assert_array_equal(ModelA("merton", jumps=JumpLaw.none(), clip=0.0).fit(x).prob_up(x), no_jumps)
+    assert not np.array_equal(mer, no_jumps)  # the jump law is priced, not dropped
 
 
 def test_matches_simulator_truth(decisions: pd.DataFrame) -> None:
     # The simulator's true P(up) is the real-world Merton series with oracle noise (an independent
     # implementation: simulate.process.true_prob_up); Model A with the true diffusion vol and jump law
     # differs only by the risk-neutral drift and the 0.5 bp oracle noise.
-    m = ModelA("merton", lam=jump_rate_per_year(CFG), mu_j=CFG.jump_mean, sigma_j=CFG.jump_sd,
-               vol_is_total=False, clip=0.0).fit(decisions)
+    m = ModelA("merton", jumps=jump_law(CFG), vol_is_total=False, clip=0.0).fit(decisions)
     p = m.prob_up(decisions)
     truth = decisions["true_prob_up"].to_numpy()
     assert np.max(np.abs(p - truth)) < 0.02
@@ -85,7 +88,7 @@ def test_matches_simulator_truth(decisions: pd.DataFrame) -> None:
 def test_classifier_contract_on_valid_data() -> None:
     x = _grid(2)
     y = (np.random.default_rng(3).random(len(x)) < 0.5).astype(int)
-    est = ModelA("merton", lam=1000.0, sigma_j=0.003)
+    est = ModelA("merton", jumps=JumpLaw(1000.0, 0.0, 0.003))
     assert est.__dict__ == {k: v for k, v in est.get_params().items()}  # no work in __init__
     with pytest.raises(NotFittedError):
         est.predict_proba(x)
@@ -108,7 +111,8 @@ def test_classifier_contract_on_valid_data() -> None:
     np.testing.assert_array_equal(est.predict_proba(x.iloc[:7]), proba[:7])
     # arrays in the documented column order give the same answer as the frame
     arr = x[["spot", "strike", "tau_s", "sigma"]].to_numpy()
-    np.testing.assert_array_equal(ModelA("merton", lam=1000.0, sigma_j=0.003).fit(arr, y).predict_proba(arr), proba)
+    np.testing.assert_array_equal(ModelA("merton", jumps=JumpLaw(1000.0, 0.0, 0.003)).fit(arr, y).predict_proba(arr),
+                                  proba)
     est.set_params(vol_mult=1.5)
     assert not np.array_equal(est.predict_proba(x), proba)
 
@@ -183,7 +187,7 @@ def test_variants() -> None:
     assert set(MODEL_A_VARIANTS) == {"bs_hv", "bs_garch", "merton_garch"}
     hv = model_a_variant("bs_hv").fit(x).prob_up(x)
     ga = model_a_variant("bs_garch").fit(x).prob_up(x)
-    mg = model_a_variant("merton_garch", lam=2000.0, sigma_j=0.003).fit(x).prob_up(x)
+    mg = model_a_variant("merton_garch", jumps=JumpLaw(2000.0, 0.0, 0.003)).fit(x).prob_up(x)
     tau = x["tau_s"].to_numpy() / SECONDS_PER_YEAR
     np.testing.assert_array_equal(hv, np.clip(digital_bs(x["spot"], x["strike"], tau, x["vol__rv_1m_60m"]),
                                               1e-6, 1 - 1e-6))
@@ -213,7 +217,7 @@ def test_variants_end_to_end_with_walk_forward_vol(make_bars: Callable[..., pd.D
     y = rows["label"].to_numpy()
     scores = {}
     for name in MODEL_A_VARIANTS:
-        est = model_a_variant(name, lam=4.0 * 365, sigma_j=0.003).fit(rows, y)
+        est = model_a_variant(name, jumps=JumpLaw.from_daily(4.0, 0.0, 0.003)).fit(rows, y)
         scores[name] = log_loss(y, est.predict_proba(rows)[:, 1])
     print("Model A log-loss on", len(rows), "windows:", scores)
     assert len(rows) >= 550
@@ -229,10 +233,57 @@ def test_variant_reads_a_merton_fit() -> None:
     fit = MertonFit(params=params, std_errors=params.abs() * 0.1, cov=pd.DataFrame(np.eye(5), names, names),
                     loglik=0.0, n_obs=1000, dt_years=1.0 / SECONDS_PER_YEAR, converged=True)
     est = model_a_variant("merton_garch", jumps=fit)
-    assert (est.lam, est.mu_j, est.sigma_j) == (1460.0, -0.0005, 0.003)
+    assert est.jumps == JumpLaw(1460.0, -0.0005, 0.003) == JumpLaw.from_fit(fit) == fit.jumps == est.jump_law
     x = _grid(8).rename(columns={"sigma": "vol__garch_15m"})
-    ref = ModelA("merton", "vol__garch_15m", lam=1460.0, mu_j=-0.0005, sigma_j=0.003).fit(x).prob_up(x)
+    ref = ModelA("merton", "vol__garch_15m", jumps=JumpLaw(1460.0, -0.0005, 0.003)).fit(x).prob_up(x)
     np.testing.assert_array_equal(est.fit(x).prob_up(x), ref)
+    np.testing.assert_array_equal(model_a_variant("merton_garch", jumps=fit.jumps).fit(x).prob_up(x), ref)
+    with pytest.raises(TypeError, match=r"JumpLaw\.from_fit"):  # a fit is not a jump law for the estimator
+        ModelA("merton", "vol__garch_15m", jumps=fit).fit(x)  # type: ignore[arg-type]
+
+
+def test_jump_law_is_one_estimator_parameter() -> None:
+    # get_params / set_params / clone carry the JumpLaw as one parameter; changing it changes the prices.
+    x = _grid(10)
+    law = JumpLaw(3000.0, -0.002, 0.004)
+    est = ModelA("merton", jumps=law, vol_is_total=False, clip=0.0)
+    assert est.get_params()["jumps"] is law
+    assert {k: est.get_params()[k] for k in ("lam", "mu_j", "sigma_j")} == dict.fromkeys(("lam", "mu_j", "sigma_j"))
+    c = clone(est)
+    assert c.jumps == law
+    p = est.fit(x).prob_up(x)
+    tau = x["tau_s"].to_numpy() / SECONDS_PER_YEAR
+    np.testing.assert_array_equal(p, digital_merton(x["spot"], x["strike"], tau, x["sigma"], 3000.0, -0.002, 0.004))
+    other = JumpLaw(30.0, -0.002, 0.004)
+    est.set_params(jumps=other)
+    assert est.jumps is other
+    np.testing.assert_array_equal(est.prob_up(x),
+                                  digital_merton(x["spot"], x["strike"], tau, x["sigma"], 30.0, -0.002, 0.004))
+    with pytest.raises(TypeError, match="jumps must be a JumpLaw"):
+        ModelA("merton", jumps=(1.0, 0.0, 0.1)).fit(x)  # type: ignore[arg-type]
+
+
+def test_old_jump_keywords_are_deprecated_aliases() -> None:
+    x = _grid(11)
+    law = JumpLaw(5000.0, -0.001, 0.004)
+    ref = ModelA("merton", jumps=law).fit(x).prob_up(x)
+    old = ModelA("merton", lam=5000.0, mu_j=-0.001, sigma_j=0.004)  # stored as given: no work in __init__
+    assert old.jumps is None and old.get_params()["lam"] == 5000.0 and old.jump_law == law
+    with pytest.warns(DeprecationWarning, match=r"jumps=JumpLaw") as record:
+        np.testing.assert_array_equal(clone(old).fit(x).prob_up(x), ref)
+    assert {w.filename for w in record} == {__file__}  # the warning points at the caller of fit / prob_up
+    with pytest.warns(DeprecationWarning, match="ModelA"):
+        np.testing.assert_array_equal(ModelA("merton", sigma_j=0.004, lam=5000.0, mu_j=-0.001).fit(x).prob_up(x), ref)
+    with pytest.warns(DeprecationWarning, match="model_a_variant") as record:
+        mg = model_a_variant("merton_garch", garch_column="sigma", lam=5000.0, mu_j=-0.001, sigma_j=0.004)
+    assert mg.jumps == law and mg.lam is None and record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the variant's estimator carries the JumpLaw: no further warning
+        np.testing.assert_array_equal(mg.fit(x).prob_up(x), ref)
+    with pytest.raises(TypeError, match="not both"):
+        ModelA("merton", jumps=law, lam=1.0).fit(x)
+    with pytest.warns(DeprecationWarning, match="deprecated"), pytest.raises(ValueError, match="lam"):  # bounds apply
+        ModelA("merton", lam=-1.0).fit(x)
 
 
 def test_missing_vol_is_named() -> None:

@@ -46,6 +46,10 @@ def test_filter_and_horizon_forecast_match_arch(garch_returns: np.ndarray, gjr: 
     ours = garch_horizon_variance(s2[-1], fit.omega, fit.persistence, 15)
     assert float(ours) * scale2 == pytest.approx(float(fc.sum()), rel=1e-9)
     assert fit.converged
+    params = fit.summary()["parameters"]["value"]  # the summary shows the fit's own numbers
+    assert params["persistence"] == fit.persistence == fit.alpha + fit.beta + 0.5 * fit.gamma
+    assert params["omega"] == fit.omega and (np.isnan(params["nu"]) if fit.nu is None else params["nu"] == fit.nu)
+    assert str(fit).startswith("GARCH fit") and "converged" in str(fit)
 
 
 def test_loglikelihood_hand_computed(garch_returns: np.ndarray) -> None:
@@ -175,10 +179,15 @@ def test_forecasters_compared_on_a_simulated_world(make_bars: Callable[..., pd.D
     y = res.realized.reindex(v.index)
     ratio = v[y.notna()].mean() / y.mean()
     assert ratio.between(0.85, 1.15).all(), ratio.to_dict()
-    summ = res.summary()
+    summ = res.summary()["forecasters"]
     assert list(summ.index) == list(fcs)
     assert (summ["mean_vol"] / summ["realized_mean_vol"]).between(0.8, 1.2).all()
+    pd.testing.assert_frame_equal(res.summary().frame, res.forecaster_table)
     assert "<table" in res._repr_html_() and "<table" in res.compare()._repr_html_()
+    assert str(res) == res.summary().as_text() and f"{len(res.fit_times)} refits" in str(res)
+    comp = res.compare("hv_1h")
+    pd.testing.assert_frame_equal(comp.summary()["comparison"], comp.table)
+    assert "benchmark: hv_1h" in str(comp) and "h = 1" in str(comp)
     overlapping = res.compare("hv_1h", non_overlapping=False)
     assert overlapping.h == 15
     assert overlapping.table["n"].iloc[0] > 10 * table["n"].iloc[0]
