@@ -44,8 +44,8 @@ from pmresearch.backtest.engine import TakerThreshold, run_taker_threshold
 from pmresearch.config import param, to_mapping
 from pmresearch.data.importers import ingest
 from pmresearch.data.store import connect
+from pmresearch.features.families import REGISTRY
 from pmresearch.features.matrix import build_feature_matrix
-from pmresearch.features.registry import REGISTRY
 from pmresearch.features.vol_sources import minute_value_age_s
 from pmresearch.labels.schedule import DecisionSchedule
 from pmresearch.metrics.trading import cluster_ratio_lower_bound, trade_stats

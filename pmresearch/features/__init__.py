@@ -1,4 +1,4 @@
-"""As-of feature library: families registered in :data:`REGISTRY`, computed by :func:`compute_features`.
+"""As-of feature library: families listed in :data:`REGISTRY`, computed by :func:`compute_features`.
 
 Every feature is named ``<family>__<name>`` and uses only data whose knowledge time (DESIGN.md) is
 ``<= t - lag`` at its decision time ``t``. :func:`catalog` lists them; :func:`leakage_audit`
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pmresearch.features.catalog import LAG_STATEMENT, catalog, catalog_html
 from pmresearch.features.engine import all_feature_names, compute_features
+from pmresearch.features.families import REGISTRY, default_registry
 from pmresearch.features.inputs import FeatureInputs, knowledge_time, read_external
 from pmresearch.features.leakage import LeakageAuditResult, leakage_audit
-from pmresearch.features.registry import REGISTRY, Block, FeatureRegistry, FeatureSpec, make_block
+from pmresearch.features.registry import Block, FeatureRegistry, FeatureSpec, make_block
 
 __all__ = [
     "LAG_STATEMENT",
@@ -25,6 +26,7 @@ __all__ = [
     "catalog",
     "catalog_html",
     "compute_features",
+    "default_registry",
     "knowledge_time",
     "leakage_audit",
     "make_block",

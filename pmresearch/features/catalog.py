@@ -1,7 +1,7 @@
 """The generated feature catalog: name, family, inputs, look-back, lag, units, description.
 
-:func:`catalog` builds it from :data:`~pmresearch.features.registry.REGISTRY` (so it cannot drift
-from the code); :func:`catalog_html` renders it as a self-contained HTML table for reports, headed by
+:func:`catalog` builds it from a registry (default :data:`~pmresearch.features.families.REGISTRY`), so it
+cannot drift from the code; :func:`catalog_html` renders it as a self-contained HTML table for reports, headed by
 the lag statement.
 """
 
@@ -13,8 +13,9 @@ import pandas as pd
 
 from pmresearch.features.cross_asset import EXTERNAL_PREFIX, external_feature_names
 from pmresearch.features.engine import all_feature_names
+from pmresearch.features.families import REGISTRY
 from pmresearch.features.inputs import FeatureInputs
-from pmresearch.features.registry import REGISTRY, FeatureRegistry
+from pmresearch.features.registry import FeatureRegistry
 
 __all__ = ["CATALOG_COLUMNS", "LAG_STATEMENT", "catalog", "catalog_html"]
 

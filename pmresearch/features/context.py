@@ -17,7 +17,7 @@ import pandas as pd
 
 from pmresearch._typing import FloatArray, IntArray
 from pmresearch.features.inputs import BAR_LENGTH, FeatureInputs
-from pmresearch.features.registry import Block, FeatureRegistry, make_block
+from pmresearch.features.registry import Block, FeatureRegistry, FeatureRow, make_block
 
 __all__ = ["BAR_COLUMNS", "BarGrid", "FeatureContext", "bar_block", "bar_grid", "to_ns"]
 
@@ -237,7 +237,7 @@ def bar_block(
     family: str,
     input_name: str,
     per_bar: Callable[[pd.DataFrame], Mapping[str, pd.Series | FloatArray]],
-    features: Sequence[tuple[str, str, str, str]],
+    features: Sequence[FeatureRow],
 ) -> Block:
     """A :class:`~pmresearch.features.registry.Block` of series features of one klines input.
 

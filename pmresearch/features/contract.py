@@ -15,10 +15,10 @@ import numpy as np
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import FloatArray
 from pmresearch.features.context import FeatureContext
-from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.features.registry import Block, feature_table, make_block
 from pmresearch.pricing import digital_bs
 
-__all__ = ["contract_features"]
+__all__ = ["BLOCKS", "contract_features"]
 
 _VOLS = {"": "vol__rv_1m_60m", "_rv15": "vol__rv_1m_15m", "_ewma": "vol__ewma_094"}
 
@@ -61,13 +61,16 @@ def _block(ctx: FeatureContext) -> dict[str, FloatArray]:
     return out
 
 
-REGISTRY.register(make_block("contract", "contract", _block, [
-    ("log_moneyness", "0s", "log ratio", "ln(S_t / K) from the row's spot and strike"),
-    ("tau_years", "0s", "years (24/7)", "tau_s / SECONDS_PER_YEAR"),
-    ("z", "61min", "standard deviations", "ln(S/K) / (sigma sqrt(tau)), sigma = vol__rv_1m_60m"),
-    ("z_rv15", "16min", "standard deviations", "ln(S/K) / (sigma sqrt(tau)), sigma = vol__rv_1m_15m"),
-    ("prob_bs", "61min", "probability", "Model A: digital_bs(S, K, tau, vol__rv_1m_60m)"),
-    ("prob_bs_rv15", "16min", "probability", "Model A: digital_bs(S, K, tau, vol__rv_1m_15m)"),
-    ("prob_bs_ewma", "50min", "probability", "Model A: digital_bs(S, K, tau, vol__ewma_094)"),
-    ("elapsed_frac", "0s", "fraction", "share of the market window elapsed (needs interval_minutes)"),
-], inputs=("rows", "spot_1m")))
+#: This family's blocks, in registration order (:mod:`pmresearch.features.families` lists them).
+BLOCKS: tuple[Block, ...] = (
+    make_block("contract", "contract", _block, feature_table("""
+        log_moneyness | 0s    | log ratio           | ln(S_t / K) from the row's spot and strike
+        tau_years     | 0s    | years (24/7)        | tau_s / SECONDS_PER_YEAR
+        z             | 61min | standard deviations | ln(S/K) / (sigma sqrt(tau)), sigma = vol__rv_1m_60m
+        z_rv15        | 16min | standard deviations | ln(S/K) / (sigma sqrt(tau)), sigma = vol__rv_1m_15m
+        prob_bs       | 61min | probability         | Model A: digital_bs(S, K, tau, vol__rv_1m_60m)
+        prob_bs_rv15  | 16min | probability         | Model A: digital_bs(S, K, tau, vol__rv_1m_15m)
+        prob_bs_ewma  | 50min | probability         | Model A: digital_bs(S, K, tau, vol__ewma_094)
+        elapsed_frac  | 0s    | fraction            | share of the market window elapsed (needs interval_minutes)
+    """), inputs=("rows", "spot_1m")),
+)

@@ -17,10 +17,17 @@ from pmresearch._typing import FloatArray
 from pmresearch.features.context import BarGrid, FeatureContext, to_ns
 from pmresearch.features.inputs import FeatureInputs
 from pmresearch.features.price import safe_log
-from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.features.registry import Block, feature_table, make_block
 from pmresearch.features.volatility import realized_var, rolling_annualized_vol
 
-__all__ = ["EXTERNAL_PREFIX", "cross_features", "external_columns", "external_feature_names", "external_values"]
+__all__ = [
+    "BLOCKS",
+    "EXTERNAL_PREFIX",
+    "cross_features",
+    "external_columns",
+    "external_feature_names",
+    "external_values",
+]
 
 EXTERNAL_PREFIX = "cross__ext_"
 _SKIP = {"ts", "known_at", "symbol", "source", "interval"}
@@ -97,15 +104,18 @@ def external_values(ctx: FeatureContext) -> dict[str, FloatArray]:
     return out
 
 
-_F = [
-    ("eth_ret_1m", "2min", "log return", "ETHUSDT ln(close / close 1 min earlier)"),
-    ("eth_ret_5m", "6min", "log return", "ETHUSDT 5-min log return"),
-    ("eth_ret_15m", "16min", "log return", "ETHUSDT 15-min log return"),
-    ("eth_ret_60m", "61min", "log return", "ETHUSDT 60-min log return"),
-    ("eth_btc_corr_60m", "61min", "correlation", "rolling correlation of 1m ETH and BTC log returns, 60 bars"),
-    ("eth_btc_corr_240m", "241min", "correlation", "rolling correlation of 1m ETH and BTC log returns, 240 bars"),
-    ("btc_eth_beta_240m", "241min", "beta", "OLS beta of BTC on ETH 1m log returns, 240 bars"),
-    ("ratio_dist_60m", "60min", "log ratio", "ln(BTC/ETH) minus its 60-bar mean"),
-    ("eth_rv_60m", "61min", "annualized vol (24/7 year)", "realized vol of 60 ETH 1m log returns"),
-]
-REGISTRY.register(make_block("cross_1m", "cross", _block, _F, inputs=("spot_1m", "eth_1m")))
+_F = feature_table("""
+  eth_ret_1m        | 2min   | log return                 | ETHUSDT ln(close / close 1 min earlier)
+  eth_ret_5m        | 6min   | log return                 | ETHUSDT 5-min log return
+  eth_ret_15m       | 16min  | log return                 | ETHUSDT 15-min log return
+  eth_ret_60m       | 61min  | log return                 | ETHUSDT 60-min log return
+  eth_btc_corr_60m  | 61min  | correlation                | rolling correlation of 1m ETH and BTC log returns, 60 bars
+  eth_btc_corr_240m | 241min | correlation                | rolling correlation of 1m ETH and BTC log returns, 240 bars
+  btc_eth_beta_240m | 241min | beta                       | OLS beta of BTC on ETH 1m log returns, 240 bars
+  ratio_dist_60m    | 60min  | log ratio                  | ln(BTC/ETH) minus its 60-bar mean
+  eth_rv_60m        | 61min  | annualized vol (24/7 year) | realized vol of 60 ETH 1m log returns
+""")
+#: This family's blocks, in registration order (:mod:`pmresearch.features.families` lists them).
+BLOCKS: tuple[Block, ...] = (
+    make_block("cross_1m", "cross", _block, _F, inputs=("spot_1m", "eth_1m")),
+)

@@ -12,22 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-# the family modules register their blocks on import
-from pmresearch.features import (  # noqa: F401
-    contract,
-    cross_asset,
-    microstructure,
-    price,
-    technical,
-    temporal,
-    vol_sources,
-    volatility,
-    volume,
-)
 from pmresearch.features.context import FeatureContext
 from pmresearch.features.cross_asset import EXTERNAL_PREFIX, external_feature_names, external_values
+from pmresearch.features.families import REGISTRY
 from pmresearch.features.inputs import FeatureInputs
-from pmresearch.features.registry import REGISTRY, FeatureRegistry
+from pmresearch.features.registry import FeatureRegistry
 
 __all__ = ["FAMILY_ORDER", "all_feature_names", "compute_features"]
 
@@ -76,7 +65,8 @@ def compute_features(
     names : sequence of str, optional
         Features to compute (default: all registered plus the external-series features).
     registry : FeatureRegistry
-        Where features are looked up (default the global :data:`REGISTRY`).
+        Where features are looked up (default :data:`pmresearch.features.REGISTRY`, built by
+        :func:`pmresearch.features.families.default_registry`).
 
     Returns
     -------

@@ -9,17 +9,19 @@ joins a bar before it closed fails (1); one that reads future values in place fa
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from pmresearch._summary import Summary, SummaryMixin
 from pmresearch._typing import FloatArray
 from pmresearch.features.engine import all_feature_names, compute_features
+from pmresearch.features.families import REGISTRY
 from pmresearch.features.inputs import FeatureInputs
-from pmresearch.features.registry import REGISTRY, FeatureRegistry
+from pmresearch.features.registry import FeatureRegistry
 
 __all__ = ["AUDIT_COLUMNS", "LeakageAuditResult", "leakage_audit"]
 
@@ -28,7 +30,7 @@ AUDIT_COLUMNS = ["feature", "family", "checked", "non_null", "truncation_failure
 
 
 @dataclass(frozen=True)
-class LeakageAuditResult:
+class LeakageAuditResult(SummaryMixin):
     """Outcome of :func:`leakage_audit`.
 
     Attributes
@@ -41,6 +43,9 @@ class LeakageAuditResult:
         The audited decision times.
     seed, rtol, atol
         Settings used.
+    examples : DataFrame
+        Up to three failing values per feature and check (``check``, ``t``, ``feature``, ``full``,
+        ``recomputed``).
     """
 
     table: pd.DataFrame
@@ -50,52 +55,44 @@ class LeakageAuditResult:
     atol: float
     examples: pd.DataFrame = field(repr=False)
 
-    @property
+    @cached_property
     def passed(self) -> bool:
         """True when no feature failed."""
         return not self.failing
 
-    @property
+    @cached_property
     def failing(self) -> tuple[str, ...]:
         """Names of the features that changed under truncation or permutation."""
         return tuple(self.table.loc[~self.table["passed"], "feature"])
 
-    @property
+    @cached_property
     def not_exercised(self) -> tuple[str, ...]:
         """Features that were NaN at every audited row (their inputs were missing there)."""
         return tuple(self.table.loc[self.table["non_null"] == 0, "feature"])
 
-    def summary(self) -> str:
-        """A plain-text report."""
+    def summary(self) -> Summary:
+        """The verdict in the title; tables ``audit`` (settings and counts) and ``failing`` (one row per
+        failing feature, only when some failed); the counts and the failing and not-exercised features
+        as notes. Every feature's row is in :attr:`table`."""
         n_feat = len(self.table)
-        lines = [
-            f"Leakage audit: {len(self.times)} decision times, {n_feat} features, seed {self.seed}, "
-            f"tolerance rtol={self.rtol:g} atol={self.atol:g}",
-            f"passed: {n_feat - len(self.failing)} / {n_feat}; exercised (non-NaN somewhere): "
-            f"{n_feat - len(self.not_exercised)} / {n_feat}",
-        ]
-        if self.failing:
-            lines.append("FAILING: " + ", ".join(self.failing))
-            bad = self.table[~self.table["passed"]]
-            for _, r in bad.iterrows():
-                lines.append(f"  {r['feature']}: truncation {r['truncation_failures']}, permutation "
-                             f"{r['permutation_failures']} of {r['checked']}, max |diff| {r['max_abs_diff']:.3g}")
-        if self.not_exercised:
-            lines.append("not exercised (all NaN): " + ", ".join(self.not_exercised))
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
         verdict = "PASSED" if self.passed else f"FAILED ({len(self.failing)} features)"
-        rows = self.table if not self.failing else self.table.sort_values("passed")
-        body = "\n".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>"
-                         for r in rows.itertuples(index=False))
-        header = "".join(f"<th>{c}</th>" for c in self.table.columns)
-        return (f"<div><b>Leakage audit {verdict}</b>: {len(self.times)} decision times, {len(self.table)} "
-                f"features (seed {self.seed})<table><thead><tr>{header}</tr></thead><tbody>{body}"
-                "</tbody></table></div>")
+        audit = pd.DataFrame({"value": {
+            "decision times": len(self.times), "features": n_feat, "passed": n_feat - len(self.failing),
+            "exercised (non-NaN somewhere)": n_feat - len(self.not_exercised), "seed": self.seed,
+            "rtol": self.rtol, "atol": self.atol,
+        }}, dtype=object)
+        tables: list[tuple[str, pd.DataFrame]] = [("audit", audit)]
+        notes = [f"passed: {n_feat - len(self.failing)} / {n_feat}; exercised (non-NaN somewhere): "
+                 f"{n_feat - len(self.not_exercised)} / {n_feat}"]
+        if self.failing:
+            bad = self.table.loc[~self.table["passed"]].set_index("feature")
+            tables.append(("failing", bad[["family", "checked", "truncation_failures", "permutation_failures",
+                                           "max_abs_diff"]]))
+            notes.append("FAILING: " + ", ".join(self.failing))
+        if self.not_exercised:
+            notes.append("not exercised (all NaN): " + ", ".join(self.not_exercised))
+        return Summary(f"Leakage audit {verdict}: {len(self.times)} decision times, {n_feat} features",
+                       tuple(tables), tuple(notes))
 
 
 def _differs(a: FloatArray, b: FloatArray, rtol: float, atol: float) -> tuple[np.ndarray, FloatArray]:

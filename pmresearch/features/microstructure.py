@@ -28,9 +28,9 @@ import pandas as pd
 from pmresearch._typing import FloatArray, IntArray
 from pmresearch.features.context import FeatureContext, to_ns
 from pmresearch.features.inputs import knowledge_time
-from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.features.registry import Block, feature_table, make_block
 
-__all__ = ["book_snapshot_features", "tick_rule"]
+__all__ = ["BLOCKS", "book_snapshot_features", "tick_rule"]
 
 _S = 1_000_000_000
 QUOTE_MAX_AGE_S = 60
@@ -271,35 +271,38 @@ def _polymarket(ctx: FeatureContext) -> dict[str, FloatArray]:
     return out
 
 
-REGISTRY.register(make_block("micro_quotes", "micro", _quotes, [
-    ("spread_up", "0s", "price (0-1)", "Up token best ask - best bid"),
-    ("rel_spread_up", "0s", "fraction", "Up spread / Up mid"),
-    ("spread_down", "0s", "price (0-1)", "Down token best ask - best bid"),
-    ("overround", "0s", "price (0-1)", "ask Up + ask Down - 1"),
-    ("underround", "0s", "price (0-1)", "1 - bid Up - bid Down"),
-    ("quote_age_s", "60s", "seconds", "age of the last quote of the market (<= 60 s, else NaN)"),
-    ("mid_up_change_30s", "30s", "price (0-1)", "Up mid now minus Up mid 30 s earlier"),
-    ("mid_up_change_120s", "120s", "price (0-1)", "Up mid now minus Up mid 120 s earlier"),
-], inputs=("quotes", "rows")))
-REGISTRY.register(make_block("micro_books", "micro", _books, [
-    ("top_imbalance_up", "0s", "-1..1", "(best bid size - best ask size) / sum, Up token"),
-    ("depth_imbalance_3_up", "0s", "-1..1", "bid vs ask size over 3 levels, Up token"),
-    ("depth_imbalance_5_up", "0s", "-1..1", "bid vs ask size over 5 levels, Up token"),
-    ("depth_imbalance_10_up", "0s", "-1..1", "bid vs ask size over 10 levels, Up token"),
-    ("log_depth_5_up", "0s", "log shares", "ln(bid + ask size over 5 levels), Up token"),
-    ("microprice_dev_up", "0s", "price (0-1)", "size-weighted microprice minus mid, Up token"),
-    ("top_imbalance_down", "0s", "-1..1", "(best bid size - best ask size) / sum, Down token"),
-], inputs=("books", "rows")))
-REGISTRY.register(make_block("micro_exchange_trades", "micro", _exchange, [
-    ("trade_imbalance_10s", "10s", "-1..1", "(taker buy - taker sell qty) / qty, exchange trades, 10 s"),
-    ("trade_imbalance_60s", "60s", "-1..1", "taker buy/sell imbalance, exchange trades, 60 s"),
-    ("trade_imbalance_300s", "300s", "-1..1", "taker buy/sell imbalance, exchange trades, 300 s"),
-    ("tick_balance_60s", "60s", "-1..1", "mean tick-rule direction of exchange trades, 60 s"),
-    ("tick_dir_last", "300s", "-1/0/1", "tick-rule direction of the last exchange trade"),
-    ("log_trades_60s", "60s", "log count", "ln(1 + exchange trades in 60 s)"),
-], inputs=("trades",)))
-REGISTRY.register(make_block("micro_polymarket_trades", "micro", _polymarket, [
-    ("pm_up_pressure_60s", "60s", "-1..1", "net Up-buying share of the market's Polymarket volume, 60 s"),
-    ("pm_up_pressure_300s", "300s", "-1..1", "net Up-buying share of the market's Polymarket volume, 300 s"),
-    ("pm_log_trades_300s", "300s", "log count", "ln(1 + the market's Polymarket trades in 300 s)"),
-], inputs=("trades", "rows")))
+#: This family's blocks, in registration order (:mod:`pmresearch.features.families` lists them).
+BLOCKS: tuple[Block, ...] = (
+    make_block("micro_quotes", "micro", _quotes, feature_table("""
+        spread_up          | 0s   | price (0-1) | Up token best ask - best bid
+        rel_spread_up      | 0s   | fraction    | Up spread / Up mid
+        spread_down        | 0s   | price (0-1) | Down token best ask - best bid
+        overround          | 0s   | price (0-1) | ask Up + ask Down - 1
+        underround         | 0s   | price (0-1) | 1 - bid Up - bid Down
+        quote_age_s        | 60s  | seconds     | age of the last quote of the market (<= 60 s, else NaN)
+        mid_up_change_30s  | 30s  | price (0-1) | Up mid now minus Up mid 30 s earlier
+        mid_up_change_120s | 120s | price (0-1) | Up mid now minus Up mid 120 s earlier
+    """), inputs=("quotes", "rows")),
+    make_block("micro_books", "micro", _books, feature_table("""
+        top_imbalance_up      | 0s | -1..1       | (best bid size - best ask size) / sum, Up token
+        depth_imbalance_3_up  | 0s | -1..1       | bid vs ask size over 3 levels, Up token
+        depth_imbalance_5_up  | 0s | -1..1       | bid vs ask size over 5 levels, Up token
+        depth_imbalance_10_up | 0s | -1..1       | bid vs ask size over 10 levels, Up token
+        log_depth_5_up        | 0s | log shares  | ln(bid + ask size over 5 levels), Up token
+        microprice_dev_up     | 0s | price (0-1) | size-weighted microprice minus mid, Up token
+        top_imbalance_down    | 0s | -1..1       | (best bid size - best ask size) / sum, Down token
+    """), inputs=("books", "rows")),
+    make_block("micro_exchange_trades", "micro", _exchange, feature_table("""
+        trade_imbalance_10s  | 10s  | -1..1     | (taker buy - taker sell qty) / qty, exchange trades, 10 s
+        trade_imbalance_60s  | 60s  | -1..1     | taker buy/sell imbalance, exchange trades, 60 s
+        trade_imbalance_300s | 300s | -1..1     | taker buy/sell imbalance, exchange trades, 300 s
+        tick_balance_60s     | 60s  | -1..1     | mean tick-rule direction of exchange trades, 60 s
+        tick_dir_last        | 300s | -1/0/1    | tick-rule direction of the last exchange trade
+        log_trades_60s       | 60s  | log count | ln(1 + exchange trades in 60 s)
+    """), inputs=("trades",)),
+    make_block("micro_polymarket_trades", "micro", _polymarket, feature_table("""
+        pm_up_pressure_60s  | 60s  | -1..1     | net Up-buying share of the market's Polymarket volume, 60 s
+        pm_up_pressure_300s | 300s | -1..1     | net Up-buying share of the market's Polymarket volume, 300 s
+        pm_log_trades_300s  | 300s | log count | ln(1 + the market's Polymarket trades in 300 s)
+    """), inputs=("trades", "rows")),
+)

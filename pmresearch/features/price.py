@@ -12,10 +12,10 @@ import pandas as pd
 from pmresearch._typing import FloatArray
 from pmresearch.features.context import FeatureContext, bar_block, to_ns
 from pmresearch.features.inputs import knowledge_time
-from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.features.registry import Block, feature_table, make_block
 from pmresearch.labels.outcomes import SETTLEMENT_SOURCE
 
-__all__ = ["ORACLE_SOURCE", "RETURN_MINUTES", "price_features_1m", "price_features_1s", "safe_log",
+__all__ = ["BLOCKS", "ORACLE_SOURCE", "RETURN_MINUTES", "price_features_1m", "price_features_1s", "safe_log",
            "settlement_oracle"]
 
 RETURN_MINUTES = (1, 2, 5, 10, 15, 30, 60)
@@ -117,13 +117,16 @@ _F: list[tuple[str, str, str, str]] = (
     + [(f"accel_{k}m", f"{2 * k + 1}min", "log return", f"ret_{k}m now minus ret_{k}m {k} min earlier")
        for k in ACCEL_MINUTES]
 )
-REGISTRY.register(bar_block("price_1m", "price", "spot_1m", price_features_1m, _F))
-REGISTRY.register(bar_block(
-    "price_1s", "price", "spot_1s", price_features_1s,
-    [(f"ret_{k}s", f"{k + 1}s", "log return", f"ln(close / close {k} s earlier), last closed 1s bars")
-     for k in SUBMINUTE_SECONDS]))
-REGISTRY.register(make_block("price_oracle", "price", _block_oracle, [
-    ("oracle_ret_60s", "70s", "log return", "Data Streams oracle: ln(price / price 60 s earlier), ticks <= 10 s old"),
-    ("oracle_ret_300s", "310s", "log return", "Data Streams oracle: ln(price / price 300 s earlier)"),
-    ("oracle_basis", "70s", "log ratio", "ln(Data Streams price / last closed BTCUSDT 1m close)"),
-], inputs=("oracle", "spot_1m")))
+#: This family's blocks, in registration order (:mod:`pmresearch.features.families` lists them).
+BLOCKS: tuple[Block, ...] = (
+    bar_block("price_1m", "price", "spot_1m", price_features_1m, _F),
+    bar_block(
+        "price_1s", "price", "spot_1s", price_features_1s,
+        [(f"ret_{k}s", f"{k + 1}s", "log return", f"ln(close / close {k} s earlier), last closed 1s bars")
+         for k in SUBMINUTE_SECONDS]),
+    make_block("price_oracle", "price", _block_oracle, feature_table("""
+        oracle_ret_60s  | 70s  | log return | Data Streams oracle: ln(price / price 60 s earlier), ticks <= 10 s old
+        oracle_ret_300s | 310s | log return | Data Streams oracle: ln(price / price 300 s earlier)
+        oracle_basis    | 70s  | log ratio  | ln(Data Streams price / last closed BTCUSDT 1m close)
+    """), inputs=("oracle", "spot_1m")),
+)

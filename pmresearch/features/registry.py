@@ -2,14 +2,16 @@
 
 Features are computed in *blocks*: one function computes several related features in one
 vectorized pass over its input (e.g. all 1-minute price features from one bar grid). A block
-registers its :class:`FeatureSpec` rows; :data:`REGISTRY` maps feature names to them. Names are
-``<family>__<name>`` (DESIGN.md). Every feature at decision time ``t`` uses only rows whose
-knowledge time is ``<= t - lag``.
+carries its :class:`FeatureSpec` rows; a :class:`FeatureRegistry` is built from an explicit list of
+blocks and maps feature names to them. Nothing registers itself on import: each family module lists
+its blocks in ``BLOCKS`` and :func:`pmresearch.features.families.default_registry` builds the default
+registry (:data:`pmresearch.features.REGISTRY`) from those lists. Names are ``<family>__<name>``
+(DESIGN.md). Every feature at decision time ``t`` uses only rows whose knowledge time is ``<= t - lag``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ from pmresearch._typing import FloatArray
 if TYPE_CHECKING:
     from pmresearch.features.context import FeatureContext
 
-__all__ = ["INPUT_NAMES", "REGISTRY", "Block", "BlockFn", "FeatureRegistry", "FeatureSpec", "make_block"]
+__all__ = ["INPUT_NAMES", "Block", "BlockFn", "FeatureRegistry", "FeatureSpec", "feature_table", "make_block"]
 
 #: Names an input may have in a spec: FeatureInputs fields, ``rows`` (the decision rows' own
 #: columns: t, strike, spot, tau_s, slug) and ``external``.
@@ -81,8 +83,36 @@ class Block:
         return tuple(s.name for s in self.specs)
 
 
+#: One feature of a block: ``(short name, lookback, units, description)``.
+FeatureRow = tuple[str, str, str, str]
+
+
+def feature_table(table: str) -> tuple[FeatureRow, ...]:
+    """The rows of a feature table written as text, one feature a line, cells separated by ``|``.
+
+    The family modules list their features this way (blank lines are skipped)::
+
+        rsi_1m | 42min | 0-100 | Wilder RSI(14) of 1-minute bars
+
+    Raises
+    ------
+    ValueError
+        On a line without exactly four non-empty cells (naming the line).
+    """
+    rows: list[FeatureRow] = []
+    for number, line in enumerate(table.splitlines(), start=1):
+        if not line.strip():
+            continue
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) != 4 or not all(cells):
+            raise ValueError(f"feature table, line {number}: expected 'name | lookback | units | description', "
+                             f"got {line.strip()!r}")
+        rows.append((cells[0], cells[1], cells[2], cells[3]))
+    return tuple(rows)
+
+
 def make_block(
-    name: str, family: str, fn: BlockFn, features: Sequence[tuple[str, str, str, str]],
+    name: str, family: str, fn: BlockFn, features: Sequence[FeatureRow],
     *, inputs: Sequence[str], lag: pd.Timedelta | str = "0s",
 ) -> Block:
     """Build a :class:`Block` from ``(short name, lookback, units, description)`` tuples.
@@ -104,11 +134,20 @@ def make_block(
 
 
 class FeatureRegistry(Mapping[str, FeatureSpec]):
-    """Feature name -> :class:`FeatureSpec`, in registration order, plus the blocks computing them."""
+    """Feature name -> :class:`FeatureSpec`, in registration order, plus the blocks computing them.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    blocks : iterable of Block, optional
+        Registered in the order given (see :meth:`register`); a registry is built from an explicit
+        list (e.g. :func:`pmresearch.features.families.default_registry`), never filled on import.
+    """
+
+    def __init__(self, blocks: Iterable[Block] = ()) -> None:
         self._specs: dict[str, FeatureSpec] = {}
         self._blocks: dict[str, Block] = {}
+        for block in blocks:
+            self.register(block)
 
     def __getitem__(self, name: str) -> FeatureSpec:
         try:
@@ -145,7 +184,7 @@ class FeatureRegistry(Mapping[str, FeatureSpec]):
         return block
 
     def unregister(self, block_name: str) -> None:
-        """Remove a block and its features (used by tests that plant a feature)."""
+        """Remove a block and its features."""
         block = self._blocks.pop(block_name)
         for spec in block.specs:
             self._specs.pop(spec.name, None)
@@ -167,6 +206,3 @@ class FeatureRegistry(Mapping[str, FeatureSpec]):
         """Specs as plain dicts."""
         return [s.__dict__.copy() for s in self._specs.values()]
 
-
-#: The global registry; the family modules register into it on import.
-REGISTRY = FeatureRegistry()

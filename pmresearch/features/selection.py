@@ -64,6 +64,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from pmresearch._summary import Summary, SummaryMixin
 from pmresearch.features._sklearn import AllowNaNMixin, TargetRequiredMixin, input_names
 
 __all__ = [
@@ -584,7 +585,7 @@ def nogueira_stability(selected: npt.ArrayLike) -> float:
 
 
 @dataclass(frozen=True)
-class SelectionStability:
+class SelectionStability(SummaryMixin):
     """Which features a selector chose on each training fold, and how stable that choice is.
 
     Attributes
@@ -630,18 +631,18 @@ class SelectionStability:
         """Nogueira et al. (2018) stability estimator (handles sets of different sizes)."""
         return nogueira_stability(self.selected.to_numpy(dtype=np.float64))
 
-    def summary(self) -> pd.DataFrame:
-        """Indices and fold counts as a one-column table."""
-        return pd.DataFrame({"value": {
+    def summary(self) -> Summary:
+        """Tables ``indices`` (fold and feature counts, mean set size and the three stability indices,
+        one ``value`` column; also ``summary().frame``) and ``frequency`` (per feature, highest first)."""
+        indices = pd.DataFrame({"value": {
             "folds": float(len(self.selected)), "features": float(self.selected.shape[1]),
             "mean_selected": float(self.n_selected.mean()), "jaccard": self.jaccard,
             "kuncheva": self.kuncheva, "nogueira": self.nogueira,
         }})
-
-    def _repr_html_(self) -> str:
-        head = f"<p>Selection stability of {self.selector_name}</p>"
-        indices = str(self.summary().to_html(float_format=lambda v: f"{v:.4g}"))
-        return head + indices + str(self.frequency.to_frame().to_html(float_format=lambda v: f"{v:.2f}"))
+        notes = ("jaccard, kuncheva: mean over fold pairs; kuncheva is NaN unless every fold selected as many "
+                 "features; nogueira: Nogueira, Sechidis & Brown (2018); 1 = the same set on every fold",)
+        return Summary(f"Selection stability of {self.selector_name}",
+                       (("indices", indices), ("frequency", self.frequency.to_frame())), notes)
 
     def figure(self) -> go.Figure:
         """Plotly figure: per-feature selection frequency (bars) and the fold x feature selection map."""

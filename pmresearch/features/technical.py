@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from pmresearch.features.context import bar_block
-from pmresearch.features.registry import REGISTRY
+from pmresearch.features.registry import Block, feature_table
 
-__all__ = ["atr", "bollinger", "macd", "phase_rsi", "rsi", "stochastic", "technical_features"]
+__all__ = ["BLOCKS", "atr", "bollinger", "macd", "phase_rsi", "rsi", "stochastic", "technical_features"]
 
 
 def _wilder_rsi_frame(close: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -123,20 +123,23 @@ def technical_features(bars: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 
-_F = [
-    ("rsi_1m", "42min", "0-100", "Wilder RSI(14) of 1-minute bars"),
-    ("rsi_5m", "210min", "0-100", "Wilder RSI(14) of rolling 5-minute bars ending at the last 1m close"),
-    ("rsi_15m", "630min", "0-100", "Wilder RSI(14) of rolling 15-minute bars ending at the last 1m close"),
-    ("macd", "78min", "fraction of price", "MACD line EMA12 - EMA26 of 1m closes, / close"),
-    ("macd_signal", "105min", "fraction of price", "MACD signal line (EMA9 of MACD), / close"),
-    ("macd_hist", "105min", "fraction of price", "MACD - signal, / close"),
-    ("stoch_k", "14min", "0-100", "stochastic %K(14) on 1m bars"),
-    ("stoch_d", "16min", "0-100", "stochastic %D: 3-bar SMA of %K"),
-    ("bb_pos_20m", "20min", "fraction", "Bollinger %B (20 bars, 2 sd)"),
-    ("bb_width_20m", "20min", "fraction of price", "Bollinger width (upper - lower) / SMA (20 bars, 2 sd)"),
-    ("bb_pos_60m", "60min", "fraction", "Bollinger %B (60 bars, 2 sd)"),
-    ("bb_width_60m", "60min", "fraction of price", "Bollinger width (60 bars, 2 sd)"),
-    ("atr_14m", "42min", "fraction of price", "Wilder ATR(14) of 1m bars / close"),
-    ("atr_60m", "180min", "fraction of price", "Wilder ATR(60) of 1m bars / close"),
-]
-REGISTRY.register(bar_block("ta_1m", "ta", "spot_1m", technical_features, _F))
+_F = feature_table("""
+    rsi_1m       | 42min  | 0-100             | Wilder RSI(14) of 1-minute bars
+    rsi_5m       | 210min | 0-100             | Wilder RSI(14) of rolling 5-minute bars ending at the last 1m close
+    rsi_15m      | 630min | 0-100             | Wilder RSI(14) of rolling 15-minute bars ending at the last 1m close
+    macd         | 78min  | fraction of price | MACD line EMA12 - EMA26 of 1m closes, / close
+    macd_signal  | 105min | fraction of price | MACD signal line (EMA9 of MACD), / close
+    macd_hist    | 105min | fraction of price | MACD - signal, / close
+    stoch_k      | 14min  | 0-100             | stochastic %K(14) on 1m bars
+    stoch_d      | 16min  | 0-100             | stochastic %D: 3-bar SMA of %K
+    bb_pos_20m   | 20min  | fraction          | Bollinger %B (20 bars, 2 sd)
+    bb_width_20m | 20min  | fraction of price | Bollinger width (upper - lower) / SMA (20 bars, 2 sd)
+    bb_pos_60m   | 60min  | fraction          | Bollinger %B (60 bars, 2 sd)
+    bb_width_60m | 60min  | fraction of price | Bollinger width (60 bars, 2 sd)
+    atr_14m      | 42min  | fraction of price | Wilder ATR(14) of 1m bars / close
+    atr_60m      | 180min | fraction of price | Wilder ATR(60) of 1m bars / close
+""")
+#: This family's blocks, in registration order (:mod:`pmresearch.features.families` lists them).
+BLOCKS: tuple[Block, ...] = (
+    bar_block("ta_1m", "ta", "spot_1m", technical_features, _F),
+)

@@ -13,9 +13,9 @@ import pandas as pd
 
 from pmresearch._typing import FloatArray, IntArray
 from pmresearch.features.context import FeatureContext, to_ns
-from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.features.registry import Block, feature_table, make_block
 
-__all__ = ["US_EQUITY_TZ", "temporal_features", "us_session_events"]
+__all__ = ["BLOCKS", "US_EQUITY_TZ", "temporal_features", "us_session_events"]
 
 US_EQUITY_TZ = "America/New_York"
 _OPEN, _CLOSE = pd.Timedelta(hours=9, minutes=30), pd.Timedelta(hours=16)
@@ -68,18 +68,21 @@ def _block(ctx: FeatureContext) -> dict[str, FloatArray]:
     return temporal_features(pd.Series(pd.to_datetime(ctx.times(), utc=True)))
 
 
-_F = [
-    ("hour", "0s", "hours", "hour of day UTC, fractional (0-24)"),
-    ("hour_sin", "0s", "-1..1", "sin(2 pi hour / 24)"),
-    ("hour_cos", "0s", "-1..1", "cos(2 pi hour / 24)"),
-    ("dow", "0s", "0=Mon..6=Sun", "day of week UTC"),
-    ("dow_sin", "0s", "-1..1", "sin(2 pi (dow + hour/24) / 7)"),
-    ("dow_cos", "0s", "-1..1", "cos(2 pi (dow + hour/24) / 7)"),
-    ("weekend", "0s", "0/1", "Saturday or Sunday UTC"),
-    ("min_since_us_open", "0s", "minutes", "minutes since the last US equity open (09:30 New York, DST-aware)"),
-    ("min_to_us_open", "0s", "minutes", "minutes to the next US equity open"),
-    ("min_since_us_close", "0s", "minutes", "minutes since the last US equity close (16:00 New York)"),
-    ("min_to_us_close", "0s", "minutes", "minutes to the next US equity close"),
-    ("us_session", "0s", "0/1", "inside the US regular session (holidays not modelled)"),
-]
-REGISTRY.register(make_block("time", "time", _block, _F, inputs=("rows",)))
+_F = feature_table("""
+    hour               | 0s | hours        | hour of day UTC, fractional (0-24)
+    hour_sin           | 0s | -1..1        | sin(2 pi hour / 24)
+    hour_cos           | 0s | -1..1        | cos(2 pi hour / 24)
+    dow                | 0s | 0=Mon..6=Sun | day of week UTC
+    dow_sin            | 0s | -1..1        | sin(2 pi (dow + hour/24) / 7)
+    dow_cos            | 0s | -1..1        | cos(2 pi (dow + hour/24) / 7)
+    weekend            | 0s | 0/1          | Saturday or Sunday UTC
+    min_since_us_open  | 0s | minutes      | minutes since the last US equity open (09:30 New York, DST-aware)
+    min_to_us_open     | 0s | minutes      | minutes to the next US equity open
+    min_since_us_close | 0s | minutes      | minutes since the last US equity close (16:00 New York)
+    min_to_us_close    | 0s | minutes      | minutes to the next US equity close
+    us_session         | 0s | 0/1          | inside the US regular session (holidays not modelled)
+""")
+#: This family's blocks, in registration order (:mod:`pmresearch.features.families` lists them).
+BLOCKS: tuple[Block, ...] = (
+    make_block("time", "time", _block, _F, inputs=("rows",)),
+)

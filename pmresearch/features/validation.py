@@ -35,6 +35,7 @@ from statsmodels.tools.sm_exceptions import InterpolationWarning
 from statsmodels.tsa.stattools import adfuller, kpss
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from pmresearch._summary import Summary, SummaryMixin
 from pmresearch.features._sklearn import AllowNaNMixin, input_names
 
 __all__ = [
@@ -80,7 +81,7 @@ def _check_time_order(X: pd.DataFrame, where: str) -> None:
 
 
 @dataclass(frozen=True)
-class StationarityResult:
+class StationarityResult(SummaryMixin):
     """ADF and KPSS results per feature, with a verdict.
 
     Attributes
@@ -114,22 +115,23 @@ class StationarityResult:
         return self.table["verdict"].value_counts().reindex(list(_VERDICTS), fill_value=0)
 
     @cached_property
-    def non_stationary(self) -> list[str]:
+    def non_stationary(self) -> tuple[str, ...]:
         """Features whose verdict is ``non-stationary`` or ``conflicting``: candidates for differencing."""
         mask = self.table["verdict"].isin([_VERDICTS[1], _VERDICTS[2]])
-        return [str(c) for c in self.table.index[mask]]
+        return tuple(str(c) for c in self.table.index[mask])
 
-    def summary(self) -> pd.DataFrame:
-        """The per-feature table, rounded for display."""
-        return self.table.round({"adf_stat": 4, "adf_pvalue": 4, "kpss_stat": 4, "kpss_pvalue": 4})
-
-    def _repr_html_(self) -> str:
-        head = (
-            f"<p>ADF + KPSS stationarity, alpha={self.alpha:g}, regression='{self.regression}': "
-            + ", ".join(f"{k}: {int(v)}" for k, v in self.counts.items() if v)
-            + "</p>"
+    def summary(self) -> Summary:
+        """Tables ``features`` (the per-feature table, statistics and p-values rounded to 4 decimals;
+        also ``summary().frame``) and ``verdicts`` (features per verdict, zeros included)."""
+        rounded = self.table.round({"adf_stat": 4, "adf_pvalue": 4, "kpss_stat": 4, "kpss_pvalue": 4})
+        counts = ", ".join(f"{k}: {int(v)}" for k, v in self.counts.items() if v)
+        return Summary(
+            f"ADF + KPSS stationarity, alpha={self.alpha:g}, regression='{self.regression}'",
+            (("features", rounded), ("verdicts", self.counts.rename("features").to_frame())),
+            (f"{len(self.table)} features: {counts}" if counts else "no features tested",
+             "stationary: ADF rejects a unit root and KPSS does not reject stationarity; non-stationary: the "
+             "reverse; conflicting: both reject; inconclusive: neither"),
         )
-        return head + str(self.summary().to_html(na_rep=""))
 
 
 def _test_one(x: FloatArray, *, alpha: float, regression: str, autolag: str | None, max_lag: int | None,
@@ -349,7 +351,7 @@ def _apply_fill(values: pd.Series, rule: MissingRule, groups: npt.NDArray[Any] |
 
 
 @dataclass(frozen=True)
-class MissingDataResult:
+class MissingDataResult(SummaryMixin):
     """The data after a :class:`MissingDataPolicy` was applied, with a per-feature report.
 
     Attributes
@@ -368,18 +370,15 @@ class MissingDataResult:
     report: pd.DataFrame
     n_rows_in: int
 
-    @property
+    @cached_property
     def n_rows_dropped(self) -> int:
         """Rows removed by ``drop_row`` rules."""
         return self.n_rows_in - len(self.data)
 
-    def summary(self) -> pd.DataFrame:
-        """The per-feature report."""
-        return self.report
-
-    def _repr_html_(self) -> str:
-        head = f"<p>Missing-data policy: {self.n_rows_in} rows in, {self.n_rows_dropped} dropped.</p>"
-        return head + str(self.report.to_html())
+    def summary(self) -> Summary:
+        """Table ``report`` (the per-feature report; also ``summary().frame``), rows in and dropped as a note."""
+        return Summary("Missing-data policy", (("report", self.report),),
+                       (f"{self.n_rows_in} rows in, {self.n_rows_dropped} dropped, {len(self.data)} out",))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ For the klines feature the newest input is the bar closing on the boundary, so i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -32,9 +34,9 @@ from pmresearch._typing import FloatArray, IntArray
 from pmresearch.features.context import FeatureContext, to_ns
 from pmresearch.features.inputs import knowledge_time
 from pmresearch.features.price import settlement_oracle
-from pmresearch.features.registry import REGISTRY, make_block
+from pmresearch.features.registry import Block, make_block
 
-__all__ = ["RV_WINDOW_MINUTES", "SAMPLE_MAX_AGE_S", "minute_rv", "minute_rv_and_age", "minute_value_age_s"]
+__all__ = ["BLOCKS", "RV_WINDOW_MINUTES", "SAMPLE_MAX_AGE_S", "minute_rv", "minute_rv_and_age", "minute_value_age_s"]
 
 #: Look-back of the realized vol, in one-minute returns.
 RV_WINDOW_MINUTES = 60
@@ -107,41 +109,50 @@ def _series(known: IntArray, price: FloatArray) -> tuple[IntArray, FloatArray]:
     return k[last], p[last]
 
 
-def _block_ref(ctx: FeatureContext) -> dict[str, FloatArray]:
+def _reference_prices(ctx: FeatureContext) -> tuple[IntArray, FloatArray] | None:
+    """The quote logger's reference prices by knowledge time (None when there are none)."""
     q = ctx.inputs.quotes
     if q is None or not len(q) or "reference_price" not in q.columns:
-        return {}
+        return None
     q = q.loc[q["reference_price"].notna().to_numpy()]
     if not len(q):
-        return {}
-    known, price = _series(to_ns(knowledge_time("quotes", q, what="quotes")), q["reference_price"].to_numpy(
-        dtype=np.float64))
-    vol, age = minute_rv_and_age(known, price, ctx.times())
-    return {f"vol__rv_ref_{RV_WINDOW_MINUTES}m": vol, f"vol__rv_ref_{RV_WINDOW_MINUTES}m_age_s": age}
+        return None
+    return _series(to_ns(knowledge_time("quotes", q, what="quotes")), q["reference_price"].to_numpy(dtype=np.float64))
 
 
-def _block_oracle(ctx: FeatureContext) -> dict[str, FloatArray]:
+def _oracle_prices(ctx: FeatureContext) -> tuple[IntArray, FloatArray] | None:
+    """The settlement oracle's prices by knowledge time (None when there are none)."""
     ds = settlement_oracle(ctx)
     if ds is None:
-        return {}
-    known, price = _series(to_ns(knowledge_time("oracle", ds, what="oracle")), ds["price"].to_numpy(dtype=np.float64))
-    vol, age = minute_rv_and_age(known, price, ctx.times())
-    return {f"vol__rv_oracle_{RV_WINDOW_MINUTES}m": vol, f"vol__rv_oracle_{RV_WINDOW_MINUTES}m_age_s": age}
+        return None
+    return _series(to_ns(knowledge_time("oracle", ds, what="oracle")), ds["price"].to_numpy(dtype=np.float64))
 
 
 _ANN = "annualized vol (24/7 year)"
 _LOOKBACK = f"{RV_WINDOW_MINUTES + 2}min"
-REGISTRY.register(make_block("vol_ref", "vol", _block_ref, [
-    (f"rv_ref_{RV_WINDOW_MINUTES}m", _LOOKBACK, _ANN,
-     f"realized vol of the last {RV_WINDOW_MINUTES} 1m log returns of the quote logger's reference price "
-     f"(minute samples <= {SAMPLE_MAX_AGE_S} s old)"),
-    (f"rv_ref_{RV_WINDOW_MINUTES}m_age_s", _LOOKBACK, "seconds",
-     f"age at t of the newest reference price in rv_ref_{RV_WINDOW_MINUTES}m"),
-], inputs=("quotes",)))
-REGISTRY.register(make_block("vol_oracle", "vol", _block_oracle, [
-    (f"rv_oracle_{RV_WINDOW_MINUTES}m", _LOOKBACK, _ANN,
-     f"realized vol of the last {RV_WINDOW_MINUTES} 1m log returns of the Data Streams oracle "
-     f"(minute samples <= {SAMPLE_MAX_AGE_S} s old)"),
-    (f"rv_oracle_{RV_WINDOW_MINUTES}m_age_s", _LOOKBACK, "seconds",
-     f"age at t of the newest oracle price in rv_oracle_{RV_WINDOW_MINUTES}m"),
-], inputs=("oracle",)))
+
+
+def _rv_block(source: str, input_name: str, prices: Callable[[FeatureContext], tuple[IntArray, FloatArray] | None],
+              of: str, noun: str) -> Block:
+    """Block ``vol_<source>``: ``vol__rv_<source>_60m`` of the prices ``prices(ctx)`` gives, and its age."""
+    vol_name = f"rv_{source}_{RV_WINDOW_MINUTES}m"
+
+    def block(ctx: FeatureContext) -> dict[str, FloatArray]:
+        series = prices(ctx)
+        if series is None:
+            return {}
+        vol, age = minute_rv_and_age(*series, ctx.times())
+        return {f"vol__{vol_name}": vol, f"vol__{vol_name}_age_s": age}
+
+    return make_block(f"vol_{source}", "vol", block, [
+        (vol_name, _LOOKBACK, _ANN, f"realized vol of the last {RV_WINDOW_MINUTES} 1m log returns of {of} "
+         f"(minute samples <= {SAMPLE_MAX_AGE_S} s old)"),
+        (f"{vol_name}_age_s", _LOOKBACK, "seconds", f"age at t of the newest {noun} price in {vol_name}"),
+    ], inputs=(input_name,))
+
+
+#: This family's blocks, in registration order (:mod:`pmresearch.features.families` lists them).
+BLOCKS: tuple[Block, ...] = (
+    _rv_block("ref", "quotes", _reference_prices, "the quote logger's reference price", "reference"),
+    _rv_block("oracle", "oracle", _oracle_prices, "the Data Streams oracle", "oracle"),
+)

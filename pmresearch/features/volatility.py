@@ -23,10 +23,11 @@ import pandas as pd
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.features.context import bar_block
 from pmresearch.features.price import safe_log
-from pmresearch.features.registry import REGISTRY
+from pmresearch.features.registry import Block
 from pmresearch.pricing.vol import RangeMethod, ewma_variance, range_bar_variance
 
 __all__ = [
+    "BLOCKS",
     "garman_klass_var",
     "parkinson_var",
     "realized_var",
@@ -116,7 +117,10 @@ _F = (
        ("pctile_60m", "1501min", "fraction", "percentile of rv_1m_60m within its trailing 1,440 values"),
        ("regime_60m", "1501min", "label -1/0/1", "vol regime: low / normal / high third of the trailing day")]
 )
-REGISTRY.register(bar_block("vol_1m", "vol", "spot_1m", vol_features_1m, _F))
-REGISTRY.register(bar_block(
-    "vol_1s", "vol", "spot_1s", vol_features_1s,
-    [(f"rv_1s_{w}m", f"{w}min", _ANN, f"realized vol of 1s log returns over {w} min") for w in RV_1S_MINUTES]))
+#: This family's blocks, in registration order (:mod:`pmresearch.features.families` lists them).
+BLOCKS: tuple[Block, ...] = (
+    bar_block("vol_1m", "vol", "spot_1m", vol_features_1m, _F),
+    bar_block(
+        "vol_1s", "vol", "spot_1s", vol_features_1s,
+        [(f"rv_1s_{w}m", f"{w}min", _ANN, f"realized vol of 1s log returns over {w} min") for w in RV_1S_MINUTES]),
+)

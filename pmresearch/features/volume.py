@@ -13,9 +13,9 @@ import pandas as pd
 
 from pmresearch.features.context import bar_block
 from pmresearch.features.price import safe_log
-from pmresearch.features.registry import REGISTRY
+from pmresearch.features.registry import Block, feature_table
 
-__all__ = ["obv_step", "rolling_vwap", "volume_features"]
+__all__ = ["BLOCKS", "obv_step", "rolling_vwap", "volume_features"]
 
 
 def rolling_vwap(bars: pd.DataFrame, window: int) -> pd.Series:
@@ -66,18 +66,21 @@ def volume_features(bars: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 
-_F = [
-    ("trend_5m_60m", "60min", "log ratio", "ln(mean 1m volume over 5 min / over 60 min)"),
-    ("trend_15m_240m", "240min", "log ratio", "ln(mean 1m volume over 15 min / over 240 min)"),
-    ("z_60m", "60min", "z-score", "volume spike: (last 1m volume - 60-bar mean) / 60-bar sd"),
-    ("z5_240m", "244min", "z-score", "5-min volume vs its trailing 240 values"),
-    ("vwap_dist_15m", "15min", "log ratio", "ln(close / 15-min VWAP of the typical price)"),
-    ("vwap_dist_60m", "60min", "log ratio", "ln(close / 60-min VWAP)"),
-    ("vwap_dist_240m", "240min", "log ratio", "ln(close / 240-min VWAP)"),
-    ("obv_flow_15m", "16min", "fraction", "OBV change over 15 min / volume over 15 min"),
-    ("obv_flow_60m", "61min", "fraction", "OBV change over 60 min / volume over 60 min"),
-    ("taker_buy_share_5m", "5min", "fraction", "taker-buy volume / volume, 5 min (Binance klines only)"),
-    ("taker_buy_share_15m", "15min", "fraction", "taker-buy volume / volume, 15 min"),
-    ("trades_z_60m", "60min", "z-score", "trade-count spike: (last 1m count - 60-bar mean) / sd"),
-]
-REGISTRY.register(bar_block("volume_1m", "volume", "spot_1m", volume_features, _F))
+_F = feature_table("""
+    trend_5m_60m        | 60min  | log ratio | ln(mean 1m volume over 5 min / over 60 min)
+    trend_15m_240m      | 240min | log ratio | ln(mean 1m volume over 15 min / over 240 min)
+    z_60m               | 60min  | z-score   | volume spike: (last 1m volume - 60-bar mean) / 60-bar sd
+    z5_240m             | 244min | z-score   | 5-min volume vs its trailing 240 values
+    vwap_dist_15m       | 15min  | log ratio | ln(close / 15-min VWAP of the typical price)
+    vwap_dist_60m       | 60min  | log ratio | ln(close / 60-min VWAP)
+    vwap_dist_240m      | 240min | log ratio | ln(close / 240-min VWAP)
+    obv_flow_15m        | 16min  | fraction  | OBV change over 15 min / volume over 15 min
+    obv_flow_60m        | 61min  | fraction  | OBV change over 60 min / volume over 60 min
+    taker_buy_share_5m  | 5min   | fraction  | taker-buy volume / volume, 5 min (Binance klines only)
+    taker_buy_share_15m | 15min  | fraction  | taker-buy volume / volume, 15 min
+    trades_z_60m        | 60min  | z-score   | trade-count spike: (last 1m count - 60-bar mean) / sd
+""")
+#: This family's blocks, in registration order (:mod:`pmresearch.features.families` lists them).
+BLOCKS: tuple[Block, ...] = (
+    bar_block("volume_1m", "volume", "spot_1m", volume_features, _F),
+)

@@ -18,6 +18,7 @@ from pmresearch.features import (
     catalog,
     catalog_html,
     compute_features,
+    default_registry,
     make_block,
     read_external,
 )
@@ -240,17 +241,17 @@ def test_lagged_block_uses_data_up_to_t_minus_lag() -> None:
         assert grid is not None
         return ctx.join_bars(grid, {"test__close_lag": grid.frame["close"]})
 
-    block = REGISTRY.register(make_block("test_lag", "test", fn, [("close_lag", "0s", "USD", "x")],
-                                         inputs=("spot_1m",), lag="90s"))
-    try:
-        t = T0 + pd.Timedelta(minutes=40)
-        out = compute_features(_rows([t]), FeatureInputs(spot_1m=kl), ["test__close_lag"])
-        # data up to 00:38:30: the last bar closed by then opened at 00:37
-        assert out.iloc[0, 0] == kl["close"].iloc[37]
-        assert catalog().set_index("name").loc["test__close_lag", "lag"] == pd.Timedelta(seconds=90)
-    finally:
-        REGISTRY.unregister(block.name)
-    assert "test__close_lag" not in REGISTRY
+    registry = default_registry()  # a private registry: the default one is never changed
+    registry.register(make_block("test_lag", "test", fn, [("close_lag", "0s", "USD", "x")],
+                                 inputs=("spot_1m",), lag="90s"))
+    t = T0 + pd.Timedelta(minutes=40)
+    out = compute_features(_rows([t]), FeatureInputs(spot_1m=kl), ["test__close_lag"], registry=registry)
+    # data up to 00:38:30: the last bar closed by then opened at 00:37
+    assert out.iloc[0, 0] == kl["close"].iloc[37]
+    assert catalog(registry=registry).set_index("name").loc["test__close_lag", "lag"] == pd.Timedelta(seconds=90)
+    assert "test__close_lag" not in REGISTRY and "test__close_lag" not in catalog()["name"].to_list()
+    with pytest.raises(ValueError, match="unknown features"):
+        compute_features(_rows([t]), FeatureInputs(spot_1m=kl), ["test__close_lag"])
 
 
 def test_catalog_table() -> None:

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmresearch.features import REGISTRY, FeatureInputs, LeakageAuditResult, leakage_audit, make_block
+from pmresearch._summary import Summary
+from pmresearch.features import (
+    REGISTRY,
+    FeatureInputs,
+    FeatureRegistry,
+    LeakageAuditResult,
+    leakage_audit,
+    make_block,
+)
 from pmresearch.features.context import FeatureContext
 from pmresearch.simulate import World
 
@@ -65,7 +73,11 @@ def test_audit_passes_for_every_feature_on_simulated_world(edge_world: World, si
     assert len(res.table) == len(REGISTRY) + 1  # + the external series
     assert res.passed, res.summary()
     assert res.not_exercised == (), res.summary()  # every feature had data at the audited rows
-    assert "passed: " in res.summary() and "PASSED" in res._repr_html_()
+    summary = res.summary()
+    assert isinstance(summary, Summary) and summary.names == ("audit",)  # no "failing" table when all passed
+    assert summary["audit"].loc["passed", "value"] == len(REGISTRY) + 1
+    assert summary.title.startswith("Leakage audit PASSED") and "passed: " in str(res)
+    assert str(res) == summary.as_text() and res._repr_html_() == summary.as_html() and "PASSED" in res._repr_html_()
 
 
 def _planted(ctx: FeatureContext) -> dict[str, np.ndarray]:
@@ -83,23 +95,25 @@ def _planted(ctx: FeatureContext) -> dict[str, np.ndarray]:
 
 
 def test_audit_catches_planted_leaky_features(edge_world: World) -> None:
-    block = REGISTRY.register(make_block("leak_test", "leak", _planted, [
+    block = make_block("leak_test", "leak", _planted, [
         ("next_close", "0s", "log return", "planted: next bar's return"),
         ("full_sample_z", "0s", "z", "planted: z-score with full-sample mean and sd"),
         ("forming_bar", "0s", "USD", "planted: close of the bar still forming at t"),
-    ], inputs=("spot_1m",)))
-    try:
-        inputs = FeatureInputs(spot_1m=edge_world.klines)
-        rows = _rows(edge_world, seed=5, n=6)
-        honest = ["price__ret_1m", "ta__rsi_15m", "vol__regime_60m", "volume__obv_flow_60m"]
-        res = leakage_audit(rows, inputs, n=6, seed=1, names=[*block.names, *honest])
-    finally:
-        REGISTRY.unregister(block.name)
+    ], inputs=("spot_1m",))
+    registry = FeatureRegistry([*REGISTRY.blocks.values(), block])  # private: the default one stays as it is
+    inputs = FeatureInputs(spot_1m=edge_world.klines)
+    rows = _rows(edge_world, seed=5, n=6)
+    honest = ["price__ret_1m", "ta__rsi_15m", "vol__regime_60m", "volume__obv_flow_60m"]
+    res = leakage_audit(rows, inputs, n=6, seed=1, names=[*block.names, *honest], registry=registry)
+    assert not set(block.names) & set(REGISTRY)
     assert set(res.failing) == set(block.names), res.summary()
     bad = res.table.set_index("feature")
     assert (bad.loc[list(block.names), "truncation_failures"] > 0).all()
     assert (bad.loc[["leak__next_close", "leak__forming_bar"], "permutation_failures"] > 0).all()
-    assert not res.passed and "FAILING: " in res.summary() and "FAILED" in res._repr_html_()
+    assert not res.passed and "FAILING: " in str(res) and "FAILED" in res._repr_html_()
+    failing = res.summary()["failing"]
+    assert set(failing.index) == set(block.names)
+    assert (failing["truncation_failures"] > 0).all() and res.summary()["audit"].loc["passed", "value"] == len(honest)
     assert set(res.examples["feature"]) == set(block.names)
 
 

@@ -24,6 +24,7 @@ from sklearn.model_selection import GroupKFold, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from pmresearch._summary import Summary
 from pmresearch.features.selection import (
     BinnedChi2Selector,
     CorrelationFilter,
@@ -365,7 +366,11 @@ def test_selection_stability_report(clean: tuple[pd.DataFrame, pd.Series]) -> No
     assert loose.jaccard < 1.0 and loose.nogueira < stable.nogueira
     assert loose.n_selected.tolist() == [8] * 5
     summary = loose.summary()
-    assert summary.loc["jaccard", "value"] == pytest.approx(loose.jaccard)
+    assert isinstance(summary, Summary) and summary.names == ("indices", "frequency")
+    assert summary.frame.loc["jaccard", "value"] == loose.jaccard
+    assert summary["indices"].loc["folds", "value"] == 5.0 and summary["indices"].loc["mean_selected", "value"] == 8.0
+    pd.testing.assert_series_equal(summary["frequency"]["frequency"], loose.frequency)
+    assert str(loose) == summary.as_text() and loose._repr_html_() == summary.as_html()
     fig = loose.figure()
     assert isinstance(fig, go.Figure) and len(fig.data) == 2
     assert np.asarray(fig.data[1].z).shape == (5, X.shape[1])

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from statsmodels.tools.sm_exceptions import InterpolationWarning
 from statsmodels.tsa.stattools import adfuller, kpss
 
+from pmresearch._summary import Summary
 from pmresearch.features.validation import (
     MissingDataImputer,
     MissingDataPolicy,
@@ -92,10 +93,15 @@ def test_stationarity_degenerate_columns_get_verdicts(series: pd.DataFrame) -> N
     res = stationarity_table(series)
     counts = res.counts
     assert counts["constant"] == 1 and counts["all-NaN"] == 1 and counts["stationary"] == 2
-    assert res.non_stationary == ["walk"]
+    assert res.non_stationary == ("walk",)
     html = res._repr_html_()
     assert "<table" in html and "non-stationary: 1" in html
-    assert list(res.summary().index) == list(series.columns)
+    summary = res.summary()
+    assert isinstance(summary, Summary) and summary.names == ("features", "verdicts")
+    assert list(summary.frame.index) == list(series.columns)
+    assert summary["verdicts"]["features"].to_dict() == counts.to_dict()
+    assert summary.frame.loc["walk", "verdict"] == "non-stationary"
+    assert str(res) == summary.as_text() and html == summary.as_html()
 
 
 def test_trend_stationary_depends_on_deterministic_terms() -> None:
@@ -169,6 +175,10 @@ def test_missing_policy_apply_and_report(gappy: pd.DataFrame) -> None:
     assert rep.loc["e__keep", ["rule", "n_missing", "n_missing_after"]].tolist() == ["keep NaN", 1, 1]
     assert rep.loc["c__ind", "indicator"] == "c__ind_missing"
     assert "forward-fill (limit 2)" in res._repr_html_()
+    summary = res.summary()
+    assert isinstance(summary, Summary) and summary.names == ("report",)
+    pd.testing.assert_frame_equal(summary.frame, rep)
+    assert "8 rows in, 1 dropped, 7 out" in str(res)
     assert policy.table(list(gappy.columns)).loc["d__drop", "rule"] == "drop row"
     assert gappy["a__ff"].isna().sum() == 4  # input untouched
 
