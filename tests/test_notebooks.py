@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import re
 import shutil
@@ -12,7 +11,7 @@ from pathlib import Path
 import papermill
 import pytest
 
-from pmresearch.config import from_mapping, load_yaml
+from pmresearch.config import flat_defaults, from_mapping, load_yaml
 from pmresearch.data import read_file
 from pmresearch.experiments.data_features import DataFeaturesConfig
 from pmresearch.experiments.explore import ExploreConfig
@@ -87,7 +86,7 @@ def test_params_files_fit_their_notebook(path: Path) -> None:
 def test_parameters_cell_matches_its_config(notebook: str, config: type) -> None:
     """The notebook's typed defaults and its config's fields are the same set with the same values."""
     declared = papermill.inspect_notebook(str(REPO / "notebooks" / f"{notebook}.ipynb"))
-    fields = {f.name: f.default for f in dataclasses.fields(config)}
+    fields = flat_defaults(config)  # the flat keys, nested configs' leaves included
     assert set(declared) == set(fields)
     for name, info in declared.items():
         assert ast.literal_eval(info["default"]) == fields[name], name

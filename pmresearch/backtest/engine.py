@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pmresearch import rules
-from pmresearch.config import param
+from pmresearch.config import Validated, param
 
 __all__ = ["TRADE_COLUMNS", "TakerThreshold", "fee_per_share", "run_taker_threshold"]
 
@@ -28,8 +28,9 @@ TRADE_COLUMNS = [
 
 
 @dataclass(frozen=True)
-class TakerThreshold:
-    """Parameters of the taker threshold strategy."""
+class TakerThreshold(Validated):
+    """Parameters of the taker threshold strategy, checked on construction (a bound broken raises
+    :class:`~pmresearch.config.ConfigError` naming the field and the bound)."""
 
     edge_threshold: float = param(0.03, ge=0.0, le=1.0, doc="net edge (prob units, after fees) to trade")
     shares: float = param(20.0, ge=5.0, doc="order size in shares (venue minimum 5)")

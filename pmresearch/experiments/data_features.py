@@ -31,17 +31,18 @@ import pandas as pd
 
 from pmresearch._paths import display_path
 from pmresearch._progress import progress as progress_bar
-from pmresearch.config import ConfigError, param
-from pmresearch.data.quality import QualityResult, assess_quality
+from pmresearch.config import ConfigError, NestedConfig, RunnerParams, nested, param
+from pmresearch.data.quality import QualityResult
 from pmresearch.data.store import Store, connect
+from pmresearch.experiments._common import world_field
 from pmresearch.features.inputs import FeatureInputs
 from pmresearch.features.leakage import LeakageAuditResult, leakage_audit
 from pmresearch.features.matrix import DEFAULT_LOOKBACK, build_feature_matrix
 from pmresearch.features.selection import MutualInfoSelector, SelectionStability, selection_stability
 from pmresearch.features.validation import StationarityResult, stationarity_table
-from pmresearch.labels import DECISION_COLUMNS, DecisionSchedule
+from pmresearch.labels import DECISION_COLUMNS, DecisionSchedule, assess_quality_with_labels
 from pmresearch.model_selection import PurgedKFold
-from pmresearch.simulate import WorldParams, simulate
+from pmresearch.simulate import WorldSpec, simulate
 
 __all__ = [
     "NOTEBOOK",
@@ -66,18 +67,20 @@ __all__ = [
 NOTEBOOK = "05_data_features"
 
 
-@dataclass(frozen=True)
-class DataFeaturesConfig(WorldParams):
-    """Parameters of ``notebooks/05_data_features.ipynb``.
+@dataclass(frozen=True, init=False)
+class DataFeaturesConfig(NestedConfig):
+    """Parameters of ``notebooks/05_data_features.ipynb``: nested configs built from the notebook's flat
+    parameters (:func:`pmresearch.config.flat_fields`), every value checked on construction.
 
-    ``data_dir`` names a data directory to load; empty simulates the world named by ``preset``,
-    ``days``, ``seed`` and ``start``. ``db`` names the store (a URL or a ``.duckdb`` path); empty
-    builds a fresh ``data/runs/05_data_features/<run_name>.duckdb``. A given store that already holds
-    rows is read as it is when ``data_dir`` is empty (nothing is simulated into it). Decisions are
-    taken every ``every_s`` seconds of each window (:attr:`schedule`).
+    ``data_dir`` (in ``runner``) names a data directory to load; empty simulates ``world`` (a
+    :class:`~pmresearch.simulate.WorldSpec` of at most 31 days). ``db`` names the store (a URL or a
+    ``.duckdb`` path); empty builds a fresh ``data/runs/05_data_features/<run_name>.duckdb``. A given
+    store that already holds rows is read as it is when ``data_dir`` is empty (nothing is simulated
+    into it). Decisions are taken every ``every_s`` seconds of each window (:attr:`schedule`).
     """
 
-    days: float = param(1.0, gt=0.0, le=31.0, doc="simulated days")
+    runner: RunnerParams = nested(RunnerParams, doc="run name, data directory and store")  # noqa: RUF009
+    world: WorldSpec = world_field(days=1.0, max_days=31.0)  # noqa: RUF009
     interval_minutes: int = param(15, choices=(0, 5, 15), doc="market windows to use (0: every length)")
     every_s: float = param(60.0, gt=0.0, le=900.0, doc="seconds between decision times in a window")
     min_coverage: float = param(0.5, ge=0.0, le=1.0, doc="features non-null on fewer rows are left out of tests")
@@ -125,9 +128,10 @@ class LoadedStore:
 
 
 def _store_url(cfg: DataFeaturesConfig, root: Path) -> str:
-    if cfg.db:
-        return cfg.db if "://" in cfg.db else f"duckdb:///{(root / cfg.db).resolve()}"
-    path = (root / "data" / "runs" / NOTEBOOK / f"{cfg.run_name}.duckdb").resolve()
+    db = cfg.runner.db
+    if db:
+        return db if "://" in db else f"duckdb:///{(root / db).resolve()}"
+    path = (root / "data" / "runs" / NOTEBOOK / f"{cfg.runner.run_name}.duckdb").resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)  # each run builds its own store: worlds never mix
     return f"duckdb:///{path}"
@@ -160,21 +164,23 @@ def open_store(cfg: DataFeaturesConfig, root: Path | None = None, *, progress: b
     store = connect(url)
     try:
         store.create_tables()
-        if cfg.data_dir:
-            path = Path(cfg.data_dir)
+        data_dir = cfg.runner.data_dir
+        if data_dir:
+            path = Path(data_dir)
             path = path if path.is_absolute() else root / path
             if not path.is_dir():
-                raise ConfigError(f"data_dir {cfg.data_dir!r}: no such directory ({path})")
+                raise ConfigError(f"data_dir {data_dir!r}: no such directory ({path})")
             loaded = store.load_data_dir(path)
             source = f"data directory {display_path(path)}"
-        elif cfg.db and sum(store.counts().values()) > 0:
+        elif cfg.runner.db and sum(store.counts().values()) > 0:
             loaded, source = {}, "existing store"
         else:
-            world = simulate(cfg.preset, days=cfg.days, seed=cfg.seed, start=cfg.start, progress=progress)
+            spec = cfg.world
+            world = simulate(spec.preset, days=spec.days, seed=spec.seed, start=spec.start, progress=progress)
             with tempfile.TemporaryDirectory(prefix="pmr-05-") as tmp:
                 world.write(Path(tmp) / "world")
                 loaded = store.load_data_dir(Path(tmp) / "world")
-            source = f"simulated {cfg.preset} world, {cfg.days:g} days from {cfg.start}, seed {cfg.seed}"
+            source = spec.describe()
         counts = store.counts()
     except BaseException:
         store.close()
@@ -304,7 +310,7 @@ def selection_check(matrix: pd.DataFrame, cfg: DataFeaturesConfig) -> tuple[Sele
                      embargo=pd.Timedelta(minutes=cfg.embargo_minutes))
     selector = Pipeline([
         ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-        ("select", MutualInfoSelector(k=cfg.top_k, random_state=cfg.seed)),
+        ("select", MutualInfoSelector(k=cfg.top_k, random_state=cfg.world.seed)),
     ])
     y = rows["label"].astype("int64").to_numpy()
     stab = selection_stability(selector, rows[names], y, cv=cv, groups=rows["slug"].to_numpy())
@@ -456,11 +462,11 @@ def run(cfg: DataFeaturesConfig, *, root: Path | None = None, progress: bool = T
         loaded = open_store(cfg, root, progress=progress)
         try:
             clock = lap("load", clock)
-            quality = assess_quality(loaded.store)
+            quality = assess_quality_with_labels(loaded.store)
             clock = lap("quality", clock)
             matrix = feature_matrix(loaded.store, cfg)
             clock = lap("matrix", clock)
-            audit = leakage_check(loaded.store, matrix, n=cfg.leakage_rows, seed=cfg.seed)
+            audit = leakage_check(loaded.store, matrix, n=cfg.leakage_rows, seed=cfg.world.seed)
             clock = lap("leakage", clock)
         finally:
             loaded.store.close()

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pmresearch.config import param
+from pmresearch.config import NestedConfig, RunnerParams, nested, param
 from pmresearch.data import read_data_dir
-from pmresearch.simulate import WorldParams, simulate
+from pmresearch.experiments._common import world_field
+from pmresearch.simulate import WorldSpec, simulate
 
 __all__ = [
     "NOTEBOOK",
@@ -45,15 +46,17 @@ __all__ = [
 NOTEBOOK = "00_explore"
 
 
-@dataclass(frozen=True)
-class ExploreConfig(WorldParams):
+@dataclass(frozen=True, init=False)
+class ExploreConfig(NestedConfig):
     """Parameters of ``notebooks/00_explore.ipynb`` (``db`` is accepted but unused: nothing is stored).
 
-    ``data_dir`` names a data directory to read; empty simulates the world named by ``preset``,
-    ``days``, ``seed`` and ``start``.
+    ``runner.data_dir`` names a data directory to read; empty simulates ``world`` (a
+    :class:`~pmresearch.simulate.WorldSpec` of at most 31 days). The notebook's flat parameters are
+    the flat keys (:func:`pmresearch.config.flat_fields`); every value is checked on construction.
     """
 
-    days: float = param(1.0, gt=0.0, le=31.0, doc="simulated days")
+    runner: RunnerParams = nested(RunnerParams, doc="run name, data directory (and an unused store)")  # noqa: RUF009
+    world: WorldSpec = world_field(days=1.0, max_days=31.0)  # noqa: RUF009
     interval_minutes: int = param(15, choices=(5, 15), doc="market window length to show")
     market_index: int = param(3, ge=0, doc="which market (in time order) to draw in detail")
 
@@ -79,11 +82,12 @@ def load_frames(cfg: ExploreConfig, root: Path | None = None, *, progress: bool 
     dict of str to DataFrame
         The frames in the canonical schemas, by kind.
     """
-    if cfg.data_dir:
-        path = Path(cfg.data_dir)
+    if cfg.runner.data_dir:
+        path = Path(cfg.runner.data_dir)
         path = path if path.is_absolute() or root is None else root / path
         return dict(read_data_dir(path).frames)
-    w = simulate(cfg.preset, days=cfg.days, seed=cfg.seed, start=cfg.start, progress=progress)
+    spec = cfg.world
+    w = simulate(spec.preset, days=spec.days, seed=spec.seed, start=spec.start, progress=progress)
     klines = pd.concat([w.klines, w.klines_1s, w.eth_klines], ignore_index=True)
     return {"klines": klines, "oracle": pd.concat([w.oracle, w.oracle_push], ignore_index=True),
             "markets": w.markets, "quotes": w.quotes, "books": w.books, "trades": w.trades}

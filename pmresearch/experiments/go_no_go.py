@@ -41,7 +41,7 @@ import pandas as pd
 from pmresearch._paths import display_path
 from pmresearch._progress import progress as progress_bar
 from pmresearch.backtest.engine import TakerThreshold, run_taker_threshold
-from pmresearch.config import param, to_mapping
+from pmresearch.config import ConfigError, NestedConfig, RunnerParams, Validated, nested, param, to_mapping
 from pmresearch.data.importers import ingest
 from pmresearch.data.store import connect
 from pmresearch.features.families import REGISTRY
@@ -50,10 +50,10 @@ from pmresearch.features.vol_sources import minute_value_age_s
 from pmresearch.labels.schedule import DecisionSchedule
 from pmresearch.metrics.trading import cluster_ratio_lower_bound, trade_stats
 from pmresearch.models import ModelA
-from pmresearch.simulate import WorldParams, make_config, simulate_config
+from pmresearch.simulate import WorldSpec, simulate_config
 
 __all__ = [
-    "DEFAULT_VOL_FEATURES", "INPUT_AGES", "Config", "Criterion", "GoNoGoConfig", "GoNoGoResult", "Result",
+    "DEFAULT_VOL_FEATURES", "INPUT_AGES", "Config", "Criterion", "GoCriteria", "GoNoGoConfig", "GoNoGoResult", "Result",
     "ensure_world", "evaluate", "run", "run_go_no_go",
 ]
 
@@ -64,35 +64,49 @@ INPUT_AGES = {"spot": ("spot_source", "spot_age_s"), "book": (None, "book_age_s"
 
 
 @dataclass(frozen=True)
-class GoNoGoConfig(WorldParams):
-    """Parameters of ``notebooks/04_go_no_go.ipynb`` (one field per notebook parameter).
+class GoCriteria(Validated):
+    """The GO criteria's thresholds and their bootstrap (fixed in the params file before the run)."""
 
-    ``decision_every_s``, ``first_decision_s`` and ``last_decision_s`` are deprecated names of
-    ``every_s``, ``first_s`` and ``last_s`` (:func:`pmresearch.labels.schedule.rename_deprecated`).
-    """
-
-    interval_minutes: int = param(15, choices=(5, 15), doc="market window length traded")
-    every_s: float = param(30.0, gt=0.0, doc="seconds between decision times in a window")
-    first_s: float = param(60.0, ge=0.0, doc="first decision, seconds after window start")
-    last_s: float = param(30.0, ge=0.0, doc="last decision, at least this long before the end")
-    vol_features: tuple[str, ...] = param(DEFAULT_VOL_FEATURES, doc="volatility features, first known wins")
-    edge_threshold: float = param(0.03, ge=0.0, le=1.0, doc="net edge after fees needed to trade")
-    shares: float = param(20.0, ge=5.0, doc="order size in shares")
-    max_trades_per_window: int = param(1, ge=1, doc="positions per market window")
     min_trades: int = param(200, ge=1, doc="GO criterion: minimum filled trades")
     confidence: float = param(0.95, gt=0.5, lt=1.0, doc="one-sided level of the bootstrap lower bounds")
     n_bootstrap: int = param(10_000, ge=100, doc="bootstrap resamples")
     bootstrap_seed: int = param(0, ge=0, doc="bootstrap random seed")
 
+
+@dataclass(frozen=True, init=False)
+class GoNoGoConfig(NestedConfig):
+    """Parameters of ``notebooks/04_go_no_go.ipynb``: nested configs, built from the notebook's flat
+    parameters (every flat key of :func:`pmresearch.config.flat_fields` is a notebook parameter).
+
+    ``runner`` (``run_name``, ``data_dir``, ``db``), ``world`` (:class:`~pmresearch.simulate.WorldSpec`:
+    ``preset``, ``days``, ``seed``, ``start``), ``strategy`` (:class:`~pmresearch.backtest.TakerThreshold`:
+    ``edge_threshold``, ``shares``, ``max_trades_per_window``, ``book_max_age_s``) and ``criteria``
+    (:class:`GoCriteria`); ``GoNoGoConfig(edge_threshold=0.05)`` and ``cfg.edge_threshold`` work on the
+    flat keys. Every value is checked on construction, whatever the entry path.
+
+    ``decision_every_s``, ``first_decision_s`` and ``last_decision_s`` are deprecated names of
+    ``every_s``, ``first_s`` and ``last_s`` (:func:`pmresearch.labels.schedule.rename_deprecated`).
+    """
+
+    runner: RunnerParams = nested(RunnerParams, doc="run name, data directory and store")  # noqa: RUF009
+    world: WorldSpec = nested(WorldSpec, doc="the simulated world (when data_dir is empty)")  # noqa: RUF009
+    interval_minutes: int = param(15, choices=(5, 15), doc="market window length traded")
+    every_s: float = param(30.0, gt=0.0, doc="seconds between decision times in a window")
+    first_s: float = param(60.0, ge=0.0, doc="first decision, seconds after window start")
+    last_s: float = param(30.0, ge=0.0, doc="last decision, at least this long before the end")
+    vol_features: tuple[str, ...] = param(DEFAULT_VOL_FEATURES, doc="volatility features, first known wins")
+    strategy: TakerThreshold = nested(TakerThreshold, doc="the taker threshold strategy")  # noqa: RUF009
+    criteria: GoCriteria = nested(GoCriteria, doc="the GO criteria")  # noqa: RUF009
+
     def __post_init__(self) -> None:
         if not self.vol_features:
-            raise ValueError("vol_features: give at least one volatility feature")
+            raise ConfigError("GoNoGoConfig: vol_features: give at least one volatility feature")
         unknown = [n for n in self.vol_features if n not in REGISTRY]
         if unknown:
-            raise ValueError(f"vol_features: {unknown} are not registered features")
+            raise ConfigError(f"GoNoGoConfig: vol_features: {unknown} are not registered features")
         not_vol = [n for n in self.vol_features if not n.startswith("vol__")]
         if not_vol:
-            raise ValueError(f"vol_features: {not_vol} are not in the vol family")
+            raise ConfigError(f"GoNoGoConfig: vol_features: {not_vol} are not in the vol family")
 
     @property
     def schedule(self) -> DecisionSchedule:
@@ -166,17 +180,18 @@ Result = GoNoGoResult
 def evaluate(trades: pd.DataFrame, cfg: GoNoGoConfig) -> tuple[str, tuple[Criterion, ...]]:
     """Apply the GO criteria of ``cfg`` to a trade list (``pnl``, ``capital``, ``slug``)."""
     n = len(trades)
+    c = cfg.criteria
     per_trade = cluster_ratio_lower_bound(
-        trades["pnl"], np.ones(n), trades["slug"], confidence=cfg.confidence,
-        n_resamples=cfg.n_bootstrap, seed=cfg.bootstrap_seed,
+        trades["pnl"], np.ones(n), trades["slug"], confidence=c.confidence,
+        n_resamples=c.n_bootstrap, seed=c.bootstrap_seed,
     )
     per_capital = cluster_ratio_lower_bound(
-        trades["pnl"], trades["capital"], trades["slug"], confidence=cfg.confidence,
-        n_resamples=cfg.n_bootstrap, seed=cfg.bootstrap_seed + 1,
+        trades["pnl"], trades["capital"], trades["slug"], confidence=c.confidence,
+        n_resamples=c.n_bootstrap, seed=c.bootstrap_seed + 1,
     )
-    level = f"{cfg.confidence:.0%}"
+    level = f"{c.confidence:.0%}"
     crit = (
-        Criterion("trades", float(n), float(cfg.min_trades), n >= cfg.min_trades, ">="),
+        Criterion("trades", float(n), float(c.min_trades), n >= c.min_trades, ">="),
         Criterion(f"mean net PnL per trade, {level} lower bound", per_trade.lower, 0.0,
                   bool(np.isfinite(per_trade.lower) and per_trade.lower > 0.0), ">"),
         Criterion(f"PnL per unit of capital at risk, {level} lower bound", per_capital.lower, 0.0,
@@ -191,14 +206,15 @@ def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tu
     A simulated world is a deterministic function of its config, so one already written with the
     same config (``world.json``) is reused.
     """
-    if cfg.data_dir:
-        path = Path(cfg.data_dir)
+    if cfg.runner.data_dir:
+        path = Path(cfg.runner.data_dir)
         path = path if path.is_absolute() else root / path
         if not path.is_dir():
             raise FileNotFoundError(f"data_dir {path} does not exist")
         return path, {"data_dir": display_path(path)}
-    sim_cfg = make_config(cfg.preset, days=cfg.days, seed=cfg.seed, start=cfg.start)
-    tag = f"{cfg.preset}-s{cfg.seed}-{cfg.start}-{cfg.days:g}d"
+    w = cfg.world
+    sim_cfg = w.sim_config()
+    tag = f"{w.preset}-s{w.seed}-{w.start}-{w.days:g}d"
     path = root / "data" / "sim" / tag
     meta_file = path / "world.json"
     if meta_file.exists():
@@ -207,7 +223,7 @@ def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tu
             return path, meta["summary"]
     if path.exists():
         shutil.rmtree(path)
-    world = simulate_config(sim_cfg, preset=cfg.preset, progress=progress)
+    world = simulate_config(sim_cfg, preset=w.preset, progress=progress)
     world.write(path)
     return path, world.summary()
 
@@ -215,9 +231,10 @@ def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tu
 def store_url(cfg: GoNoGoConfig, root: Path) -> str:
     """The run's store: ``cfg.db`` as given (any backend; a plain path is a DuckDB file under
     ``root``), else a fresh ``data/runs/04_go_no_go/<run_name>.duckdb`` (worlds never mix)."""
-    if cfg.db:
-        return cfg.db if "://" in cfg.db else f"duckdb:///{(root / cfg.db).resolve()}"
-    db_path = root / "data" / "runs" / "04_go_no_go" / f"{cfg.run_name}.duckdb"
+    db = cfg.runner.db
+    if db:
+        return db if "://" in db else f"duckdb:///{(root / db).resolve()}"
+    db_path = root / "data" / "runs" / "04_go_no_go" / f"{cfg.runner.run_name}.duckdb"
     db_path.parent.mkdir(parents=True, exist_ok=True)
     db_path.unlink(missing_ok=True)
     return f"duckdb:///{db_path}"  # absolute path: duckdb:////abs/...
@@ -301,8 +318,7 @@ def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -
     steps.update()
 
     clock = time.perf_counter()
-    strategy = TakerThreshold(cfg.edge_threshold, cfg.shares, cfg.max_trades_per_window)
-    trades, counts = run_taker_threshold(rows, quotes, markets, strategy)
+    trades, counts = run_taker_threshold(rows, quotes, markets, cfg.strategy)
     decision, criteria = evaluate(trades, cfg)
     timings["backtest_s"] = time.perf_counter() - clock
     steps.update()

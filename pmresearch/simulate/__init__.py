@@ -7,7 +7,7 @@ data directory that loads exactly like a real one. :func:`simulate_decisions` is
 
 from __future__ import annotations
 
-from pmresearch.simulate.config import PRESETS, SimConfig, WorldParams, make_config
+from pmresearch.simulate.config import PRESETS, SimConfig, WorldParams, WorldSpec, make_config
 from pmresearch.simulate.light import simulate_decisions, simulate_path
 from pmresearch.simulate.process import true_prob_up, window_vols
 from pmresearch.simulate.world import World, simulate, simulate_config
@@ -17,6 +17,7 @@ __all__ = [
     "SimConfig",
     "World",
     "WorldParams",
+    "WorldSpec",
     "make_config",
     "simulate",
     "simulate_config",

@@ -5,16 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pmresearch.config import RunnerParams, from_mapping, param
+from pmresearch.config import ConfigError, RunnerParams, Validated, from_mapping, param
 
-__all__ = ["PRESETS", "SimConfig", "WorldParams", "make_config"]
+__all__ = ["PRESETS", "SimConfig", "WorldParams", "WorldSpec", "make_config"]
 
 
 @dataclass(frozen=True)
-class SimConfig:
+class SimConfig(Validated):
     """All parameters of a simulated world (see :func:`pmresearch.simulate.simulate`).
 
     Volatilities and drifts are annualized on the 24/7 year; intensities are per day where named so.
+    Every field is checked on construction (:class:`pmresearch.config.Validated`), plus: ``intervals``
+    are 5 and/or 15 minutes, and ``quote_jitter_s < quote_every_s`` (quotes stay ordered).
+
+    Raises
+    ------
+    ConfigError
+        Naming the field and the bound it breaks.
     """
 
     # --- calendar -------------------------------------------------------------------------------
@@ -72,6 +79,14 @@ class SimConfig:
     taker_trades_per_min: float = param(1.5, ge=0.0, doc="noise-taker arrivals per minute per market")
     taker_size_shares: float = param(40.0, gt=0.0, doc="median noise-taker size (shares)")
 
+    def __post_init__(self) -> None:
+        bad = [i for i in self.intervals if i not in (5, 15)]
+        if bad or not self.intervals:
+            raise ConfigError(f"simulator config: intervals must be 5 and/or 15 minutes, got {self.intervals}")
+        if self.quote_jitter_s >= self.quote_every_s:
+            raise ConfigError(f"simulator config: quote_jitter_s ({self.quote_jitter_s:g}) must be smaller than "
+                              f"quote_every_s ({self.quote_every_s:g}) (ordered quotes)")
+
 
 #: Named worlds. ``no-edge``: the maker quotes the true P (nothing beats it after fees and spread);
 #: ``edge``: a stale, vol-misspecified, noisy maker leaves exploitable mispricing; ``hard``: the
@@ -88,20 +103,38 @@ def make_config(preset: str = "edge", **overrides: Any) -> SimConfig:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     values = {**PRESETS[preset], **overrides}
-    cfg = from_mapping(SimConfig, values, what=f"simulator config (preset {preset!r})")
-    bad = [i for i in cfg.intervals if i not in (5, 15)]
-    if bad or not cfg.intervals:
-        raise ValueError(f"simulator config: intervals must be 5 and/or 15 minutes, got {cfg.intervals}")
-    if cfg.quote_jitter_s >= cfg.quote_every_s:
-        raise ValueError("simulator config: quote_jitter_s must be smaller than quote_every_s (ordered quotes)")
-    return cfg
+    return from_mapping(SimConfig, values, what=f"simulator config (preset {preset!r})")
 
 
 @dataclass(frozen=True)
-class WorldParams(RunnerParams):
-    """Notebook parameters naming a simulated world (used when ``data_dir`` is empty)."""
+class WorldSpec(Validated):
+    """The parameters naming a simulated world: a preset, its length, seed and start.
+
+    Experiments hold one as a nested config (``cfg.world``, :func:`pmresearch.config.nested`) whose
+    fields stay flat notebook parameters; :meth:`sim_config` is the full simulator config.
+    """
 
     preset: str = param("edge", choices=tuple(PRESETS), doc="simulated world")
     days: float = param(7.0, gt=0.0, le=366.0, doc="simulated days")
     seed: int = param(0, ge=0, doc="simulator seed")
     start: str = param("2026-06-15", doc="simulated world start (UTC date)")
+
+    def sim_config(self, **overrides: Any) -> SimConfig:
+        """The :class:`SimConfig` of this world (:func:`make_config`), with simulator ``overrides``."""
+        return make_config(self.preset, days=self.days, seed=self.seed, start=self.start, **overrides)
+
+    def describe(self) -> str:
+        """``"simulated edge world, 7 days from 2026-06-15, seed 0"``."""
+        return f"simulated {self.preset} world, {self.days:g} days from {self.start}, seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class WorldParams(RunnerParams, WorldSpec):
+    """Notebook parameters naming a simulated world (used when ``data_dir`` is empty): the runner keys
+    (:class:`~pmresearch.config.RunnerParams`) and a :class:`WorldSpec`, flat (kept for configs that
+    inherit it; new configs nest a :class:`WorldSpec` instead)."""
+
+    @property
+    def world_spec(self) -> WorldSpec:
+        """The :class:`WorldSpec` part."""
+        return WorldSpec(preset=self.preset, days=self.days, seed=self.seed, start=self.start)

@@ -1,0 +1,51 @@
+"""What the experiment modules share: the nested world config of a notebook and the result base.
+
+:class:`ExperimentResult` is the base of every experiment's frozen result (the config of the run,
+the wall time of each step, a ``headline()`` and a :class:`~pmresearch._summary.Summary`); the
+``Attributes`` blocks of the results document only what each adds.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pmresearch._summary import SummaryMixin
+from pmresearch.config import nested
+from pmresearch.simulate.config import WorldSpec
+
+__all__ = ["ExperimentResult", "frozen_mapping", "world_field"]
+
+
+def world_field(*, days: float, max_days: float) -> Any:
+    """A nested :class:`~pmresearch.simulate.WorldSpec` field defaulting to ``days`` simulated days and
+    refusing more than ``max_days`` (on every entry path)."""
+    return nested(WorldSpec, doc=f"the simulated world (at most {max_days:g} days)",
+                  bounds={"days": {"le": max_days}}, days=days)
+
+
+def frozen_mapping(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A read-only copy of ``data`` (nested mappings frozen too): results hold no mutable dicts."""
+    return types.MappingProxyType({k: frozen_mapping(v) if isinstance(v, Mapping) else v
+                                   for k, v in (data or {}).items()})
+
+
+@dataclass(frozen=True)
+class ExperimentResult(SummaryMixin):
+    """Base of the experiments' results: ``timings`` (seconds per step) is stored read-only.
+
+    Subclasses declare ``config`` first and ``timings`` (default empty) last, and implement
+    ``headline()`` (the run's ``reports/<nb>/<run>.json``) and ``summary()``.
+    """
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, dict):
+                object.__setattr__(self, name, frozen_mapping(value))
+
+    def headline(self) -> dict[str, Any]:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+
