@@ -238,6 +238,19 @@ def test_bad_inputs_are_clear_errors() -> None:
     backwards = pd.Series(t1.index - pd.Timedelta(minutes=1), index=t1.index)
     with pytest.raises(ValueError, match="before decision time"):
         list(PurgedWalkForward(2, t1=backwards).split(rows))
+    with pytest.raises(TypeError, match="train_window must be a pandas Timedelta"):
+        list(PurgedWalkForward(2, t1=t1, train_window=60).split(rows))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="n_splits must be an integer >= 2"):
+        PurgedKFold(1, t1=t1).get_n_splits()
+    with pytest.raises(ValueError, match="n_splits must be an integer >= 1"):
+        PurgedWalkForward(True, t1=t1).get_n_splits()
+    groups = rows["slug"].to_numpy(dtype=object)
+    groups[7] = None
+    with pytest.raises(ValueError, match="null entries, the first at position 7"):
+        list(PurgedKFold(3, t1=t1).split(rows, groups=groups))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        list(PurgedKFold(3, t1=t1).split(rows, rows["slug"].iloc[:-1]))
+    assert len(list(PurgedKFold(3, t1=t1).split(rows, rows["slug"]))) == 3  # the same call, aligned
 
 
 # ------------------------------------------------------------------------------------------------
@@ -326,24 +339,6 @@ def test_repr_and_params_come_from_the_constructor() -> None:
     twin = clone(wf)
     assert twin is not wf and twin.t1 is not wf.t1 and repr(twin) == repr(wf)
     assert _same_splits(list(twin.split(rows)), list(wf.split(rows)))
-
-
-def test_bad_parameters_and_inputs_are_clear_errors() -> None:
-    rows = _rows(seed=1, days=0.2)
-    t1 = _t1(rows)
-    with pytest.raises(TypeError, match="train_window must be a pandas Timedelta"):
-        list(PurgedWalkForward(2, t1=t1, train_window=60).split(rows))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="n_splits must be an integer >= 2"):
-        PurgedKFold(1, t1=t1).get_n_splits()
-    with pytest.raises(ValueError, match="n_splits must be an integer >= 1"):
-        PurgedWalkForward(True, t1=t1).get_n_splits()
-    groups = rows["slug"].to_numpy(dtype=object)
-    groups[7] = None
-    with pytest.raises(ValueError, match="null entries, the first at position 7"):
-        list(PurgedKFold(3, t1=t1).split(rows, groups=groups))
-    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
-        list(PurgedKFold(3, t1=t1).split(rows, rows["slug"].iloc[:-1]))
-    assert len(list(PurgedKFold(3, t1=t1).split(rows, rows["slug"]))) == 3  # the same call, aligned
 
 
 # ------------------------------------------------------------------------------------------------
