@@ -60,12 +60,14 @@ def _td(value: pd.Timedelta) -> str:
     return f"{seconds} s"
 
 
-def catalog_html(frame: pd.DataFrame | None = None, *, title: str | None = "Feature catalog") -> str:
+def catalog_html(frame: pd.DataFrame | None = None, *, title: str | None = "Feature catalog",
+                 registry: FeatureRegistry = REGISTRY) -> str:
     """The catalog as an HTML fragment (a heading, the lag statement, counts per family, the table).
 
-    ``title=None`` leaves the heading out (for a page that has its own, e.g. a notebook section).
+    ``frame`` defaults to ``catalog(registry=registry)``; ``title=None`` leaves the heading out (for a
+    page that has its own, e.g. a notebook section).
     """
-    cat = catalog() if frame is None else frame
+    cat = catalog(registry=registry) if frame is None else frame
     missing = [c for c in CATALOG_COLUMNS if c not in cat.columns]
     if missing:
         raise ValueError(f"catalog frame lacks columns {missing}")

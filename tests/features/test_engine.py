@@ -249,6 +249,7 @@ def test_lagged_block_uses_data_up_to_t_minus_lag() -> None:
     # data up to 00:38:30: the last bar closed by then opened at 00:37
     assert out.iloc[0, 0] == kl["close"].iloc[37]
     assert catalog(registry=registry).set_index("name").loc["test__close_lag", "lag"] == pd.Timedelta(seconds=90)
+    assert "test__close_lag" in catalog_html(registry=registry) and "test__close_lag" not in catalog_html()
     assert "test__close_lag" not in REGISTRY and "test__close_lag" not in catalog()["name"].to_list()
     with pytest.raises(ValueError, match="unknown features"):
         compute_features(_rows([t]), FeatureInputs(spot_1m=kl), ["test__close_lag"])
