@@ -20,7 +20,7 @@ import numpy as np
 from pmresearch._typing import FloatArray, IntArray
 from pmresearch.pricing.poisson import poisson_span
 
-__all__ = ["PARAM_NAMES", "digital_kernel", "merton_series_kernel", "ndtr_kernel"]
+__all__ = ["BLOCK", "PARAM_NAMES", "digital_kernel", "digital_kernel_parallel", "merton_series_kernel", "ndtr_kernel"]
 
 #: Names of the kernel's inputs, in order (error codes index into it).
 PARAM_NAMES = ("log_moneyness", "tau", "sigma", "drift", "lam", "mu_j", "sigma_j")
@@ -150,6 +150,29 @@ def _digital_one(x: float, t: float, v: float, d: float, lam: float, mj: float, 
     return _series(mean, v * v * t, lam * t, mj, sj * sj, tol)
 
 
+#: Elements per block of :func:`digital_kernel_parallel`: the work is split into fixed blocks (not
+#: one share per thread), each element is computed alone and the per-block counts are integers, so
+#: the result does not depend on the number of threads.
+BLOCK = 1 << 14
+
+
+@numba.njit(cache=True)
+def _digital_block(
+    log_moneyness: FloatArray, tau: FloatArray, sigma: FloatArray, drift: FloatArray, lam: FloatArray,
+    mu_j: FloatArray, sigma_j: FloatArray, steps: IntArray, lo: int, hi: int, tol: float, out: FloatArray,
+) -> int:
+    """Elements ``lo .. hi - 1`` of :func:`digital_kernel` into ``out``; returns how many are invalid."""
+    n_bad = 0
+    s0, s1, s2, s3, s4, s5, s6 = steps[0], steps[1], steps[2], steps[3], steps[4], steps[5], steps[6]
+    for i in range(lo, hi):
+        v = _digital_one(log_moneyness[i * s0], tau[i * s1], sigma[i * s2], drift[i * s3], lam[i * s4],
+                         mu_j[i * s5], sigma_j[i * s6], tol)
+        out[i] = v
+        if v != v:
+            n_bad += 1
+    return n_bad
+
+
 @numba.njit(cache=True)
 def digital_kernel(
     log_moneyness: FloatArray, tau: FloatArray, sigma: FloatArray, drift: FloatArray, lam: FloatArray,
@@ -158,19 +181,31 @@ def digital_kernel(
     """Merton (1976) digital ``P(S_T >= K)`` for ``n`` elements in one pass (Black-Scholes when ``lam = 0``).
 
     ``log_moneyness = ln(S/K)`` comes in precomputed (NumPy's SIMD logarithm is several times faster
-    than a scalar one here). Each input is 1-D and read at ``i * steps[j]`` (``steps[j] = 0``
-    broadcasts a single value). Log drift ``drift - lam kappa - sigma^2 / 2`` with ``kappa =
-    exp(mu_j + sigma_j^2 / 2) - 1`` (``lam kappa = 0`` when ``lam = 0``). Returns ``(out, n_bad)``:
-    elements with an invalid input (not finite; tau, sigma, lam or sigma_j negative) are NaN and
-    counted in ``n_bad``.
+    than a scalar one here, and its values are the reference's). Each input is 1-D and read at
+    ``i * steps[j]`` (``steps[j] = 0`` broadcasts a single value). Log drift ``drift - lam kappa -
+    sigma^2 / 2`` with ``kappa = exp(mu_j + sigma_j^2 / 2) - 1`` (``lam kappa = 0`` when ``lam = 0``).
+    Returns ``(out, n_bad)``: elements with an invalid input (not finite; tau, sigma, lam or sigma_j
+    negative) are NaN and counted in ``n_bad``. One thread; :func:`digital_kernel_parallel` is the
+    same computation on blocks spread over numba's threads.
     """
     out = np.empty(n)
-    n_bad = 0
-    s0, s1, s2, s3, s4, s5, s6 = steps[0], steps[1], steps[2], steps[3], steps[4], steps[5], steps[6]
-    for i in range(n):
-        v = _digital_one(log_moneyness[i * s0], tau[i * s1], sigma[i * s2], drift[i * s3], lam[i * s4],
-                         mu_j[i * s5], sigma_j[i * s6], tol)
-        out[i] = v
-        if v != v:
-            n_bad += 1
+    n_bad = _digital_block(log_moneyness, tau, sigma, drift, lam, mu_j, sigma_j, steps, 0, n, tol, out)
     return out, n_bad
+
+
+@numba.njit(cache=True, parallel=True)
+def digital_kernel_parallel(
+    log_moneyness: FloatArray, tau: FloatArray, sigma: FloatArray, drift: FloatArray, lam: FloatArray,
+    mu_j: FloatArray, sigma_j: FloatArray, steps: IntArray, n: int, tol: float,
+) -> tuple[FloatArray, int]:
+    """:func:`digital_kernel` over blocks of :data:`BLOCK` elements run on ``numba.get_num_threads()``
+    threads (dynamic schedule): the same values bit for bit whatever the thread count or the order
+    the blocks run in (each element is computed alone; only integer counts are summed)."""
+    out = np.empty(n)
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    bad = np.zeros(n_blocks, dtype=np.int64)
+    for b in numba.prange(n_blocks):
+        lo = b * BLOCK
+        bad[b] = _digital_block(log_moneyness, tau, sigma, drift, lam, mu_j, sigma_j, steps, lo,
+                                min(lo + BLOCK, n), tol, out)
+    return out, int(bad.sum())

@@ -16,16 +16,20 @@ Turnbull & Wakeman (1991), Levy (1992): moment matching for averages (used for T
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ParamSpec
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from scipy import special
 
 from pmresearch._time import SECONDS_PER_YEAR
-from pmresearch._typing import FloatArray
-from pmresearch.pricing._kernels import PARAM_NAMES, digital_kernel
+from pmresearch._typing import FloatArray, IntArray
+from pmresearch.pricing._kernels import BLOCK, PARAM_NAMES, digital_kernel, digital_kernel_parallel
 from pmresearch.pricing.poisson import poisson_weights
 
 __all__ = [
@@ -109,25 +113,24 @@ _RULES = {"tau": ">= 0 and finite", "sigma": ">= 0 and finite", "lam": ">= 0 and
 def _digital(args: tuple[npt.ArrayLike, ...], drift_name: str, tol: float) -> FloatArray:
     """Broadcast ``(S, K, tau, sigma, drift, lam, mu_j, sigma_j)`` and run the fused kernel.
 
-    ``ln(S/K)`` is computed by NumPy (vectorized); inputs of one element are read by the kernel with
-    stride 0 (no broadcast copy), inputs of the result's shape in place; only partial broadcasts are
-    materialized.
+    ``ln(S/K)`` is computed by NumPy (vectorized); the kernel validates every element in the same
+    pass and the error is raised here afterwards. Arrays of more than one :data:`BLOCK` go to the
+    two-thread kernel (:func:`~pmresearch.pricing._kernels.digital_kernel_parallel`, bit-identical
+    to the one-thread one).
     """
     s, k = _f64(args[0]), _f64(args[1])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        x = np.log(s / k)
+        x = np.divide(s, k)
+        x = np.log(x, out=x) if isinstance(x, np.ndarray) else np.log(x)
     arrs = [np.asarray(x, dtype=np.float64)] + [_f64(a) for a in args[2:]]
     shape = np.broadcast_shapes(*(a.shape for a in arrs))
-    flat: list[FloatArray] = []
-    steps = np.ones(len(arrs), dtype=np.int64)
-    for j, a in enumerate(arrs):
-        if a.size == 1:
-            flat.append(a.reshape(1))
-            steps[j] = 0
-        else:
-            flat.append(np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1))
+    flat, steps = _kernel_inputs(arrs, shape)
     size = math.prod(shape)
-    out, n_bad = digital_kernel(flat[0], flat[1], flat[2], flat[3], flat[4], flat[5], flat[6], steps, size, float(tol))
+    parallel = size > BLOCK
+    kernel = digital_kernel_parallel if parallel else digital_kernel
+    # blocks go one at a time to whichever thread is free (a core busy elsewhere delays one thread only)
+    with numba.parallel_chunksize(1) if parallel else contextlib.nullcontext():
+        out, n_bad = kernel(flat[0], flat[1], flat[2], flat[3], flat[4], flat[5], flat[6], steps, size, float(tol))
     if n_bad:
         _check_positive("S", s)
         _check_positive("K", k)
@@ -142,6 +145,16 @@ def _digital(args: tuple[npt.ArrayLike, ...], drift_name: str, tol: float) -> Fl
                 raise ValueError(f"{name} must be {rule} (got {float(a[at])!r} at index {where})")
         raise ValueError(f"{n_bad} pricing input(s) invalid")  # unreachable: every NaN has a cause above
     return np.asarray(out.reshape(shape), dtype=np.float64)
+
+
+def _kernel_inputs(arrs: list[FloatArray], shape: tuple[int, ...]) -> tuple[list[FloatArray], IntArray]:
+    """1-D kernel inputs and their read steps: an input of one element is read with step 0 (no
+    broadcast copy), one of the result's shape in place (copied only when not C-contiguous); only
+    partial broadcasts (``(n, 1)`` against ``(n, m)``) are materialized."""
+    steps = np.array([0 if a.size == 1 else 1 for a in arrs], dtype=np.int64)
+    flat = [a.reshape(1) if a.size == 1 else
+            np.ascontiguousarray(a if a.shape == shape else np.broadcast_to(a, shape)).reshape(-1) for a in arrs]
+    return flat, steps
 
 
 def gaussian_jump_up_probability(
@@ -268,12 +281,13 @@ def _greek_terms(
     K: npt.ArrayLike,
     tau: npt.ArrayLike,
     sigma: npt.ArrayLike,
-    r: npt.ArrayLike,
-    lam: npt.ArrayLike,
-    mu_j: npt.ArrayLike,
-    sigma_j: npt.ArrayLike,
-    mu: npt.ArrayLike | None,
-    tol: float,
+    r: npt.ArrayLike = 0.0,
+    *,
+    lam: npt.ArrayLike = 0.0,
+    mu_j: npt.ArrayLike = 0.0,
+    sigma_j: npt.ArrayLike = 0.0,
+    mu: npt.ArrayLike | None = None,
+    tol: float = 1e-12,
 ) -> tuple[FloatArray, FloatArray]:
     """Delta and vega of the (Merton-series) digital probability, term by term.
 
@@ -281,7 +295,7 @@ def _greek_terms(
     sigma^2/2) tau + n mu_j`` and ``v_n = sigma^2 tau + n sigma_j^2``, so ``dN/dS = phi(z_n) / (S
     sqrt(v_n))`` and ``dN/dsigma = phi(z_n) (-sigma tau / sqrt(v_n) - m_n sigma tau / v_n^{3/2})``.
     Where ``v_n = 0`` the term is an indicator and both derivatives are 0 (a Dirac mass at the
-    strike is reported as 0, never NaN).
+    strike is reported as 0, never NaN). The signature of :func:`digital_delta` and :func:`digital_vega`.
     """
     s, k, t, v = (_f64(a) for a in (S, K, tau, sigma))
     lam_a, mj, sj, rr = (_f64(a) for a in (lam, mu_j, sigma_j, r))
@@ -313,61 +327,52 @@ def _greek_terms(
     return delta, vega
 
 
-def digital_delta(
-    S: npt.ArrayLike,
-    K: npt.ArrayLike,
-    tau: npt.ArrayLike,
-    sigma: npt.ArrayLike,
-    r: npt.ArrayLike = 0.0,
-    *,
-    lam: npt.ArrayLike = 0.0,
-    mu_j: npt.ArrayLike = 0.0,
-    sigma_j: npt.ArrayLike = 0.0,
-    mu: npt.ArrayLike | None = None,
-    tol: float = 1e-12,
-) -> FloatArray:
-    """Delta ``dP/dS`` of the digital probability (:func:`digital_bs`, or :func:`digital_merton` when
-    ``lam > 0``).
+_P = ParamSpec("_P")
+
+
+def _greek(
+    terms: Callable[_P, tuple[FloatArray, FloatArray]], index: int, name: str, doc: str
+) -> Callable[_P, FloatArray]:
+    """Output ``index`` of ``terms`` as the public function ``name``: the greeks share one signature."""
+
+    def greek(*args: _P.args, **kwargs: _P.kwargs) -> FloatArray:
+        return terms(*args, **kwargs)[index]
+
+    greek.__name__ = greek.__qualname__ = name
+    greek.__doc__ = doc
+    greek.__signature__ = inspect.signature(terms).replace(return_annotation="FloatArray")  # type: ignore[attr-defined]
+    return greek
+
+
+digital_delta = _greek(_greek_terms, 0, "digital_delta", """Delta ``dP/dS`` of the digital probability
+    (:func:`digital_bs`, or :func:`digital_merton` when ``lam > 0``).
 
     Black-Scholes: ``phi(d2) / (S sigma sqrt(tau))`` (Hull, binary options: the cash-or-nothing call's
     delta is ``exp(-r tau)`` times it). Merton: the Poisson-weighted sum of the per-count terms.
     Undiscounted like the probabilities; 0 where the variance is 0 (``tau = 0`` or ``sigma = 0``
-    without jumps). Arguments as in :func:`digital_merton`.
+    without jumps). Arguments as in :func:`digital_merton`: ``digital_delta(S, K, tau, sigma, r=0.0, *,
+    lam=0.0, mu_j=0.0, sigma_j=0.0, mu=None, tol=1e-12)``.
 
     Returns
     -------
     ndarray
         Delta per unit of spot (``>= 0``).
-    """
-    return _greek_terms(S, K, tau, sigma, r, lam, mu_j, sigma_j, mu, tol)[0]
+    """)
 
-
-def digital_vega(
-    S: npt.ArrayLike,
-    K: npt.ArrayLike,
-    tau: npt.ArrayLike,
-    sigma: npt.ArrayLike,
-    r: npt.ArrayLike = 0.0,
-    *,
-    lam: npt.ArrayLike = 0.0,
-    mu_j: npt.ArrayLike = 0.0,
-    sigma_j: npt.ArrayLike = 0.0,
-    mu: npt.ArrayLike | None = None,
-    tol: float = 1e-12,
-) -> FloatArray:
-    """Vega ``dP/dsigma`` of the digital probability (per unit of annualized diffusion volatility).
+digital_vega = _greek(_greek_terms, 1, "digital_vega", """Vega ``dP/dsigma`` of the digital probability
+    (per unit of annualized diffusion volatility).
 
     Black-Scholes: ``-phi(d2) d1 / sigma`` (Hull, binary options; equal to ``-phi(d2) (d2/sigma +
     sqrt(tau))``, which stays finite as ``sigma -> 0``). Merton: the Poisson-weighted sum of the
     per-count terms (jump variance does not depend on ``sigma``). 0 where the variance is 0.
-    Arguments as in :func:`digital_merton`.
+    Arguments as in :func:`digital_merton`: ``digital_vega(S, K, tau, sigma, r=0.0, *, lam=0.0,
+    mu_j=0.0, sigma_j=0.0, mu=None, tol=1e-12)``.
 
     Returns
     -------
     ndarray
         Vega per unit of volatility (negative in the money, positive out of it).
-    """
-    return _greek_terms(S, K, tau, sigma, r, lam, mu_j, sigma_j, mu, tol)[1]
+    """)
 
 
 def twap_log_moments(
