@@ -9,28 +9,16 @@ request, so a range is split into chunks of 1000 bars, each paged by ``startTime
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pmresearch.data.clients.http import (
-    DEFAULT_RAW_ROOT,
-    Chunk,
-    Clock,
-    EndpointLimit,
-    HttpClient,
-    MalformedResponse,
-    Manifest,
-    RawStore,
-    RetryPolicy,
-    run_chunks,
-    stored_responses,
-    utc_range,
-)
-from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, bars_in_range, range_tag, write_canonical
+from pmresearch.data.clients.http import Chunk, EndpointLimit, MalformedResponse, stored_responses, utc_range
+from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag
+from pmresearch.data.clients.rest import OneHostClient, bars_result
 from pmresearch.data.importers import binance_klines_json
-from pmresearch.data.io import recognize
 
 __all__ = ["BINANCE_LIMITS", "BINANCE_URL", "BINANCE_WEIGHTS", "INTERVAL_MS", "BinanceClient"]
 
@@ -59,45 +47,26 @@ def _check_rows(payload: Any, endpoint: str) -> list[list[Any]]:
 
 
 @dataclass
-class BinanceClient:
+class BinanceClient(OneHostClient):
     """Fetch Binance spot klines into ``raw_root/binance/`` and canonical Parquet.
 
-    Parameters
-    ----------
-    base_url : str
-        REST base URL (a local replay server in tests).
-    raw_root : Path
-        Root of the raw store (``data/raw``).
-    retry : RetryPolicy, optional
-        Backoff and attempts.
-    clock : Clock, optional
-        Time source of the rate limiter and waits.
-    limits : sequence of EndpointLimit
-        Client-side rate limits (the documented ones by default).
-    page_limit : int
-        Rows per request (``limit``, at most 1000).
-    concurrency : int
-        Chunks fetched at once.
+    The fields of :class:`~pmresearch.data.clients.rest.OneHostClient` (``raw_root``, ``retry``, ``clock``,
+    ``concurrency``, ``base_url`` = :data:`BINANCE_URL`, ``limits`` = :data:`BINANCE_LIMITS`, the documented
+    request weight per minute), and ``page_limit``: rows per request (``limit``, at most 1000).
     """
 
     base_url: str = BINANCE_URL
-    raw_root: Path = DEFAULT_RAW_ROOT
-    retry: RetryPolicy | None = None
-    clock: Clock | None = None
     limits: Sequence[EndpointLimit] = BINANCE_LIMITS
     page_limit: int = 1000
-    concurrency: int = 4
-
-    def _http(self) -> HttpClient:
-        return HttpClient(self.base_url, limits=self.limits, weights=BINANCE_WEIGHTS, retry=self.retry,
-                          clock=self.clock)
 
     async def fetch_klines(self, symbol: str, interval: str, start: Any, end: Any, *,
                            out_dir: str | Path = DEFAULT_OUT_DIR) -> FetchResult:
         """Download klines with open time in ``[start, end)`` and write ``<symbol>_<interval>_<range>.parquet``.
 
         Candles not closed at fetch time are dropped; the chunk holding them is not checkpointed,
-        so a later re-run completes it.
+        so a later re-run completes it. A chunk whose range has ended must hold bars: an empty first
+        page is asked again (the retry policy's attempts), then an
+        :class:`~pmresearch.data.clients.http.EmptyResponse`, and the chunk is not checkpointed.
         """
         symbol = symbol.upper()
         if interval not in INTERVAL_MS:
@@ -112,10 +81,9 @@ class BinanceClient:
         chunks = [Chunk(f"{a}-{min(a + span, e_ms)}", {"start": a, "end": min(a + span, e_ms)})
                   for a in range(s_ms, e_ms, span)]
         dataset = Path("binance") / "klines" / f"{symbol}_{interval}_{range_tag(t0, t1)}"
-        raw = RawStore(self.raw_root)
-        manifest = Manifest(raw.root / dataset / "manifest.jsonl",
-                            {"symbol": symbol, "interval": interval, "start": t0.isoformat(), "end": t1.isoformat()})
-        async with self._http() as http:
+        raw, manifest = self._dataset(dataset, {"symbol": symbol, "interval": interval, "start": t0.isoformat(),
+                                                "end": t1.isoformat()})
+        async with self._host(BINANCE_WEIGHTS) as http:
             endpoint = f"GET {http.base_url}{KLINES_PATH}"
 
             async def work(chunk: Chunk) -> dict[str, Any]:
@@ -123,9 +91,11 @@ class BinanceClient:
                 cursor, files, rows, page = a, [], 0, 0
                 final = True
                 while cursor < b:
-                    resp = await http.get_json(KLINES_PATH, {"symbol": symbol, "interval": interval,
-                                                             "startTime": cursor, "endTime": b - 1,
-                                                             "limit": self.page_limit})
+                    params = {"symbol": symbol, "interval": interval, "startTime": cursor, "endTime": b - 1,
+                              "limit": self.page_limit}
+                    ended = cursor == a and b <= time.time() * 1000  # a range that has ended holds bars
+                    resp = await http.get_nonempty(KLINES_PATH, params,
+                                                   why=f"the range {a}..{b} ms has ended" if ended else None)
                     data = _check_rows(resp.payload, f"{endpoint}?symbol={symbol}&startTime={cursor}")
                     rel = dataset / f"{a}_p{page:03d}.json"
                     raw.write(rel, resp, {"symbol": symbol, "interval": interval})
@@ -133,6 +103,7 @@ class BinanceClient:
                     rows += len(data)
                     page += 1
                     if not data:
+                        final = final and b <= int(resp.fetched_at.value // 1_000_000)  # bars still to come
                         break
                     last = int(data[-1][0])
                     if last < cursor:
@@ -143,20 +114,16 @@ class BinanceClient:
                         break
                 return {"files": files, "rows": rows, "final": final}
 
-            counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
-                                      desc=f"binance {symbol} {interval}")
+            counts = await self._run(chunks, work, manifest, f"binance {symbol} {interval}")
             stats = http.stats
-        frames = [binance_klines_json(payload, symbol=symbol, interval=interval, where=where, fetched_at=fetched)
-                  for _, where, payload, fetched in stored_responses(raw, manifest, chunks)]
-        frame = bars_in_range(frames, binance_klines_json([], symbol=symbol, interval=interval), t0, t1)
-        name = f"{symbol.lower()}_{interval}_{range_tag(t0, t1)}.parquet"
-        path = write_canonical(frame, "klines", out_dir, name, where=f"binance klines {symbol} {interval}")
-        expected = (e_ms - s_ms + step - 1) // step
-        notes = [] if len(frame) == expected else [
-            f"{symbol} {interval}: {len(frame)} of {expected} bars in range (gaps, or bars not closed yet)"]
-        if recognize(name) != "klines":
-            notes.append(f"{name}: not recognized by the `pmresearch ingest` prefixes; ingest the raw JSON instead")
-        return FetchResult([path], manifest.path, counts, {name: len(frame)}, stats.requests, stats.retries, notes)
+        frames = (binance_klines_json(payload, symbol=symbol, interval=interval, where=where, fetched_at=fetched)
+                  for _, where, payload, fetched in stored_responses(raw, manifest, chunks))
+        return bars_result(frames, binance_klines_json([], symbol=symbol, interval=interval), start=t0, end=t1,
+                           name=f"{symbol.lower()}_{interval}_{range_tag(t0, t1)}.parquet", out_dir=out_dir,
+                           where=f"binance klines {symbol} {interval}", expected=(e_ms - s_ms + step - 1) // step,
+                           label=f"{symbol} {interval}", missing="bars in range (gaps, or bars not closed yet)",
+                           unrecognized="ingest the raw JSON instead", manifest=manifest, counts=counts,
+                           stats=stats)
 
     def fetch_klines_sync(self, symbol: str, interval: str, start: Any, end: Any, *,
                           out_dir: str | Path = DEFAULT_OUT_DIR) -> FetchResult:

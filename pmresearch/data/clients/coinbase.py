@@ -8,6 +8,7 @@ holds at most 300 candles, rows ``[time_s, low, high, open, close, volume]``, ne
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,23 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from pmresearch.data.clients.http import (
-    DEFAULT_RAW_ROOT,
-    Chunk,
-    Clock,
-    EndpointLimit,
-    HttpClient,
-    MalformedResponse,
-    Manifest,
-    RawStore,
-    RetryPolicy,
-    run_chunks,
-    stored_responses,
-    utc_range,
-)
-from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, bars_in_range, range_tag, write_canonical
+from pmresearch.data.clients.http import Chunk, EndpointLimit, MalformedResponse, stored_responses, utc_range
+from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag
+from pmresearch.data.clients.rest import OneHostClient, bars_result
 from pmresearch.data.importers import coinbase_candles
-from pmresearch.data.io import recognize
 
 __all__ = ["COINBASE_LIMITS", "COINBASE_URL", "GRANULARITIES", "CoinbaseClient"]
 
@@ -55,31 +43,15 @@ def _check_rows(payload: Any, endpoint: str) -> list[list[Any]]:
 
 
 @dataclass
-class CoinbaseClient:
+class CoinbaseClient(OneHostClient):
     """Fetch Coinbase Exchange candles into ``raw_root/coinbase/`` and canonical Parquet.
 
-    Parameters
-    ----------
-    base_url : str
-        REST base URL (a local replay server in tests).
-    raw_root : Path
-        Root of the raw store.
-    retry : RetryPolicy, optional
-        Backoff and attempts.
-    clock : Clock, optional
-        Time source of the rate limiter and waits.
-    limits : sequence of EndpointLimit
-        Client-side rate limits (the documented ones by default).
-    concurrency : int
-        Chunks fetched at once.
+    Its fields are those of :class:`~pmresearch.data.clients.rest.OneHostClient`, with ``base_url`` =
+    :data:`COINBASE_URL` and ``limits`` = :data:`COINBASE_LIMITS` (the documented public token bucket).
     """
 
     base_url: str = COINBASE_URL
-    raw_root: Path = DEFAULT_RAW_ROOT
-    retry: RetryPolicy | None = None
-    clock: Clock | None = None
     limits: Sequence[EndpointLimit] = COINBASE_LIMITS
-    concurrency: int = 4
 
     async def fetch_candles(self, product: str, granularity_s: int, start: Any, end: Any, *,
                             out_dir: str | Path = DEFAULT_OUT_DIR) -> FetchResult:
@@ -87,7 +59,9 @@ class CoinbaseClient:
 
         The file's symbol is the product without the dash (``BTCUSD``). Chunks of 300 candles, one
         request each; candles not closed at fetch time are dropped and their chunk is fetched again
-        by the next run.
+        by the next run. A chunk whose range has ended must hold candles: an empty answer is asked
+        again (the retry policy's attempts), then an :class:`~pmresearch.data.clients.http.EmptyResponse`,
+        and the chunk is not checkpointed.
         """
         if granularity_s not in GRANULARITIES:
             raise ValueError(f"granularity {granularity_s} not allowed; one of {sorted(GRANULARITIES)}")
@@ -100,40 +74,37 @@ class CoinbaseClient:
                   for a in range(s, e, MAX_CANDLES * g)]
         interval = GRANULARITIES[g]
         dataset = Path("coinbase") / "candles" / f"{product}_{interval}_{range_tag(t0, t1)}"
-        raw = RawStore(self.raw_root)
-        manifest = Manifest(raw.root / dataset / "manifest.jsonl",
-                            {"product": product, "granularity": g, "start": t0.isoformat(), "end": t1.isoformat()})
+        raw, manifest = self._dataset(dataset, {"product": product, "granularity": g, "start": t0.isoformat(),
+                                                "end": t1.isoformat()})
         path_ = f"/products/{product}/candles"
-        async with HttpClient(self.base_url, limits=self.limits, retry=self.retry, clock=self.clock) as http:
+        async with self._host() as http:
             async def work(chunk: Chunk) -> dict[str, Any]:
                 a, b = int(chunk.params["start"]), int(chunk.params["end"])
                 last_open = b - g
                 params = {"granularity": g,
                           "start": pd.Timestamp(a, unit="s", tz="UTC").isoformat(),
                           "end": pd.Timestamp(last_open, unit="s", tz="UTC").isoformat()}
-                resp = await http.get_json(path_, params)
+                ended = b <= time.time()  # a range that has ended holds candles
+                why = f"the range {params['start']}..{params['end']} has ended" if ended else None
+                resp = await http.get_nonempty(path_, params, why=why)
                 rows = _check_rows(resp.payload, f"GET {http.base_url}{path_}?start={params['start']}")
                 rel = dataset / f"{a}.json"
                 raw.write(rel, resp, {"product": product, "granularity": g})
                 final = b <= int(resp.fetched_at.value // 1_000_000_000)
                 return {"files": [str(rel)], "rows": len(rows), "final": final}
 
-            counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
-                                      desc=f"coinbase {product} {interval}")
+            counts = await self._run(chunks, work, manifest, f"coinbase {product} {interval}")
             stats = http.stats
-        frames = [coinbase_candles(payload, product=product, granularity_s=g, where=where, fetched_at=fetched)
-                  for _, where, payload, fetched in stored_responses(raw, manifest, chunks)]
-        frame = bars_in_range(frames, coinbase_candles([], product=product, granularity_s=g), t0, t1)
+        frames = (coinbase_candles(payload, product=product, granularity_s=g, where=where, fetched_at=fetched)
+                  for _, where, payload, fetched in stored_responses(raw, manifest, chunks))
         symbol = product.replace("-", "").lower()
-        name = f"{symbol}_{interval}_{range_tag(t0, t1)}.parquet"
-        path = write_canonical(frame, "klines", out_dir, name, where=f"coinbase candles {product} {interval}")
-        expected = (e - s + g - 1) // g
-        notes = [] if len(frame) == expected else [
-            f"{product} {interval}: {len(frame)} of {expected} candles in range (Coinbase omits empty intervals)"]
-        if recognize(name) != "klines":
-            notes.append(f"{name}: not recognized by the `pmresearch ingest` prefixes; ingest the raw "
-                         f"JSON under {raw.root / dataset} instead, or rename")
-        return FetchResult([path], manifest.path, counts, {name: len(frame)}, stats.requests, stats.retries, notes)
+        return bars_result(frames, coinbase_candles([], product=product, granularity_s=g), start=t0, end=t1,
+                           name=f"{symbol}_{interval}_{range_tag(t0, t1)}.parquet", out_dir=out_dir,
+                           where=f"coinbase candles {product} {interval}", expected=(e - s + g - 1) // g,
+                           label=f"{product} {interval}",
+                           missing="candles in range (Coinbase omits empty intervals)",
+                           unrecognized=f"ingest the raw JSON under {raw.root / dataset} instead, or rename",
+                           manifest=manifest, counts=counts, stats=stats)
 
     def fetch_candles_sync(self, product: str, granularity_s: int, start: Any, end: Any, *,
                            out_dir: str | Path = DEFAULT_OUT_DIR) -> FetchResult:

@@ -37,6 +37,7 @@ __all__ = [
     "ApiError",
     "Chunk",
     "Clock",
+    "EmptyResponse",
     "EndpointLimit",
     "HttpClient",
     "HttpStats",
@@ -50,6 +51,7 @@ __all__ = [
     "SystemClock",
     "TokenBucket",
     "atomic_write_bytes",
+    "empty_list",
     "run_chunks",
     "stored_responses",
     "utc_range",
@@ -89,6 +91,20 @@ class RetryExhausted(ApiError):
         super().__init__(endpoint, f"gave up after {attempts} attempts; last error: {last}")
         self.attempts = attempts
         self.last = last
+
+
+class EmptyResponse(ApiError):
+    """An empty answer where data must exist (a range that has ended), after every retry: never checkpointed."""
+
+    def __init__(self, endpoint: str, attempts: int, why: str) -> None:
+        super().__init__(endpoint, f"empty answer after {attempts} attempts although {why}; the chunk is not "
+                                   "checkpointed (run again to retry it, or narrow the range if it truly has no data)")
+        self.attempts = attempts
+
+
+def empty_list(payload: Any) -> bool:
+    """Whether an answer is ``[]`` (a list of rows without one row)."""
+    return isinstance(payload, list) and not payload
 
 
 def utc_timestamp(value: str | pd.Timestamp | Any, *, name: str = "time") -> pd.Timestamp:
@@ -441,6 +457,32 @@ class HttpClient:
             log.info("%s: %s; retry %d/%d in %.2f s", endpoint, last, attempt, policy.max_attempts - 1, wait)
             await self.clock.sleep(wait)
         raise RetryExhausted(f"{endpoint}{_fmt_params(params)}", policy.max_attempts, last)
+
+    async def get_nonempty(self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None,
+                           *, why: str | None, empty: Callable[[Any], bool] = empty_list) -> Response:
+        """:meth:`get_json` where the answer must hold data: an empty one (``empty(payload)``, by default
+        ``[]``) is asked again with the retry policy's backoff, and after ``max_attempts`` answers is an
+        :class:`EmptyResponse` (which :func:`run_chunks` never checkpoints).
+
+        ``why`` says why data must exist (``"the range has ended"``), for the message; ``None`` means it
+        need not (a range still open), and the first answer is returned as it is. A shape error of the
+        payload is the caller's to check after this returns; ``empty`` sees any JSON value.
+        """
+        if why is None:
+            return await self.get_json(path, params)
+        policy = self.retry
+        for attempt in range(1, policy.max_attempts + 1):
+            resp = await self.get_json(path, params)
+            if not empty(resp.payload):
+                return resp
+            if attempt == policy.max_attempts:
+                break
+            self.stats.retries += 1
+            wait = policy.backoff(attempt, self._rng)
+            log.info("GET %s%s: empty answer although %s; retry %d/%d in %.2f s", self.base_url, path, why,
+                     attempt, policy.max_attempts - 1, wait)
+            await self.clock.sleep(wait)
+        raise EmptyResponse(f"GET {self.base_url}{path}{_fmt_params(params)}", policy.max_attempts, why)
 
 
 def _query(params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None) -> httpx.QueryParams:

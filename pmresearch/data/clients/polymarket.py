@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,23 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from pmresearch.data.clients.http import (
-    DEFAULT_RAW_ROOT,
-    Chunk,
-    Clock,
-    EndpointLimit,
-    HttpClient,
-    HttpStatusError,
-    MalformedResponse,
-    Manifest,
-    RawStore,
-    RetryPolicy,
-    run_chunks,
-    stored_responses,
-    utc_range,
-    utc_timestamp,
-)
+from pmresearch.data.clients import http as web
+from pmresearch.data.clients.http import Chunk, EndpointLimit, MalformedResponse, stored_responses, utc_timestamp
 from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag, write_canonical, write_parquet
+from pmresearch.data.clients.rest import RestClient
 from pmresearch.data.importers import TokenInfo, gamma_markets, polymarket_trades, prices_history, websocket_log
 from pmresearch.data.schemas import SchemaError
 
@@ -166,23 +154,17 @@ class _Markets:
 
 
 @dataclass
-class PolymarketClient:
+class PolymarketClient(RestClient):
     """Fetch Polymarket metadata, prices-history, books and trades into ``raw_root/polymarket/``.
 
     Parameters
     ----------
     gamma_url, clob_url, data_url : str
         Base URLs of Gamma, the CLOB and the Data API (a local replay server in tests).
-    raw_root : Path
-        Root of the raw store.
-    retry : RetryPolicy, optional
-        Backoff and attempts.
-    clock : Clock, optional
-        Time source of the rate limiters and waits.
     gamma_limits, clob_limits, data_limits : sequence of EndpointLimit
         Client-side rate limits (the documented ones by default).
-    concurrency : int
-        Chunks fetched at once.
+    raw_root, retry, clock, concurrency
+        As for every client (:class:`~pmresearch.data.clients.rest.RestClient`).
     slugs_per_request : int
         Slugs asked per Gamma ``/markets`` request.
     trades_page : int
@@ -194,34 +176,36 @@ class PolymarketClient:
     gamma_url: str = GAMMA_URL
     clob_url: str = CLOB_URL
     data_url: str = DATA_URL
-    raw_root: Path = DEFAULT_RAW_ROOT
-    retry: RetryPolicy | None = None
-    clock: Clock | None = None
     gamma_limits: Sequence[EndpointLimit] = GAMMA_LIMITS
     clob_limits: Sequence[EndpointLimit] = CLOB_LIMITS
     data_limits: Sequence[EndpointLimit] = DATA_LIMITS
-    concurrency: int = 4
     slugs_per_request: int = 20
     trades_page: int = 500
     trades_max_offset: int = 10_000
 
     # ------------------------------------------------------------------ Gamma
     async def _markets(self, start: Any, end: Any, interval_minutes: int, asset: str) -> _Markets:
-        t0, t1 = utc_range(start, end)
+        """The Gamma markets of the windows starting in ``[start, end)``, asked by slug in batches.
+
+        A batch whose windows have all ended must find markets: an empty answer is asked again (the
+        retry policy's attempts), then an :class:`~pmresearch.data.clients.http.EmptyResponse`, and the
+        batch is not checkpointed.
+        """
+        t0, t1 = web.utc_range(start, end)
         slugs = window_slugs(t0, t1, interval_minutes=interval_minutes, asset=asset)
         n = max(1, self.slugs_per_request)
         batches = [slugs[i:i + n] for i in range(0, len(slugs), n)]
         chunks = [Chunk(f"{b[0]}..{b[-1]}", {"slugs": b}) for b in batches]
         dataset = Path("polymarket") / "gamma" / f"{asset}_{interval_minutes}m_{range_tag(t0, t1)}"
-        raw = RawStore(self.raw_root)
-        manifest = Manifest(raw.root / dataset / "manifest.jsonl",
-                            {"asset": asset, "interval_minutes": interval_minutes, "start": t0.isoformat(),
-                             "end": t1.isoformat()})
-        async with HttpClient(self.gamma_url, limits=self.gamma_limits, retry=self.retry, clock=self.clock) as http:
+        raw, manifest = self._dataset(dataset, {"asset": asset, "interval_minutes": interval_minutes,
+                                                "start": t0.isoformat(), "end": t1.isoformat()})
+        async with self._client(self.gamma_url, self.gamma_limits) as http:
             async def work(chunk: Chunk) -> dict[str, Any]:
                 wanted = list(chunk.params["slugs"])
                 params = [("slug", s) for s in wanted] + [("limit", len(wanted))]
-                resp = await http.get_json("/markets", params)
+                ended = int(wanted[-1].rsplit("-", 1)[-1]) + 60 * interval_minutes <= time.time()
+                why = f"the windows {wanted[0]}..{wanted[-1]} have ended" if ended else None  # so were listed
+                resp = await http.get_nonempty("/markets", params, why=why)
                 endpoint = f"GET {http.base_url}/markets?slug={wanted[0]}..{wanted[-1]}"
                 objs = _check_gamma(resp.payload, endpoint)
                 rel = dataset / f"markets_{wanted[0].rsplit('-', 1)[-1]}.json"
@@ -234,8 +218,7 @@ class PolymarketClient:
                 return {"files": [str(rel)], "found": len(found & set(wanted)),
                         "missing": [s for s in wanted if s not in found]}
 
-            counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
-                                      desc=f"gamma {asset} {interval_minutes}m")
+            counts = await self._run(chunks, work, manifest, f"gamma {asset} {interval_minutes}m")
             stats = http.stats
         wanted_all = set(slugs)
         objects: dict[str, dict[str, Any]] = {}
@@ -279,16 +262,15 @@ class PolymarketClient:
         t0, t1 = mk.start, mk.end
         tag = range_tag(t0, t1)
         dataset = Path("polymarket") / "prices" / f"{asset}_{interval_minutes}m_{tag}_f{fidelity}_lead{lead_minutes}"
-        raw = RawStore(self.raw_root)
-        manifest = Manifest(raw.root / dataset / "manifest.jsonl",
-                            {"asset": asset, "interval_minutes": interval_minutes, "start": t0.isoformat(),
-                             "end": t1.isoformat(), "fidelity": fidelity, "lead_minutes": lead_minutes})
+        raw, manifest = self._dataset(dataset, {"asset": asset, "interval_minutes": interval_minutes,
+                                                "start": t0.isoformat(), "end": t1.isoformat(), "fidelity": fidelity,
+                                                "lead_minutes": lead_minutes})
         lead = 60 * lead_minutes
         chunks = [Chunk(token, {"slug": ref.slug, "outcome": outcome,
                                 "start": int(ref.window_start.timestamp()) - lead,
                                 "end": int(ref.window_end.timestamp())})
                   for ref in mk.refs for token, outcome in ref.tokens.items()]
-        async with HttpClient(self.clob_url, limits=self.clob_limits, retry=self.retry, clock=self.clock) as http:
+        async with self._client(self.clob_url, self.clob_limits) as http:
             async def work(chunk: Chunk) -> dict[str, Any]:
                 p = chunk.params
                 params = {"market": chunk.key, "startTs": p["start"], "endTs": p["end"], "fidelity": fidelity}
@@ -303,8 +285,7 @@ class PolymarketClient:
                     raise MalformedResponse(endpoint, str(exc)) from exc
                 return {"files": [str(rel)], "rows": rows}
 
-            counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
-                                      desc=f"prices-history {asset} {interval_minutes}m")
+            counts = await self._run(chunks, work, manifest, f"prices-history {asset} {interval_minutes}m")
             stats = http.stats
         frames = [prices_history(payload, token_id=chunk.key, where=where).assign(
                       slug=chunk.params["slug"], outcome=chunk.params["outcome"])
@@ -335,18 +316,16 @@ class PolymarketClient:
         tag = f"{snap:%Y%m%dT%H%M}"
         rtag = range_tag(mk.start, mk.end)
         dataset = Path("polymarket") / "book" / f"{asset}_{interval_minutes}m_{rtag}_at{tag}"
-        raw = RawStore(self.raw_root)
-        manifest = Manifest(raw.root / dataset / "manifest.jsonl", {"asset": asset, "snapshot": tag,
-                                                                   "interval_minutes": interval_minutes})
+        raw, manifest = self._dataset(dataset, {"asset": asset, "snapshot": tag, "interval_minutes": interval_minutes})
         refs = [r for r in mk.refs if not (only_open and r.closed)]
         chunks = [Chunk(token, {"slug": ref.slug, "outcome": outcome}) for ref in refs for token, outcome in
                   ref.tokens.items()]
-        async with HttpClient(self.clob_url, limits=self.clob_limits, retry=self.retry, clock=self.clock) as http:
+        async with self._client(self.clob_url, self.clob_limits) as http:
             async def work(chunk: Chunk) -> dict[str, Any]:
                 endpoint = f"GET {http.base_url}/book?token_id={chunk.key}"
                 try:
                     resp = await http.get_json("/book", {"token_id": chunk.key})
-                except HttpStatusError as exc:
+                except web.HttpStatusError as exc:
                     if exc.status == 404:
                         return {"files": [], "missing": True}
                     raise
@@ -362,8 +341,7 @@ class PolymarketClient:
                     raise MalformedResponse(endpoint, str(exc)) from exc
                 return {"files": [str(rel)]}
 
-            counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency,
-                                      desc=f"book {asset} {interval_minutes}m")
+            counts = await self._run(chunks, work, manifest, f"book {asset} {interval_minutes}m")
             stats = http.stats
         lines = [json.dumps(payload) for _, _, payload, _ in stored_responses(raw, manifest, chunks)]
         missing = sum(bool(manifest.chunks.get(chunk.key, {}).get("missing")) for chunk in chunks)
@@ -406,11 +384,9 @@ class PolymarketClient:
         caps ``limit`` below ours loses nothing) or ``trades_max_offset`` (noted as truncated).
         """
         dataset = Path("polymarket") / "trades" / tag
-        raw = RawStore(self.raw_root)
-        manifest = Manifest(raw.root / dataset / "manifest.jsonl", {"markets": dict(sorted(markets.items())),
-                                                                   "page": self.trades_page})
+        raw, manifest = self._dataset(dataset, {"markets": dict(sorted(markets.items())), "page": self.trades_page})
         chunks = [Chunk(slug, {"condition_id": cid}) for slug, cid in markets.items()]
-        async with HttpClient(self.data_url, limits=self.data_limits, retry=self.retry, clock=self.clock) as http:
+        async with self._client(self.data_url, self.data_limits) as http:
             async def work(chunk: Chunk) -> dict[str, Any]:
                 cid = str(chunk.params["condition_id"])
                 offset, files, rows, truncated = 0, [], 0, False
@@ -435,7 +411,7 @@ class PolymarketClient:
                     offset += len(page)
                 return {"files": files, "rows": rows, "truncated": truncated}
 
-            counts = await run_chunks(chunks, work, manifest, concurrency=self.concurrency, desc="data-api trades")
+            counts = await self._run(chunks, work, manifest, "data-api trades")
             stats = http.stats
         frames = [polymarket_trades(payload, where=where)
                   for _, where, payload, _ in stored_responses(raw, manifest, chunks)]

@@ -25,6 +25,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
+from click.testing import Result
+from typer.testing import CliRunner
+
+from pmresearch.cli import app
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = Path(os.environ.get("PMRESEARCH_API_SAMPLES", REPO.parent / "shared" / "api-samples"))
@@ -221,6 +225,12 @@ class Server:
 
     url: str
     replay: Replay
+
+
+def fetch_cli(venue: str, server: Server, tmp_path: Path, *options: str) -> Result:
+    """``pmresearch fetch <venue> <options>`` against the replay server, raw files and output under ``tmp_path``."""
+    return CliRunner().invoke(app, ["fetch", venue, *options, "--base-url", server.url,
+                                    "--raw-root", str(tmp_path / "raw"), "--out", str(tmp_path / "out")])
 
 
 @contextmanager

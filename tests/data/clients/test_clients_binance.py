@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from clients_replay import FakeClock, Fault, Server, load
+from clients_replay import FakeClock, Fault, Server, fetch_cli, load
 from typer.testing import CliRunner
 
 from pmresearch.cli import app
@@ -173,9 +173,8 @@ def test_naive_and_reversed_times_are_errors(tmp_path: Path) -> None:
 
 
 def test_cli_fetch_binance(replay_server: Server, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, [
-        "fetch", "binance", "--symbol", "BTCUSDT", "--interval", "1m", "--start", START, "--end", END,
-        "--base-url", replay_server.url, "--raw-root", str(tmp_path / "raw"), "--out", str(tmp_path / "out")])
+    result = fetch_cli("binance", replay_server, tmp_path, "--symbol", "BTCUSDT", "--interval", "1m",
+                       "--start", START, "--end", END)
     assert result.exit_code == 0, result.output
     assert "wrote 10 rows" in result.output
     check_output(tmp_path / "out" / "btcusdt_1m_20211022T2303_20211022T2313.parquet")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from clients_replay import FakeClock, Fault, Server, load
+from clients_replay import FakeClock, Fault, Server, fetch_cli, load
 from typer.testing import CliRunner
 
 from pmresearch.cli import app
 from pmresearch.data.clients.coinbase import CoinbaseClient
-from pmresearch.data.clients.http import MalformedResponse, RetryPolicy
+from pmresearch.data.clients.http import EmptyResponse, MalformedResponse, Manifest, RetryPolicy
 from pmresearch.data.importers import coinbase_candles, import_file
 from pmresearch.data.io import recognize
 
@@ -46,12 +46,18 @@ def test_fetch_real_candle_row_order_time_low_high_open_close(replay_server: Ser
 
 
 def test_chunks_of_300_candles(replay_server: Server, tmp_path: Path, fake_clock: FakeClock) -> None:
-    res = client(replay_server, tmp_path, fake_clock).fetch_candles_sync(
-        "BTC-USDT", 60, "2024-03-13T00:00Z", "2024-03-13T12:00Z", out_dir=tmp_path / "out")
-    starts = sorted(pd.Timestamp(q["start"][0]) for q in replay_server.replay.requests(PATH))
-    assert len(starts) == 3 == res.chunks["total"]  # 720 one-minute candles / 300 per request
+    """720 one-minute candles go as 3 requests of 300; the replay has no 1-minute candles there, so each
+    chunk (a range that has ended) is asked max_attempts times, then refused and not checkpointed."""
+    with pytest.raises(EmptyResponse, match=r"/products/BTC-USDT/candles\?granularity=60&start=2024-03-13T00:00"
+                                            r".*empty answer after 3 attempts .*not checkpointed"):
+        client(replay_server, tmp_path, fake_clock).fetch_candles_sync(
+            "BTC-USDT", 60, "2024-03-13T00:00Z", "2024-03-13T12:00Z", out_dir=tmp_path / "out")
+    asked = [pd.Timestamp(q["start"][0]) for q in replay_server.replay.requests(PATH)]
+    starts = sorted(set(asked))
+    assert len(starts) == 3 and len(asked) == 3 * 3  # 720 one-minute candles / 300 per request, 3 attempts each
     assert [(b - a).total_seconds() for a, b in itertools.pairwise(starts)] == [18000.0, 18000.0]
-    assert "0 of 720 candles" in res.notes[0]  # the replay has no 1-minute candles there
+    _, done, _ = Manifest.read(next((tmp_path / "raw").rglob("manifest.jsonl")))
+    assert done == {} and not (tmp_path / "out").exists()
 
 
 def test_advanced_trade_payload_parses_newest_first() -> None:
@@ -74,9 +80,8 @@ def test_error_object_instead_of_rows(replay_server: Server, tmp_path: Path, fak
 
 
 def test_cli_fetch_coinbase(replay_server: Server, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, [
-        "fetch", "coinbase", "--product", "BTC-USDT", "--granularity", "3600", "--start", START, "--end", END,
-        "--base-url", replay_server.url, "--raw-root", str(tmp_path / "raw"), "--out", str(tmp_path / "out")])
+    result = fetch_cli("coinbase", replay_server, tmp_path, "--product", "BTC-USDT", "--granularity", "3600",
+                       "--start", START, "--end", END)
     assert result.exit_code == 0, result.output
     assert "wrote 1 rows" in result.output
     assert "not recognized" not in result.output  # `pmresearch ingest` loads what `fetch coinbase` writes
