@@ -10,7 +10,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -220,31 +220,141 @@ def _aggregate_bars(bars: Bars, k: int) -> Bars:
             n.sum(axis=1), tb.sum(axis=1))
 
 
+class _Grid(NamedTuple):
+    """The time grid of a world: its start, path steps per second and lengths."""
+
+    start: pd.Timestamp
+    start_us: int  # the start in microseconds since the epoch
+    m: int  # path steps per second
+    n_sec: int  # seconds simulated (whole 15-minute windows)
+    n_win: int  # 15-minute volatility windows
+
+    @property
+    def n_steps(self) -> int:
+        return self.n_sec * self.m
+
+
+class _Streams(NamedTuple):
+    """One independent random stream per component (``SeedSequence(seed).spawn(12)``, in this order)."""
+
+    vol: np.random.Generator
+    path: np.random.Generator
+    eth: np.random.Generator
+    volume: np.random.Generator
+    oracle: np.random.Generator
+    mm: np.random.Generator
+    quote_times: np.random.Generator
+    book: np.random.Generator
+    trade: np.random.Generator
+    missing: np.random.Generator
+    latency: np.random.Generator
+    eth_volume: np.random.Generator
+
+
+class _Paths(NamedTuple):
+    """Spot log-paths at every path step and the per-window volatility."""
+
+    sig_w: FloatArray  # annualized diffusion vol per 15-minute window
+    log_s: FloatArray  # BTC log-price, n_steps + 1 points
+    log_e: FloatArray  # ETH log-price, n_steps + 1 points
+    truth: pd.DataFrame
+
+
+class _Oracle(NamedTuple):
+    log_o: FloatArray  # log of the 1 Hz oracle price at 0..n_sec s
+    price: FloatArray
+    stream: pd.DataFrame
+    push: pd.DataFrame
+
+
+class _Markets(NamedTuple):
+    """The markets of one window length."""
+
+    interval: int
+    t0: IntArray  # window starts, seconds from the world's start
+    t1: IntArray
+    lookback: IntArray  # TWAP lookback of each window's settlement (0: instant)
+    strike: FloatArray
+    slugs: np.ndarray
+    market_ids: np.ndarray
+    tok_up: np.ndarray
+    tok_dn: np.ndarray
+    frame: pd.DataFrame
+
+
+class _Quotes(NamedTuple):
+    """The maker's quotes of one window length."""
+
+    qt: FloatArray  # quote times, seconds from the world's start (by window, then time)
+    w_of: IntArray  # window of each quote
+    bid: FloatArray
+    ask: FloatArray
+    frame: pd.DataFrame
+
+
 def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = False) -> World:
-    """Simulate the world described by ``cfg`` (see :func:`simulate`)."""
+    """Simulate the world described by ``cfg`` (see :func:`simulate`).
+
+    The steps: the time grid, one random stream per component, the spot paths, the klines, the oracle
+    feeds, then per window length the markets, the maker's quotes, its books and the noise takers' trades.
+    """
     t_clock = time.perf_counter()
+    grid = _grid(cfg)
+    rng = _Streams(*(np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(12)))
+    bar = progress_bar(total=5, desc="simulate", enabled=progress, unit="stage")
+    paths = _spot_paths(cfg, grid, rng)
+    bar.update()
+    klines_1s, klines, eth_klines = _kline_frames(cfg, grid, paths, rng)
+    bar.update()
+    oracle = _oracle_feeds(cfg, grid, paths.log_s, rng)
+    bar.update()
+    cum_log_o = np.cumsum(oracle.log_o)
+    market_frames, quote_frames, book_frames, trade_frames = [], [], [], []
+    for interval in cfg.intervals:
+        mk = _markets(cfg, grid, interval, oracle.price)
+        qs = _quotes(cfg, grid, mk, paths, cum_log_o, rng)
+        snap = np.arange(qs.qt.size)[:: cfg.book_every]  # L2 books: every book_every-th snapshot
+        market_frames.append(mk.frame)
+        quote_frames.append(qs.frame)
+        book_frames.append(_books(cfg, rng.book, grid.start_us, qs.qt[snap], mk.slugs[qs.w_of[snap]],
+                                  mk.tok_up[qs.w_of[snap]], mk.tok_dn[qs.w_of[snap]], qs.bid[snap], qs.ask[snap]))
+        trade_frames.append(_taker_trades(cfg, rng.trade, grid.start_us, mk.t0, mk.t1, mk.slugs, mk.tok_up,
+                                          mk.tok_dn, qs.qt, qs.w_of, qs.bid, qs.ask))
+    bar.update()
+    markets = pd.concat(market_frames, ignore_index=True)
+    quotes = pd.concat(quote_frames, ignore_index=True).sort_values(["ts", "slug"], ignore_index=True)
+    books = pd.concat(book_frames, ignore_index=True)
+    trades = pd.concat(trade_frames, ignore_index=True).sort_values(["ts", "trade_id"], ignore_index=True)
+    bar.update()
+    bar.close()
+    return World(
+        config=cfg, preset=preset, klines=klines, klines_1s=klines_1s, eth_klines=eth_klines,
+        oracle=oracle.stream, oracle_push=oracle.push, markets=markets, quotes=quotes, books=books,
+        trades=trades, truth=paths.truth, elapsed_s=time.perf_counter() - t_clock,
+    )
+
+
+def _grid(cfg: SimConfig) -> _Grid:
+    """The time grid of ``cfg``: the start must be a 15-minute boundary and the world two windows long."""
     start = to_utc(cfg.start, what="simulator start")
     if start.value % (WINDOW_S * 10**9) != 0:
         raise ValueError(f"simulator start {start} must fall on a 15-minute boundary (volatility windows)")
-    start_us = start.value // 1000
-    m = cfg.substeps_per_s
     n_sec = round(cfg.days * 86400 / WINDOW_S) * WINDOW_S
     if n_sec < 2 * WINDOW_S:
         raise ValueError("simulator: days must cover at least two 15-minute windows")
-    n_steps = n_sec * m
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(12)]
-    (rng_vol, rng_path, rng_eth, rng_volu, rng_oracle, rng_mm, rng_qt, rng_book, rng_trade, rng_miss,
-     rng_lat, rng_ethv) = streams
-    bar = progress_bar(total=5, desc="simulate", enabled=progress, unit="stage")
+    return _Grid(start=start, start_us=start.value // 1000, m=cfg.substeps_per_s, n_sec=n_sec,
+                 n_win=n_sec // WINDOW_S)
 
-    # --- spot paths ---------------------------------------------------------------------------
-    n_win = n_sec // WINDOW_S
-    sig_w = window_vols(cfg, start, n_win, rng_vol)
+
+def _spot_paths(cfg: SimConfig, grid: _Grid, rng: _Streams) -> _Paths:
+    """BTC and ETH log-paths (per-window vol, Merton jumps common to both) and the truth per window."""
+    m, n_win, n_steps = grid.m, grid.n_win, grid.n_steps
+    sig_w = window_vols(cfg, grid.start, n_win, rng.vol)
     sig_step = np.repeat(sig_w, WINDOW_S * m)
-    inc, z, jumps = log_increments(rng_path, 1.0 / m, sig_step, cfg, n_steps)
+    inc, z, jumps = log_increments(rng.path, 1.0 / m, sig_step, cfg, n_steps)
     per_window = jumps.reshape(n_win, WINDOW_S * m)
     truth = pd.DataFrame({
-        "window_start": _ts(start_us, np.arange(n_win, dtype=np.float64) * WINDOW_S),
+        "window_start": _ts(grid.start_us, np.arange(n_win, dtype=np.float64) * WINDOW_S),
         "sigma": sig_w, "jump_steps": (per_window != 0.0).sum(axis=1), "jump_sum": per_window.sum(axis=1),
     })
     log_s = np.empty(n_steps + 1)
@@ -252,42 +362,50 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     np.cumsum(inc, out=log_s[1:])
     log_s[1:] += log_s[0]
     dt_y = (1.0 / m) / (365.0 * 86400.0)
-    z_eth = cfg.eth_rho * z + np.sqrt(1.0 - cfg.eth_rho**2) * rng_eth.standard_normal(n_steps)
+    z_eth = cfg.eth_rho * z + np.sqrt(1.0 - cfg.eth_rho**2) * rng.eth.standard_normal(n_steps)
     inc_e = cfg.drift * dt_y + cfg.eth_vol_ratio * sig_step * np.sqrt(dt_y) * z_eth + cfg.eth_jump_beta * jumps
     log_e = np.log(cfg.eth_s0) + np.concatenate([[0.0], np.cumsum(inc_e)])
-    del inc, z, z_eth, inc_e
-    bar.update()
+    return _Paths(sig_w=sig_w, log_s=log_s, log_e=log_e, truth=truth)
 
-    # --- klines ---------------------------------------------------------------------------------
-    def one_second_bars(log_path: FloatArray, rng: np.random.Generator, size_scale: float) -> Bars:
-        p = np.exp(log_path[:n_steps]).reshape(n_sec, m)
-        o, h, low, c = p[:, 0], p.max(axis=1), p.min(axis=1), p[:, -1]
-        sd_1s = np.repeat(sig_w, WINDOW_S) * np.sqrt(1.0 / (365.0 * 86400.0))
-        zr = np.log(c / o) / np.maximum(sd_1s, 1e-12)
-        beta = cfg.volume_abs_return_beta
-        activity = (1.0 + beta * np.abs(zr)) / (1.0 + beta * np.sqrt(2.0 / np.pi))
-        noise = np.exp(cfg.volume_noise * rng.standard_normal(n_sec) - 0.5 * cfg.volume_noise**2)
-        vol = cfg.volume_per_s * size_scale * activity * noise
-        n_tr = 1 + rng.poisson(vol / (cfg.trade_size_btc * size_scale))
-        buy_share = np.clip(0.5 + 0.35 * np.tanh(zr), 0.02, 0.98)
-        return o, h, low, c, vol, vol * (o + h + low + c) / 4.0, n_tr, vol * buy_share
 
-    b1 = one_second_bars(log_s, rng_volu, 1.0)
-    klines_1s = _klines_frame(start_us, 1, b1, "BTCUSDT")
-    klines = _klines_frame(start_us, 60, _aggregate_bars(b1, 60), "BTCUSDT")
-    be = one_second_bars(log_e, rng_ethv, cfg.s0 / cfg.eth_s0)
-    eth_klines = _klines_frame(start_us, 60, _aggregate_bars(be, 60), "ETHUSDT")
-    del b1, be
-    bar.update()
+def _one_second_bars(cfg: SimConfig, grid: _Grid, sig_w: FloatArray, log_path: FloatArray,
+                     rng: np.random.Generator, size_scale: float) -> Bars:
+    """1-second OHLC of a log-path with volume rising with the standardized |return|."""
+    n_sec, m = grid.n_sec, grid.m
+    p = np.exp(log_path[: grid.n_steps]).reshape(n_sec, m)
+    o, h, low, c = p[:, 0], p.max(axis=1), p.min(axis=1), p[:, -1]
+    sd_1s = np.repeat(sig_w, WINDOW_S) * np.sqrt(1.0 / (365.0 * 86400.0))
+    zr = np.log(c / o) / np.maximum(sd_1s, 1e-12)
+    beta = cfg.volume_abs_return_beta
+    activity = (1.0 + beta * np.abs(zr)) / (1.0 + beta * np.sqrt(2.0 / np.pi))
+    noise = np.exp(cfg.volume_noise * rng.standard_normal(n_sec) - 0.5 * cfg.volume_noise**2)
+    vol = cfg.volume_per_s * size_scale * activity * noise
+    n_tr = 1 + rng.poisson(vol / (cfg.trade_size_btc * size_scale))
+    buy_share = np.clip(0.5 + 0.35 * np.tanh(zr), 0.02, 0.98)
+    return o, h, low, c, vol, vol * (o + h + low + c) / 4.0, n_tr, vol * buy_share
 
-    # --- oracle ---------------------------------------------------------------------------------
+
+def _kline_frames(cfg: SimConfig, grid: _Grid, paths: _Paths,
+                  rng: _Streams) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """BTCUSDT 1-second and 1-minute klines and ETHUSDT 1-minute klines."""
+    b1 = _one_second_bars(cfg, grid, paths.sig_w, paths.log_s, rng.volume, 1.0)
+    klines_1s = _klines_frame(grid.start_us, 1, b1, "BTCUSDT")
+    klines = _klines_frame(grid.start_us, 60, _aggregate_bars(b1, 60), "BTCUSDT")
+    be = _one_second_bars(cfg, grid, paths.sig_w, paths.log_e, rng.eth_volume, cfg.s0 / cfg.eth_s0)
+    eth_klines = _klines_frame(grid.start_us, 60, _aggregate_bars(be, 60), "ETHUSDT")
+    return klines_1s, klines, eth_klines
+
+
+def _oracle_feeds(cfg: SimConfig, grid: _Grid, log_s: FloatArray, rng: _Streams) -> _Oracle:
+    """The 1 Hz settlement stream (spot plus i.i.d. noise, latency, missing ticks) and the push feed."""
+    n_sec, start_us = grid.n_sec, grid.start_us
     noise_sd = cfg.oracle_noise_bps * 1e-4
-    log_o = log_s[:: m] + noise_sd * rng_oracle.standard_normal(n_sec + 1)  # ticks at 0..n_sec s
+    log_o = log_s[:: grid.m] + noise_sd * rng.oracle.standard_normal(n_sec + 1)  # ticks at 0..n_sec s
     oracle_px = np.exp(log_o)
     sec = np.arange(n_sec + 1, dtype=np.float64)
-    lat = rng_lat.exponential(cfg.oracle_latency_s, n_sec + 1)
-    keep = rng_miss.random(n_sec + 1) >= cfg.oracle_missing_rate
-    oracle = pd.DataFrame({
+    lat = rng.latency.exponential(cfg.oracle_latency_s, n_sec + 1)
+    keep = rng.missing.random(n_sec + 1) >= cfg.oracle_missing_rate
+    stream = pd.DataFrame({
         "ts": _ts(start_us, sec),
         "price": oracle_px,
         "price_exact": pd.array([f"{v:.12f}" for v in oracle_px], dtype="str"),
@@ -299,7 +417,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     })[keep].reset_index(drop=True)
     push_idx = push_update_indices(sec, oracle_px, cfg.push_deviation, cfg.push_heartbeat_s)
     push_ts = np.floor(sec[push_idx])
-    oracle_push = pd.DataFrame({
+    push = pd.DataFrame({
         "ts": _ts(start_us, push_ts),
         "price": np.round(oracle_px[push_idx], 8),
         "price_exact": pd.array([None] * push_idx.size, dtype="str"),
@@ -309,119 +427,126 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
         "feed": "BTC/USD",
         "source": "chainlink-polygon-aggregator",
     })
-    bar.update()
+    return _Oracle(log_o=log_o, price=oracle_px, stream=stream, push=push)
 
-    # --- markets, truth and the maker's quotes ------------------------------------------------
-    cum_log_o = np.cumsum(log_o)
-    market_frames, quote_frames, book_frames, trade_frames = [], [], [], []
-    for interval in cfg.intervals:
-        length = interval * 60
-        lookbacks = {
-            "instant": 0,
-            "twap": cfg.twap_lookback_s or rules.DEFAULT_TWAP_LOOKBACK_S[interval],
-        }
-        first = max(cfg.warmup_minutes * 60, max(lookbacks.values()))
-        first = int(np.ceil(first / length)) * length
-        t0 = np.arange(first, n_sec - length + 1, length, dtype=np.int64)
-        t1 = t0 + length
-        starts = [start + pd.Timedelta(seconds=int(s)) for s in t0]
-        lb = np.empty(t0.size, dtype=np.int64)
-        for i, ws in enumerate(starts):
-            if cfg.settlement == "timeline":
-                rule = rules.settlement_rule_at(ws, interval, cfg.twap_lookback_s or None)
-                lb[i] = rule.twap_lookback_s if rule.mode == "twap" else 0
-            else:
-                lb[i] = lookbacks[cfg.settlement]
-        strike = np.where(lb > 0, 0.0, oracle_px[t0])
-        end_val = np.where(lb > 0, 0.0, oracle_px[t1])
-        for L in np.unique(lb[lb > 0]):
-            sel = lb == L
-            strike[sel] = twap_values(oracle_px, t0[sel], int(L))
-            end_val[sel] = twap_values(oracle_px, t1[sel], int(L))
-        outcome = rules.SettlementRule("chainlink-data-streams", "instant").outcome(strike, end_val)
-        slugs = np.array([f"btc-updown-{interval}m-{(start_us // _US) + int(s)}" for s in t0])
-        fee_rate, fee_exp = rules.fees_at(pd.DatetimeIndex(starts))
-        market_ids = np.array([str(int(hashlib.blake2b(s.encode(), digest_size=4).hexdigest(), 16))
-                               for s in slugs])
-        tok_up = np.array([_token_id(cfg.seed, s, "Up") for s in slugs])
-        tok_dn = np.array([_token_id(cfg.seed, s, "Down") for s in slugs])
-        market_frames.append(pd.DataFrame({
-            "slug": pd.array(slugs, dtype="str"), "asset": "BTC",
-            "interval_minutes": np.full(t0.size, interval, dtype=np.int16),
-            "window_start": _ts(start_us, t0), "window_end": _ts(start_us, t1),
-            "outcome_up": pd.array(outcome, dtype="Int8"), "outcome_from": "resolution",
-            "strike": strike, "last_price_up": outcome.astype(np.float64),
-            "market_id": pd.array(market_ids, dtype="str"), "clob_token_id_up": pd.array(tok_up, dtype="str"),
-            "fee_rate": fee_rate, "fee_exponent": fee_exp, "source": SOURCE,
-        }))
 
-        # quote times: every quote_every_s plus jitter, strictly inside [t0, t1)
-        n_q = int(length / cfg.quote_every_s)
-        grid = np.arange(n_q) * cfg.quote_every_s
-        qt = (t0[:, None] + grid[None, :] + rng_qt.random((t0.size, n_q)) * cfg.quote_jitter_s).ravel()
-        w_of = np.repeat(np.arange(t0.size), n_q)
-        ok = qt < t1[w_of]
-        qt, w_of = qt[ok], w_of[ok]
-        g = np.floor(qt * m + 1e-9).astype(np.int64)  # last realized path step
-        state_s = g / m
-        tau_s = t1[w_of] - state_s
-        sigma_q = sig_w[(g // (WINDOW_S * m)).clip(max=n_win - 1)]
-        lb_q = lb[w_of]
-        known_hi = np.minimum(np.floor(state_s + 1e-9).astype(np.int64), t1[w_of])
-        base_idx = t1[w_of] - lb_q  # the average's ticks are stamped base+1 .. t1
-        known_sum = np.where((lb_q > 0) & (known_hi > base_idx), cum_log_o[known_hi] - cum_log_o[base_idx], 0.0)
-        spot_q = np.exp(log_s[g])
-        g_mm = np.maximum(g - round(cfg.mm_stale_s * m), 0)
-        spot_mm = np.exp(log_s[g_mm])
-        p_true = np.empty(qt.size)
-        p_mm = np.empty(qt.size)
-        for L in np.unique(lb_q):
-            sel = lb_q == L
-            common = {"strike": strike[w_of[sel]], "tau_s": tau_s[sel], "twap_lookback_s": int(L),
-                      "log_known_sum": known_sum[sel]}
-            p_true[sel] = true_prob_up(cfg, spot=spot_q[sel], sigma=sigma_q[sel], **common)
-            p_mm[sel] = true_prob_up(cfg, spot=spot_mm[sel], sigma=sigma_q[sel] * cfg.mm_vol_mult,
-                                     include_jumps=not cfg.mm_ignores_jumps, **common)
-        if cfg.mm_noise > 0:
-            rho = 0.9
-            e = rng_mm.standard_normal(qt.size) * cfg.mm_noise * np.sqrt(1.0 - rho * rho)
-            ar = signal.lfilter([1.0], [1.0, -rho], e)
-            p_mm = special.expit(special.logit(np.clip(p_mm, 1e-6, 1.0 - 1e-6)) + ar)
-        bid = rules.round_to_tick(p_mm - cfg.half_spread, "down")
-        ask = rules.round_to_tick(p_mm + cfg.half_spread, "up")
-        bid = np.minimum(bid, 0.998)
-        ask = np.where(ask <= bid, rules.round_to_tick(bid + rules.tick_size(bid), "nearest"), ask)
-        q_slug = slugs[w_of]
-        quote_frames.append(pd.DataFrame({
-            "ts": _ts(start_us, qt), "slug": pd.array(q_slug, dtype="str"),
-            "market_id": pd.array(market_ids[w_of], dtype="str"),
-            "interval_minutes": np.full(qt.size, interval, dtype=np.int16),
-            "window_start": _ts(start_us, t0[w_of]), "window_end": _ts(start_us, t1[w_of]),
-            "strike": strike[w_of], "strike_logged": strike[w_of], "reference_price": np.round(spot_q, 2),
-            "best_bid_up": bid, "best_ask_up": ask,
-            "best_bid_down": _mirror(ask), "best_ask_down": _mirror(bid),
-            "source": SOURCE, "true_prob_up": p_true,
-        }))
+def _settlement_lookbacks(cfg: SimConfig, interval: int, starts: list[pd.Timestamp]) -> IntArray:
+    """The TWAP lookback of each window's settlement (0: instant), from the timeline or forced."""
+    forced = {"instant": 0, "twap": cfg.twap_lookback_s or rules.DEFAULT_TWAP_LOOKBACK_S[interval]}
+    lb = np.empty(len(starts), dtype=np.int64)
+    for i, ws in enumerate(starts):
+        if cfg.settlement == "timeline":
+            rule = rules.settlement_rule_at(ws, interval, cfg.twap_lookback_s or None)
+            lb[i] = rule.twap_lookback_s if rule.mode == "twap" else 0
+        else:
+            lb[i] = forced[cfg.settlement]
+    return lb
 
-        # L2 books: every book_every-th snapshot, both tokens mirrored (Down bid = 1 - Up ask)
-        snap = np.arange(qt.size)[:: cfg.book_every]
-        book_frames.append(_books(cfg, rng_book, start_us, qt[snap], q_slug[snap], tok_up[w_of[snap]],
-                                  tok_dn[w_of[snap]], bid[snap], ask[snap]))
-        trade_frames.append(_taker_trades(cfg, rng_trade, start_us, t0, t1, slugs, tok_up, tok_dn,
-                                          qt, w_of, bid, ask))
-    bar.update()
 
-    markets = pd.concat(market_frames, ignore_index=True)
-    quotes = pd.concat(quote_frames, ignore_index=True).sort_values(["ts", "slug"], ignore_index=True)
-    books = pd.concat(book_frames, ignore_index=True)
-    trades = pd.concat(trade_frames, ignore_index=True).sort_values(["ts", "trade_id"], ignore_index=True)
-    bar.update()
-    bar.close()
-    return World(
-        config=cfg, preset=preset, klines=klines, klines_1s=klines_1s, eth_klines=eth_klines,
-        oracle=oracle, oracle_push=oracle_push, markets=markets, quotes=quotes, books=books,
-        trades=trades, truth=truth, elapsed_s=time.perf_counter() - t_clock,
-    )
+def _markets(cfg: SimConfig, grid: _Grid, interval: int, oracle_px: FloatArray) -> _Markets:
+    """The markets of one window length: windows after the warm-up, strikes and outcomes by the rule."""
+    length = interval * 60
+    longest = cfg.twap_lookback_s or rules.DEFAULT_TWAP_LOOKBACK_S[interval]
+    first = max(cfg.warmup_minutes * 60, longest)
+    first = int(np.ceil(first / length)) * length
+    t0 = np.arange(first, grid.n_sec - length + 1, length, dtype=np.int64)
+    t1 = t0 + length
+    starts = [grid.start + pd.Timedelta(seconds=int(s)) for s in t0]
+    lb = _settlement_lookbacks(cfg, interval, starts)
+    strike = np.where(lb > 0, 0.0, oracle_px[t0])
+    end_val = np.where(lb > 0, 0.0, oracle_px[t1])
+    for L in np.unique(lb[lb > 0]):
+        sel = lb == L
+        strike[sel] = twap_values(oracle_px, t0[sel], int(L))
+        end_val[sel] = twap_values(oracle_px, t1[sel], int(L))
+    outcome = rules.SettlementRule("chainlink-data-streams", "instant").outcome(strike, end_val)
+    slugs = np.array([f"btc-updown-{interval}m-{(grid.start_us // _US) + int(s)}" for s in t0])
+    fee_rate, fee_exp = rules.fees_at(pd.DatetimeIndex(starts))
+    market_ids = np.array([str(int(hashlib.blake2b(s.encode(), digest_size=4).hexdigest(), 16)) for s in slugs])
+    tok_up = np.array([_token_id(cfg.seed, s, "Up") for s in slugs])
+    tok_dn = np.array([_token_id(cfg.seed, s, "Down") for s in slugs])
+    frame = pd.DataFrame({
+        "slug": pd.array(slugs, dtype="str"), "asset": "BTC",
+        "interval_minutes": np.full(t0.size, interval, dtype=np.int16),
+        "window_start": _ts(grid.start_us, t0), "window_end": _ts(grid.start_us, t1),
+        "outcome_up": pd.array(outcome, dtype="Int8"), "outcome_from": "resolution",
+        "strike": strike, "last_price_up": outcome.astype(np.float64),
+        "market_id": pd.array(market_ids, dtype="str"), "clob_token_id_up": pd.array(tok_up, dtype="str"),
+        "fee_rate": fee_rate, "fee_exponent": fee_exp, "source": SOURCE,
+    })
+    return _Markets(interval, t0, t1, lb, strike, slugs, market_ids, tok_up, tok_dn, frame)
+
+
+def _quote_times(cfg: SimConfig, mk: _Markets, rng: np.random.Generator) -> tuple[FloatArray, IntArray]:
+    """Quote times every ``quote_every_s`` plus jitter, strictly inside each window, and their window."""
+    n_q = int(mk.interval * 60 / cfg.quote_every_s)
+    offsets = np.arange(n_q) * cfg.quote_every_s
+    qt = (mk.t0[:, None] + offsets[None, :] + rng.random((mk.t0.size, n_q)) * cfg.quote_jitter_s).ravel()
+    w_of = np.repeat(np.arange(mk.t0.size), n_q)
+    ok = qt < mk.t1[w_of]
+    return qt[ok], w_of[ok]
+
+
+def _beliefs(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: FloatArray,
+             qt: FloatArray, w_of: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """At each quote time: the spot, the true P(up) and the maker's P(up) (stale, vol-misjudged)."""
+    m = grid.m
+    t1 = mk.t1
+    g = np.floor(qt * m + 1e-9).astype(np.int64)  # last realized path step
+    state_s = g / m
+    tau_s = t1[w_of] - state_s
+    sigma_q = paths.sig_w[(g // (WINDOW_S * m)).clip(max=grid.n_win - 1)]
+    lb_q = mk.lookback[w_of]
+    known_hi = np.minimum(np.floor(state_s + 1e-9).astype(np.int64), t1[w_of])
+    base_idx = t1[w_of] - lb_q  # the average's ticks are stamped base+1 .. t1
+    known_sum = np.where((lb_q > 0) & (known_hi > base_idx), cum_log_o[known_hi] - cum_log_o[base_idx], 0.0)
+    spot_q = np.exp(paths.log_s[g])
+    g_mm = np.maximum(g - round(cfg.mm_stale_s * m), 0)
+    spot_mm = np.exp(paths.log_s[g_mm])
+    p_true = np.empty(qt.size)
+    p_mm = np.empty(qt.size)
+    for L in np.unique(lb_q):
+        sel = lb_q == L
+        common = {"strike": mk.strike[w_of[sel]], "tau_s": tau_s[sel], "twap_lookback_s": int(L),
+                  "log_known_sum": known_sum[sel]}
+        p_true[sel] = true_prob_up(cfg, spot=spot_q[sel], sigma=sigma_q[sel], **common)
+        p_mm[sel] = true_prob_up(cfg, spot=spot_mm[sel], sigma=sigma_q[sel] * cfg.mm_vol_mult,
+                                 include_jumps=not cfg.mm_ignores_jumps, **common)
+    return spot_q, p_true, p_mm
+
+
+def _maker_book(cfg: SimConfig, p_mm: FloatArray, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+    """The maker's best bid and ask: its belief (with AR(1) logit noise) minus and plus the half spread."""
+    if cfg.mm_noise > 0:
+        rho = 0.9
+        e = rng.standard_normal(p_mm.size) * cfg.mm_noise * np.sqrt(1.0 - rho * rho)
+        ar = signal.lfilter([1.0], [1.0, -rho], e)
+        p_mm = special.expit(special.logit(np.clip(p_mm, 1e-6, 1.0 - 1e-6)) + ar)
+    bid = rules.round_to_tick(p_mm - cfg.half_spread, "down")
+    ask = rules.round_to_tick(p_mm + cfg.half_spread, "up")
+    bid = np.minimum(bid, 0.998)
+    ask = np.where(ask <= bid, rules.round_to_tick(bid + rules.tick_size(bid), "nearest"), ask)
+    return bid, ask
+
+
+def _quotes(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: FloatArray,
+            rng: _Streams) -> _Quotes:
+    """The maker's best bid/ask snapshots of one window length, with the true P(up) at each."""
+    qt, w_of = _quote_times(cfg, mk, rng.quote_times)
+    spot_q, p_true, p_mm = _beliefs(cfg, grid, mk, paths, cum_log_o, qt, w_of)
+    bid, ask = _maker_book(cfg, p_mm, rng.mm)
+    start_us = grid.start_us
+    frame = pd.DataFrame({
+        "ts": _ts(start_us, qt), "slug": pd.array(mk.slugs[w_of], dtype="str"),
+        "market_id": pd.array(mk.market_ids[w_of], dtype="str"),
+        "interval_minutes": np.full(qt.size, mk.interval, dtype=np.int16),
+        "window_start": _ts(start_us, mk.t0[w_of]), "window_end": _ts(start_us, mk.t1[w_of]),
+        "strike": mk.strike[w_of], "strike_logged": mk.strike[w_of], "reference_price": np.round(spot_q, 2),
+        "best_bid_up": bid, "best_ask_up": ask,
+        "best_bid_down": _mirror(ask), "best_ask_down": _mirror(bid),
+        "source": SOURCE, "true_prob_up": p_true,
+    })
+    return _Quotes(qt=qt, w_of=w_of, bid=bid, ask=ask, frame=frame)
 
 
 def _books(
