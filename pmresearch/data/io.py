@@ -101,11 +101,10 @@ def _csv_timestamps(values: pd.Series, path: Path) -> pd.Series:
         return pd.to_datetime(values, format="ISO8601")
     except (ValueError, TypeError, OverflowError) as exc:
         problem = str(exc).splitlines()[0]
-    bad = [i for i, v in values.items() if isinstance(v, str) and not _parses(v)]
-    if bad:
-        shown = [values[i] for i in bad[:5]]
+    bad = [(i, v) for i, v in enumerate(values.tolist()) if isinstance(v, str) and not _parses(v)][:5]
+    if bad:  # read_csv numbers rows from 0, as every validation message does
         raise SchemaError(f"{path}: column {values.name!r}: not an ISO 8601 timestamp at rows "
-                          f"{[int(i) for i in bad[:5]]} (values {shown})") from None
+                          f"{[i for i, _ in bad]} (values {[v for _, v in bad]})") from None
     raise SchemaError(f"{path}: column {values.name!r}: timestamps do not parse ({problem}); give every value "
                       "as ISO 8601 with its UTC offset") from None
 
