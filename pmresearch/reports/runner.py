@@ -368,6 +368,105 @@ def _remove(*paths: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class _RunPlan:
+    """Where a run reads and writes, fixed before anything executes."""
+
+    notebook: str
+    run_name: str
+    root: Path
+    nb_file: Path
+    params: Mapping[str, Any]
+    reports: Path
+    ipynb: Path
+    html: Path
+    json: Path
+    failed: Path
+    tmp_ipynb: Path
+
+
+def _plan_run(
+    notebook: str, params_file: str | Path | None, overrides: Mapping[str, Any] | None, repo_root: Path | None
+) -> _RunPlan:
+    """Find the notebook, build and check its parameters, and name the run's output files."""
+    root = (repo_root if repo_root is not None else find_repo_root()).resolve()
+    nb_file = notebook_path(notebook, root)
+    declared = notebook_parameters(nb_file)
+    params = build_parameters(notebook, declared, _locate_params_file(params_file, root), overrides, root)
+    run_name: str = params["run_name"]
+    reports = reports_dir(root)
+    out_dir = reports / notebook
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ipynb_path = out_dir / f"{run_name}.ipynb"
+    return _RunPlan(
+        notebook=notebook, run_name=run_name, root=root, nb_file=nb_file, params=params, reports=reports,
+        ipynb=ipynb_path, html=out_dir / f"{run_name}.html", json=headline_path(notebook, run_name, repo_root=root),
+        failed=out_dir / f"{run_name}.failed.ipynb",
+        tmp_ipynb=temp_path(ipynb_path, ".tmp.ipynb"),  # papermill wants the .ipynb extension
+    )
+
+
+def _execute(plan: _RunPlan) -> Any:
+    """Run the notebook with papermill into ``plan.tmp_ipynb`` (progress bars off, repository root as cwd)."""
+    import papermill as pm
+
+    # progress bars are for interactive use; in a report they would only print widget warnings
+    with _environ({REPO_ROOT_ENV: str(plan.root), "TQDM_DISABLE": "1"}):
+        return pm.execute_notebook(
+            str(plan.nb_file),
+            str(plan.tmp_ipynb),
+            parameters=dict(plan.params),
+            kernel_name=KERNEL_NAME,
+            cwd=str(plan.root),
+            progress_bar=sys.stderr.isatty(),
+            log_output=False,
+            config=_kernel_config(),
+        )
+
+
+def _render(plan: _RunPlan, executed: Any) -> str:
+    """The offline HTML report of an executed notebook, once its headline JSON is there and readable."""
+    if not plan.json.is_file():
+        raise FileNotFoundError(
+            f"the notebook wrote no headline JSON {plan.json}: it must call "
+            f"pmresearch.reports.write_headline({plan.notebook!r}, run_name, figures)"
+        )
+    read_headline(plan.json)
+    executed.cells.insert(0, _header_cell(plan.notebook, plan.run_name, plan.params, plan.root))
+    return notebook_to_html(executed, title=f"{plan.notebook} · {plan.run_name}")
+
+
+def _execute_and_render(plan: _RunPlan) -> tuple[str | None, tuple[str, str, int | None] | None]:
+    """``(report, None)`` on success, ``(None, (error class, message, cell))`` when the run failed."""
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        return _render(plan, _execute(plan)), None
+    except PapermillExecutionError as exc:
+        return None, (str(exc.ename), str(exc.evalue), exc.exec_count)
+    except Exception as exc:
+        return None, (type(exc).__name__, str(exc), None)
+
+
+def _fail(plan: _RunPlan, failure: tuple[str, str, int | None]) -> NotebookRunError:
+    """Keep the executed notebook as ``<run>.failed.ipynb``, remove the run's previous outputs (the index
+    never shows a stale success), rebuild the index; the error to raise."""
+    saved: Path | None = None
+    if plan.tmp_ipynb.is_file():
+        os.replace(plan.tmp_ipynb, plan.failed)
+        saved = plan.failed
+    _remove(plan.html, plan.json, plan.ipynb)
+    build_index(plan.reports)
+    return NotebookRunError(plan.notebook, plan.run_name, failure[0], failure[1], saved, failure[2])
+
+
+def _publish(plan: _RunPlan, report: str) -> None:
+    """Move the executed notebook and write the HTML report into ``reports/<notebook>/``."""
+    os.replace(plan.tmp_ipynb, plan.ipynb)
+    atomic_write_text(plan.html, report)
+    _remove(plan.failed)
+
+
 def run_notebook(
     notebook: str,
     params_file: str | Path | None = None,
@@ -404,75 +503,16 @@ def run_notebook(
     NotebookRunError
         If a cell raised, the kernel failed, the notebook wrote no headline JSON or the export failed.
     """
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
-    root = (repo_root if repo_root is not None else find_repo_root()).resolve()
-    nb_file = notebook_path(notebook, root)
-    declared = notebook_parameters(nb_file)
-    params = build_parameters(notebook, declared, _locate_params_file(params_file, root), overrides, root)
-    run_name: str = params["run_name"]
-
-    reports = reports_dir(root)
-    out_dir = reports / notebook
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ipynb_path = out_dir / f"{run_name}.ipynb"
-    html_path = out_dir / f"{run_name}.html"
-    json_path = headline_path(notebook, run_name, repo_root=root)
-    failed_path = out_dir / f"{run_name}.failed.ipynb"
-    tmp_ipynb = temp_path(ipynb_path, ".tmp.ipynb")  # papermill wants the .ipynb extension
-
-    _remove(json_path)  # the notebook must write a fresh headline in this run
+    plan = _plan_run(notebook, params_file, overrides, repo_root)
+    _remove(plan.json)  # the notebook must write a fresh headline in this run
     start = time.perf_counter()
-    failure: tuple[str, str, int | None] | None = None
     try:
-        try:
-            # progress bars are for interactive use; in a report they would only print widget warnings
-            with _environ({REPO_ROOT_ENV: str(root), "TQDM_DISABLE": "1"}):
-                executed = pm.execute_notebook(
-                    str(nb_file),
-                    str(tmp_ipynb),
-                    parameters=params,
-                    kernel_name=KERNEL_NAME,
-                    cwd=str(root),
-                    progress_bar=sys.stderr.isatty(),
-                    log_output=False,
-                    config=_kernel_config(),
-                )
-            if not json_path.is_file():
-                raise FileNotFoundError(
-                    f"the notebook wrote no headline JSON {json_path}: it must call "
-                    f"pmresearch.reports.write_headline({notebook!r}, run_name, figures)"
-                )
-            read_headline(json_path)
-            executed.cells.insert(0, _header_cell(notebook, run_name, params, root))
-            report = notebook_to_html(executed, title=f"{notebook} · {run_name}")
-        except PapermillExecutionError as exc:
-            failure = (str(exc.ename), str(exc.evalue), exc.exec_count)
-        except Exception as exc:
-            failure = (type(exc).__name__, str(exc), None)
-
-        if failure is not None:
-            saved: Path | None = None
-            if tmp_ipynb.is_file():
-                os.replace(tmp_ipynb, failed_path)
-                saved = failed_path
-            _remove(html_path, json_path, ipynb_path)
-            build_index(reports)
-            raise NotebookRunError(notebook, run_name, failure[0], failure[1], saved, failure[2])
-
-        os.replace(tmp_ipynb, ipynb_path)
-        atomic_write_text(html_path, report)
-        _remove(failed_path)
+        report, failure = _execute_and_render(plan)
+        if failure is not None or report is None:
+            raise _fail(plan, failure or ("RuntimeError", "no report", None))
+        _publish(plan, report)
     finally:
-        _remove(tmp_ipynb)
-    index = build_index(reports)
-    return RunOutputs(
-        notebook=notebook,
-        run_name=run_name,
-        ipynb=ipynb_path,
-        html=html_path,
-        json=json_path,
-        index=index,
-        elapsed_s=time.perf_counter() - start,
-    )
+        _remove(plan.tmp_ipynb)
+    index = build_index(plan.reports)
+    return RunOutputs(notebook=notebook, run_name=plan.run_name, ipynb=plan.ipynb, html=plan.html, json=plan.json,
+                      index=index, elapsed_s=time.perf_counter() - start)
