@@ -28,13 +28,15 @@ from pmresearch.features.engine import compute_features
 from pmresearch.features.inputs import _EMPTY_KLINES, FeatureInputs
 from pmresearch.labels.decision import (
     DECISION_COLUMNS,
-    DEFAULT_MAX_STALENESS,
+    DecisionRowOptions,
     decision_rows,
     decision_rows_from_frames,
 )
 from pmresearch.labels.schedule import DecisionSchedule, parse_duration_s
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from pmresearch.simulate import World
 
 __all__ = [
@@ -80,36 +82,33 @@ def build_feature_matrix(
     *,
     until: pd.Timestamp | str | None = None,
     interval_minutes: int | None = None,
-    every_s: float | None = 30.0,
-    first_s: float = 60.0,
-    last_s: float = 30.0,
-    offsets: Sequence[str | float | pd.Timedelta] | str | None = None,
     names: Sequence[str] | None = None,
     lookback: pd.Timedelta = DEFAULT_LOOKBACK,
-    max_staleness: pd.Timedelta = DEFAULT_MAX_STALENESS,
     clock_offsets: Mapping[str, pd.Timedelta] | None = None,
-    schedule: DecisionSchedule | None = None,
+    **options: Unpack[DecisionRowOptions],
 ) -> pd.DataFrame:
     """Decision rows x features from a store (DuckDB or PostgreSQL).
 
     Parameters
     ----------
     store : Store
-        An open store.
+        An open store (:func:`pmresearch.data.store.connect`); read only.
     until : Timestamp or str, optional
         Ignore rows whose knowledge time is after it: decision rows after it are dropped, labels
         of windows ending after it are null, and feature inputs are truncated there.
     interval_minutes : int, optional
         Only windows of this length (None, the default: every window).
-    every_s, first_s, last_s, offsets, schedule
-        Decision times (see :func:`pmresearch.labels.decision_times`; a
-        :class:`~pmresearch.labels.DecisionSchedule` instead of the other four).
     names : sequence of str, optional
         Features to compute (default: every registered feature).
     lookback : Timedelta
         How much data before the first decision time the features may read.
-    max_staleness, clock_offsets
+    clock_offsets : mapping, optional
         See :func:`pmresearch.labels.decision_rows`.
+    **options
+        ``every_s``, ``first_s``, ``last_s``, ``offsets``, ``schedule`` (decision times: see
+        :func:`pmresearch.labels.decision_times`; a :class:`~pmresearch.labels.DecisionSchedule` instead of the
+        other four) and ``max_staleness``, passed on to :func:`pmresearch.labels.decision_rows`
+        (:class:`~pmresearch.labels.decision.DecisionRowOptions`).
 
     Returns
     -------
@@ -118,31 +117,24 @@ def build_feature_matrix(
         (``<family>__<name>``), one row per window and decision time, sorted by ``(t, slug)``.
     """
     upper = None if until is None else to_utc(until, what="until")
-    rows = decision_rows(store, interval_minutes=interval_minutes, every_s=every_s, first_s=first_s,
-                         last_s=last_s, offsets=offsets, until=upper, max_staleness=max_staleness,
-                         clock_offsets=clock_offsets, schedule=schedule)
+    rows = decision_rows(store, interval_minutes=interval_minutes, until=upper, clock_offsets=clock_offsets, **options)
     return _join(rows, _store_inputs(store, rows, upper, lookback, clock_offsets), names)
 
 
 def build_feature_matrix_from_world(
     world: World,
     *,
-    until: pd.Timestamp | str | None = None,
     interval_minutes: int | None = None,
-    every_s: float | None = 30.0,
-    first_s: float = 60.0,
-    last_s: float = 30.0,
-    offsets: Sequence[str | float | pd.Timedelta] | str | None = None,
+    until: pd.Timestamp | str | None = None,
     names: Sequence[str] | None = None,
-    schedule: DecisionSchedule | None = None,
+    **options: Unpack[DecisionRowOptions],
 ) -> pd.DataFrame:
-    """Decision rows x features of a simulated world, without a store (same columns as
-    :func:`build_feature_matrix`)."""
+    """Decision rows x features of a simulated world, without a store (same columns and keywords as
+    :func:`build_feature_matrix`; the rows from :func:`pmresearch.labels.decision_rows_from_frames`)."""
     upper = None if until is None else to_utc(until, what="until")
     frames = {"markets": world.markets, "oracle": world.oracle, "klines": world.klines, "quotes": world.quotes,
               "books": world.books}
-    rows = decision_rows_from_frames(frames, interval_minutes=interval_minutes, every_s=every_s, first_s=first_s,
-                                     last_s=last_s, offsets=offsets, until=upper, schedule=schedule)
+    rows = decision_rows_from_frames(frames, interval_minutes=interval_minutes, until=upper, **options)
     inputs = FeatureInputs.from_world(world)
     if upper is not None:
         inputs = inputs.truncate(upper)

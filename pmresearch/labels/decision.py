@@ -20,7 +20,7 @@ Sources, in their declared order (the first one known at ``t`` wins; the choice 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,14 @@ from pmresearch.data.store import Store
 from pmresearch.labels.outcomes import SETTLEMENT_SOURCE, tick_grid, window_labels
 from pmresearch.labels.schedule import DecisionSchedule, parse_offsets
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from pandas.api.extensions import ExtensionArray
+    from typing_extensions import Unpack
+
+    _Columns: TypeAlias = dict[str, pd.Series | np.ndarray | ExtensionArray]  # new columns of the decision rows
+
 __all__ = [
     "AGE_COLUMNS",
     "DECISION_COLUMNS",
@@ -40,6 +48,7 @@ __all__ = [
     "SPOT_SOURCES",
     "STRIKE_SOURCES",
     "DecisionFrames",
+    "DecisionRowOptions",
     "DecisionSchedule",
     "decision_rows",
     "decision_rows_from_frames",
@@ -75,6 +84,19 @@ DEFAULT_MAX_STALENESS = pd.Timedelta(minutes=2)
 
 DecisionFrames = dict[str, pd.DataFrame]
 """Inputs of :func:`decision_rows_from_frames` by kind: ``markets``, ``oracle``, ``klines``, ``quotes``, ``books``."""
+
+
+class DecisionRowOptions(TypedDict, total=False):
+    """Keywords that :func:`decision_rows` and the feature-matrix builders pass on to
+    :func:`decision_rows_from_frames`, which holds their defaults: the decision times (``every_s``, ``first_s``,
+    ``last_s``, ``offsets`` or a ``schedule``) and the oldest as-of value used (``max_staleness``)."""
+
+    every_s: float | None
+    first_s: float
+    last_s: float
+    offsets: Sequence[str | float | pd.Timedelta] | str | None
+    schedule: DecisionSchedule | None
+    max_staleness: pd.Timedelta
 
 
 # --------------------------------------------------------------------------------------------- times
@@ -166,17 +188,15 @@ def decision_rows(
     store: Store,
     *,
     interval_minutes: int | None = 15,
-    every_s: float | None = 30.0,
-    first_s: float = 60.0,
-    last_s: float = 30.0,
-    offsets: Sequence[str | float | pd.Timedelta] | str | None = None,
     until: pd.Timestamp | str | None = None,
     spot_symbol: str = "BTCUSDT",
-    max_staleness: pd.Timedelta = DEFAULT_MAX_STALENESS,
     clock_offsets: Mapping[str, pd.Timedelta] | None = None,
-    schedule: DecisionSchedule | None = None,
+    **options: Unpack[DecisionRowOptions],
 ) -> pd.DataFrame:
     """Decision rows of every market window in a store (DuckDB or PostgreSQL).
+
+    Reads what the rows need (:func:`read_decision_frames`) and builds them with
+    :func:`decision_rows_from_frames`.
 
     Parameters
     ----------
@@ -184,18 +204,17 @@ def decision_rows(
         An open store (:func:`pmresearch.data.store.connect`).
     interval_minutes : int, optional
         Only windows of this length (None: all).
-    every_s, first_s, last_s, offsets, schedule
-        Decision times (see :func:`decision_times`; ``schedule`` instead of the other four).
     until : Timestamp or str, optional
         Ignore every row whose knowledge time is after it: decision rows with ``t > until`` are
         dropped, inputs are truncated, and a window ending after ``until`` has a null label.
     spot_symbol : str
         Exchange symbol of the 1-minute klines (spot fallback and exchange proxies).
-    max_staleness : Timedelta
-        An as-of value older than this (by knowledge time) is treated as unknown.
     clock_offsets : mapping, optional
         Per-collector clock offsets added to ``received_at`` (see
         :func:`pmresearch.data.store.knowledge_time_sql`).
+    **options
+        ``every_s``, ``first_s``, ``last_s``, ``offsets``, ``schedule`` (decision times) and ``max_staleness``,
+        with the defaults of :func:`decision_rows_from_frames` (:class:`DecisionRowOptions`).
 
     Returns
     -------
@@ -203,9 +222,8 @@ def decision_rows(
         :data:`DECISION_COLUMNS`, sorted by ``(t, slug)``.
     """
     frames = read_decision_frames(store, until=until, spot_symbol=spot_symbol, clock_offsets=clock_offsets)
-    return decision_rows_from_frames(
-        frames, interval_minutes=interval_minutes, every_s=every_s, first_s=first_s, last_s=last_s,
-        offsets=offsets, until=until, max_staleness=max_staleness, clock_offsets=clock_offsets, schedule=schedule)
+    return decision_rows_from_frames(frames, interval_minutes=interval_minutes, until=until, spot_symbol=spot_symbol,
+                                     clock_offsets=clock_offsets, **options)
 
 
 # ------------------------------------------------------------------------------------------ joining
@@ -302,6 +320,130 @@ def _empty_rows() -> pd.DataFrame:
     return pd.DataFrame({c: data.get(c, pd.Series(dtype="float64")) for c in DECISION_COLUMNS})
 
 
+def _selected_markets(frames: Mapping[str, pd.DataFrame], interval_minutes: int | None) -> pd.DataFrame:
+    """The markets of ``frames`` (checked), of one window length unless None, sorted by (window start, slug)."""
+    if "markets" not in frames:
+        raise ValueError("decision rows: frames must include 'markets'")
+    markets = frames["markets"].copy()
+    for col in ("slug", "interval_minutes", "window_start", "window_end"):
+        if col not in markets.columns:
+            raise ValueError(f"markets: missing column {col!r}")
+    for col in ("window_start", "window_end"):
+        markets[col] = ensure_utc(markets[col], what=f"markets, column {col!r}")
+    if interval_minutes is not None:
+        markets = markets[markets["interval_minutes"] == interval_minutes]
+    return markets.sort_values(["window_start", "slug"]).reset_index(drop=True)
+
+
+def _input_frame(frames: Mapping[str, pd.DataFrame], kind: str, *, spot_symbol: str, upper: pd.Timestamp | None,
+                 clock_offsets: Mapping[str, pd.Timedelta] | None) -> pd.DataFrame:
+    """One input (``oracle``, ``klines``, ``quotes``, ``books``) with its knowledge times: the rows decision rows
+    read (the settlement feed, ``spot_symbol`` 1-minute bars, the Up token's level 0), known by ``upper``."""
+    frame = frames.get(kind)
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=["ts", "known_at"]).astype({"ts": _US, "known_at": _US})
+    out = with_known_at(kind, frame, clock_offsets)
+    if kind == "oracle" and "source" in out.columns:
+        out = out[out["source"] == SETTLEMENT_SOURCE]
+    if kind == "klines":
+        out = out[(out["symbol"] == spot_symbol) & (out["interval"] == "1m")]
+    if kind == "books":
+        out = out[(out["level"] == 0) & (out["outcome"] == "Up") & out["slug"].notna()]
+    if upper is not None:
+        out = out[out["known_at"] <= upper]
+    return out.reset_index(drop=True)
+
+
+def _quote_state(rows: pd.DataFrame, quotes: pd.DataFrame, tolerance: pd.Timedelta
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """As of each row's ``t``: the quote logger's latest reference price (any market: ``reference_price``,
+    ``age_s``) and the row's own market's latest quote (``best_bid_up``, ``best_ask_up``, ``strike``, ``age_s``)."""
+    if quotes.empty:
+        return (pd.DataFrame(np.nan, index=rows.index, columns=["reference_price", "age_s"]),
+                pd.DataFrame(np.nan, index=rows.index, columns=["best_bid_up", "best_ask_up", "strike", "age_s"]))
+    ref = quotes.dropna(subset=["reference_price"]).sort_values(["known_at", "ts"])
+    return (_asof(rows, ref, ["reference_price"], by=None, tolerance=tolerance),
+            _asof(rows, quotes, ["best_bid_up", "best_ask_up", "strike"], by="slug", tolerance=tolerance))
+
+
+def _spot(rows: pd.DataFrame, oracle: pd.DataFrame, klines: pd.DataFrame, reference: pd.DataFrame,
+          tolerance: pd.Timedelta) -> _Columns:
+    """``spot`` S_t, ``spot_source`` and ``spot_age_s``: the first of :data:`SPOT_SOURCES` known at ``t``."""
+    ora = _asof(rows, oracle, ["price"], by=None, tolerance=tolerance)
+    kl = _asof(rows, klines, ["close"], by=None, tolerance=tolerance)
+    spot, source = _fill_in_order([("oracle", ora["price"]), ("quote-reference", reference["reference_price"]),
+                                   ("exchange-kline", kl["close"])], rows.index)
+    age = _age_of(source, {"oracle": ora["age_s"], "quote-reference": reference["age_s"],
+                           "exchange-kline": kl["age_s"]})
+    return {"spot": spot, "spot_source": source, "spot_age_s": age}
+
+
+def _exchange_open(mk: pd.DataFrame, klines: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Open of each window's first 1-minute bar (indexed by slug) and when it was known (the bar's close)."""
+    if klines.empty:
+        return pd.Series(np.nan, index=mk.index), pd.Series(pd.NaT, index=mk.index, dtype=_US)
+    bars = klines.drop_duplicates("ts").set_index("ts")
+    ws = pd.DatetimeIndex(mk["window_start"])
+    return (pd.Series(bars["open"].reindex(ws).to_numpy(dtype=np.float64), index=mk.index),
+            pd.Series(bars["known_at"].reindex(ws).to_numpy(), index=mk.index))
+
+
+def _strike(rows: pd.DataFrame, markets: pd.DataFrame, oracle: pd.DataFrame, klines: pd.DataFrame,
+            quote_strike: pd.Series) -> _Columns:
+    """``strike`` and ``strike_source``: the first of :data:`STRIKE_SOURCES` known at ``t``."""
+    mk = markets.set_index("slug")
+    slugs, t = rows["slug"], rows["t"]
+
+    def known(values: pd.Series, known_at: pd.Series) -> pd.Series:
+        v = slugs.map(values).astype("float64")
+        k = pd.Series(pd.to_datetime(slugs.map(known_at), utc=True), index=rows.index)
+        return v.where(k.notna() & (k <= t))
+
+    recorded = mk["strike"].astype("float64") if "strike" in mk.columns else pd.Series(np.nan, index=mk.index)
+    ora_strike, ora_known = _oracle_strike(markets, oracle)
+    open_at, open_known = _exchange_open(mk, klines)
+    strike, source = _fill_in_order([
+        ("recorded", known(recorded, mk["window_start"])),
+        ("quote-logger", quote_strike),
+        ("oracle", known(ora_strike, ora_known)),
+        ("exchange-proxy", known(open_at, open_known)),
+    ], rows.index)
+    return {"strike": strike, "strike_source": source}
+
+
+def _labels(rows: pd.DataFrame, markets: pd.DataFrame, oracle: pd.DataFrame, klines: pd.DataFrame,
+            upper: pd.Timestamp | None) -> _Columns:
+    """``label``, ``label_source`` (per window, null when it ends after ``upper``) and ``tau_s``."""
+    labels = window_labels(markets, oracle=oracle, klines=klines, until=upper)
+    slugs = rows["slug"]
+    return {"label": pd.array(slugs.map(labels["label"]).to_numpy(dtype=object), dtype="Int8"),
+            "label_source": slugs.map(labels["label_source"]).astype("str"),
+            "tau_s": (rows["window_end"] - rows["t"]).dt.total_seconds().astype("float64")}
+
+
+def _market_state(rows: pd.DataFrame, quote: pd.DataFrame, books: pd.DataFrame,
+                  tolerance: pd.Timedelta) -> _Columns:
+    """:data:`MARKET_STATE_COLUMNS` and ``book_age_s``: each side from the latest quote, else the Up token's
+    level-0 book, its age from where it came; sizes from the book (the quotes carry none)."""
+    bid, ask = quote["best_bid_up"].copy(), quote["best_ask_up"].copy()
+    bid_size = pd.Series(np.nan, index=rows.index)
+    ask_size = pd.Series(np.nan, index=rows.index)
+    bid_age = quote["age_s"].where(bid.notna())
+    ask_age = quote["age_s"].where(ask.notna())
+    if not books.empty:
+        bstate = _asof(rows, books[books["side"] == "bid"], ["price", "size"], by="slug", tolerance=tolerance)
+        astate = _asof(rows, books[books["side"] == "ask"], ["price", "size"], by="slug", tolerance=tolerance)
+        for price, size, age, state in ((bid, bid_size, bid_age, bstate), (ask, ask_size, ask_age, astate)):
+            from_book = price.isna() & state["price"].notna()
+            price[from_book] = state.loc[from_book, "price"]
+            age[from_book] = state.loc[from_book, "age_s"]
+            size[:] = state["size"]  # the Up token's level-0 size (the quotes carry no sizes)
+    bid, ask = bid.astype("float64"), ask.astype("float64")
+    return {"book_age_s": np.fmax(bid_age.to_numpy(dtype=np.float64), ask_age.to_numpy(dtype=np.float64)),
+            "bid_up": bid, "ask_up": ask, "mid_up": (bid + ask) / 2.0, "spread_up": ask - bid,
+            "bid_size_up": bid_size.astype("float64"), "ask_size_up": ask_size.astype("float64")}
+
+
 def decision_rows_from_frames(
     frames: Mapping[str, pd.DataFrame],
     *,
@@ -325,122 +467,42 @@ def decision_rows_from_frames(
         canonical schemas; rows lacking ``known_at`` get their DESIGN.md knowledge time. Oracle rows
         of another source than the settlement feed, klines of another symbol or bar length than
         ``spot_symbol``/1m, and book rows other than the Up token's level 0 are ignored.
-    interval_minutes, every_s, first_s, last_s, offsets, until, spot_symbol, max_staleness, clock_offsets, schedule
-        As in :func:`decision_rows`.
+    interval_minutes : int, optional
+        Only windows of this length (None: all).
+    every_s, first_s, last_s, offsets, schedule
+        Decision times (see :func:`decision_times`; ``schedule`` instead of the other four).
+    until : Timestamp or str, optional
+        Ignore every row whose knowledge time is after it: decision rows with ``t > until`` are
+        dropped, inputs are truncated, and a window ending after ``until`` has a null label.
+    spot_symbol : str
+        Exchange symbol of the 1-minute klines (spot fallback and exchange proxies).
+    max_staleness : Timedelta
+        An as-of value older than this (by knowledge time) is treated as unknown.
+    clock_offsets : mapping, optional
+        Per-collector clock offsets added to ``received_at`` (see
+        :func:`pmresearch.data.store.knowledge_time_sql`).
 
     Returns
     -------
     DataFrame
         :data:`DECISION_COLUMNS`, sorted by ``(t, slug)``.
     """
-    if "markets" not in frames:
-        raise ValueError("decision rows: frames must include 'markets'")
     upper = None if until is None else to_utc(until, what="until")
-    markets = frames["markets"].copy()
-    for col in ("slug", "interval_minutes", "window_start", "window_end"):
-        if col not in markets.columns:
-            raise ValueError(f"markets: missing column {col!r}")
-    for col in ("window_start", "window_end"):
-        markets[col] = ensure_utc(markets[col], what=f"markets, column {col!r}")
-    if interval_minutes is not None:
-        markets = markets[markets["interval_minutes"] == interval_minutes]
-    markets = markets.sort_values(["window_start", "slug"]).reset_index(drop=True)
-
-    def _get(kind: str) -> pd.DataFrame:
-        frame = frames.get(kind)
-        if frame is None or frame.empty:
-            return pd.DataFrame(columns=["ts", "known_at"]).astype({"ts": _US, "known_at": _US})
-        out = with_known_at(kind, frame, clock_offsets)
-        if kind == "oracle" and "source" in out.columns:
-            out = out[out["source"] == SETTLEMENT_SOURCE]
-        if kind == "klines":
-            out = out[(out["symbol"] == spot_symbol) & (out["interval"] == "1m")]
-        if kind == "books":
-            out = out[(out["level"] == 0) & (out["outcome"] == "Up") & out["slug"].notna()]
-        if upper is not None:
-            out = out[out["known_at"] <= upper]
-        return out.reset_index(drop=True)
-
-    oracle, klines, quotes, books = (_get(k) for k in ("oracle", "klines", "quotes", "books"))
-
+    markets = _selected_markets(frames, interval_minutes)
+    oracle, klines, quotes, books = (_input_frame(frames, kind, spot_symbol=spot_symbol, upper=upper,
+                                                  clock_offsets=clock_offsets)
+                                     for kind in ("oracle", "klines", "quotes", "books"))
     rows = decision_times(markets, every_s, first_s, last_s, offsets=offsets, schedule=schedule)
     if upper is not None:
         rows = rows[rows["t"] <= upper].reset_index(drop=True)
     rows["interval_minutes"] = rows["interval_minutes"].astype("int16")
     if rows.empty:
         return _empty_rows()
-
-    # spot S_t, as-of by knowledge time, in the declared order
-    ora = _asof(rows, oracle, ["price"], by=None, tolerance=max_staleness)
-    kl = _asof(rows, klines, ["close"], by=None, tolerance=max_staleness)
-    if not quotes.empty:
-        ref = quotes.dropna(subset=["reference_price"]).sort_values(["known_at", "ts"])
-        qref_state = _asof(rows, ref, ["reference_price"], by=None, tolerance=max_staleness)
-        qref, qref_age = qref_state["reference_price"], qref_state["age_s"]
-        qstate = _asof(rows, quotes, ["best_bid_up", "best_ask_up", "strike"], by="slug", tolerance=max_staleness)
-    else:
-        qref = qref_age = pd.Series(np.nan, index=rows.index)
-        qstate = pd.DataFrame(np.nan, index=rows.index, columns=["best_bid_up", "best_ask_up", "strike", "age_s"])
-    rows["spot"], rows["spot_source"] = _fill_in_order(
-        [("oracle", ora["price"]), ("quote-reference", qref), ("exchange-kline", kl["close"])], rows.index)
-    rows["spot_age_s"] = _age_of(rows["spot_source"], {
-        "oracle": ora["age_s"], "quote-reference": qref_age, "exchange-kline": kl["age_s"]})
-
-    # strike: the first source known at t
-    mk = markets.set_index("slug")
-    slugs = rows["slug"]
-    t = rows["t"]
-
-    def _known(values: pd.Series, known_at: pd.Series) -> pd.Series:
-        v = slugs.map(values).astype("float64")
-        k = pd.Series(pd.to_datetime(slugs.map(known_at), utc=True), index=rows.index)
-        return v.where(k.notna() & (k <= t))
-
-    rec = mk["strike"].astype("float64") if "strike" in mk.columns else pd.Series(np.nan, index=mk.index)
-    ora_strike, ora_known = _oracle_strike(markets, oracle)
-    kl_idx = klines.drop_duplicates("ts").set_index("ts") if not klines.empty else None
-    ws = pd.DatetimeIndex(mk["window_start"])
-    if kl_idx is not None:
-        open_at = pd.Series(kl_idx["open"].reindex(ws).to_numpy(dtype=np.float64), index=mk.index)
-        open_known = pd.Series(kl_idx["known_at"].reindex(ws).to_numpy(), index=mk.index)
-    else:
-        open_at = pd.Series(np.nan, index=mk.index)
-        open_known = pd.Series(pd.NaT, index=mk.index, dtype=_US)
-    rows["strike"], rows["strike_source"] = _fill_in_order([
-        ("recorded", _known(rec, mk["window_start"])),
-        ("quote-logger", qstate["strike"]),
-        ("oracle", _known(ora_strike, ora_known)),
-        ("exchange-proxy", _known(open_at, open_known)),
-    ], rows.index)
-
-    # labels per window (null when the window ends after `until`)
-    labels = window_labels(markets, oracle=oracle, klines=klines, until=upper)
-    rows["label"] = pd.array(slugs.map(labels["label"]).to_numpy(dtype=object), dtype="Int8")
-    rows["label_source"] = slugs.map(labels["label_source"]).astype("str")
-    rows["tau_s"] = (rows["window_end"] - rows["t"]).dt.total_seconds().astype("float64")
-
-    # market state at t: quotes first, then the Up token's level-0 book
-    bstate = astate = None
-    if not books.empty:
-        bstate = _asof(rows, books[books["side"] == "bid"], ["price", "size"], by="slug", tolerance=max_staleness)
-        astate = _asof(rows, books[books["side"] == "ask"], ["price", "size"], by="slug", tolerance=max_staleness)
-    bid, ask = qstate["best_bid_up"].copy(), qstate["best_ask_up"].copy()
-    bid_size = pd.Series(np.nan, index=rows.index)
-    ask_size = pd.Series(np.nan, index=rows.index)
-    # each side from the latest quote, else the Up token's level-0 book; its age from where it came
-    bid_age = qstate["age_s"].where(bid.notna())
-    ask_age = qstate["age_s"].where(ask.notna())
-    if bstate is not None and astate is not None:
-        for price, size, age, state in ((bid, bid_size, bid_age, bstate), (ask, ask_size, ask_age, astate)):
-            from_book = price.isna() & state["price"].notna()
-            price[from_book] = state.loc[from_book, "price"]
-            age[from_book] = state.loc[from_book, "age_s"]
-            size[:] = state["size"]  # the Up token's level-0 size (the quotes carry no sizes)
-    rows["book_age_s"] = np.fmax(bid_age.to_numpy(dtype=np.float64), ask_age.to_numpy(dtype=np.float64))
-    rows["bid_up"], rows["ask_up"] = bid.astype("float64"), ask.astype("float64")
-    rows["mid_up"] = (rows["bid_up"] + rows["ask_up"]) / 2.0
-    rows["spread_up"] = rows["ask_up"] - rows["bid_up"]
-    rows["bid_size_up"], rows["ask_size_up"] = bid_size.astype("float64"), ask_size.astype("float64")
+    reference, quote = _quote_state(rows, quotes, max_staleness)
+    rows = rows.assign(**_spot(rows, oracle, klines, reference, max_staleness),
+                       **_strike(rows, markets, oracle, klines, quote["strike"]),
+                       **_labels(rows, markets, oracle, klines, upper),
+                       **_market_state(rows, quote, books, max_staleness))
     out = rows[DECISION_COLUMNS].reset_index(drop=True)
     for col in ("strike_source", "spot_source", "label_source"):
         out[col] = out[col].astype("str").where(out[col].notna(), None)
