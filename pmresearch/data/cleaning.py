@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from pmresearch._summary import Summary, SummaryMixin
 from pmresearch.data.schemas import SchemaError
 
 __all__ = [
@@ -390,7 +392,7 @@ def flag_books(books: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class ReceiptOffset:
+class ReceiptOffset(SummaryMixin):
     """How a collector's receipt stamps ``received_at`` compare with the event times ``ts``.
 
     Attributes
@@ -416,17 +418,23 @@ class ReceiptOffset:
     n: int
     quantile: float = 0.01
 
-    @property
+    @cached_property
     def corrected_median_latency(self) -> pd.Timedelta:
         """Median receipt latency after adding :attr:`offset`."""
         return self.median_latency + self.offset
 
-    def summary(self) -> str:
-        """One line."""
-        return (f"n={self.n}: {self.share_early:.0%} received before the event; clock offset "
+    def summary(self) -> Summary:
+        """The estimate as a :class:`~pmresearch._summary.Summary`: a one-row table (seconds) and one line."""
+        table = pd.DataFrame({"n": [self.n], "share_early": [self.share_early],
+                              "offset_s": [self.offset.total_seconds()],
+                              "median_latency_s": [self.median_latency.total_seconds()],
+                              "corrected_median_latency_s": [self.corrected_median_latency.total_seconds()],
+                              "quantile": [self.quantile]}, index=pd.Index(["receipts"]))
+        line = (f"n={self.n}: {self.share_early:.0%} received before the event; clock offset "
                 f"{self.offset.total_seconds():+.3f} s; median receipt latency "
                 f"{self.median_latency.total_seconds():+.3f} s recorded, "
                 f"{self.corrected_median_latency.total_seconds():+.3f} s corrected")
+        return Summary("Collector clock offset", (("offset", table),), (line,))
 
 
 def receipt_offset(ts: pd.Series, received_at: pd.Series, *, quantile: float = 0.01) -> ReceiptOffset:
@@ -461,7 +469,7 @@ def receipt_offset(ts: pd.Series, received_at: pd.Series, *, quantile: float = 0
 
 
 @dataclass(frozen=True)
-class ClockSkew:
+class ClockSkew(SummaryMixin):
     """Lag of source ``b`` behind source ``a``, from the cross-correlation of their returns.
 
     ``lag > 0`` means ``b`` moves after ``a``: ``b(t)`` tracks ``a(t - lag)``.
@@ -492,17 +500,22 @@ class ClockSkew:
     n: int
     curve: pd.Series = field(repr=False, compare=False)
 
-    @property
+    @cached_property
     def within_tolerance(self) -> bool:
         """Whether ``|lag| <= tolerance``."""
         return abs(self.lag) <= self.tolerance
 
-    def summary(self) -> str:
-        """One line."""
+    def summary(self) -> Summary:
+        """The estimate as a :class:`~pmresearch._summary.Summary`: a one-row table (seconds) and one line."""
+        table = pd.DataFrame({"lag_s": [self.lag.total_seconds()], "correlation": [self.correlation],
+                              "correlation_at_zero": [self.correlation_at_zero], "n": [self.n],
+                              "step_s": [self.step.total_seconds()], "tolerance_s": [self.tolerance.total_seconds()],
+                              "within_tolerance": [self.within_tolerance]}, index=pd.Index(["b behind a"]))
         verdict = "within" if self.within_tolerance else "OUTSIDE"
-        return (f"lag {self.lag.total_seconds():+.1f} s (corr {self.correlation:.2f}, at 0 s "
+        line = (f"lag {self.lag.total_seconds():+.1f} s (corr {self.correlation:.2f}, at 0 s "
                 f"{self.correlation_at_zero:.2f}, n={self.n}), {verdict} tolerance "
                 f"{self.tolerance.total_seconds():.1f} s")
+        return Summary("Clock skew", (("skew", table),), (line,))
 
 
 def _clean_series(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pmresearch._summary import Summary
 from pmresearch.data import SchemaError, read_file
 from pmresearch.data.cleaning import (
     deduplicate,
@@ -198,6 +199,12 @@ def test_receipt_offset_recovers_a_planted_clock_error_and_the_real_collectors(s
     real = receipt_offset(tr["ts"], tr["received_at"])  # README: received ~2.7 s before the trade on 98 %
     assert 0.95 < real.share_early < 0.99 and pd.Timedelta(seconds=2.6) < real.offset < pd.Timedelta(seconds=2.8)
     assert real.corrected_median_latency >= pd.Timedelta(0)
+    summary = off.summary()
+    assert isinstance(summary, Summary) and str(off) == summary.as_text() and off._repr_html_() == summary.as_html()
+    row = summary["offset"].loc["receipts"]
+    assert row["offset_s"] == off.offset.total_seconds() and row["n"] == 5000 and row["share_early"] == 1.0
+    assert row["corrected_median_latency_s"] == (off.median_latency + off.offset).total_seconds()
+    assert summary.notes[0].startswith("n=5000: 100% received before the event; clock offset +2.4")
     with pytest.raises(SchemaError, match="naive"):
         receipt_offset(tr["ts"].dt.tz_localize(None), tr["received_at"])
 
@@ -223,6 +230,12 @@ def test_clock_skew_recovers_a_planted_lag_on_a_simulated_oracle() -> None:
     early.index = early.index - 5 * S
     e5 = estimate_clock_skew(ex, early)
     assert e5.lag == -5 * S and not e5.within_tolerance
+    summary = e5.summary()
+    assert isinstance(summary, Summary) and str(e5) == summary.as_text()
+    row = summary["skew"].iloc[0]
+    assert row["lag_s"] == -5.0 and not row["within_tolerance"] and row["n"] == e5.n
+    assert row["correlation"] == e5.correlation and row["tolerance_s"] == e5.tolerance.total_seconds()
+    assert "OUTSIDE tolerance" in summary.notes[0] and "within tolerance" in est.summary().notes[0]
     # a sparse push feed derived from the late oracle: event-time correlation still finds 2 s
     sec = (late.index - late.index[0]).total_seconds().to_numpy()
     push = late.iloc[push_update_indices(sec, late.to_numpy(), 0.0005, 60)]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import pandas as pd
 
+from pmresearch._summary import Summary, SummaryMixin
 from pmresearch.data.schemas import validate
 
 __all__ = ["DEFAULT_OUT_DIR", "FetchResult", "bars_in_range", "range_tag", "write_canonical", "write_parquet"]
@@ -17,43 +20,54 @@ DEFAULT_OUT_DIR = Path("data/processed")
 
 
 @dataclass(frozen=True)
-class FetchResult:
+class FetchResult(SummaryMixin):
     """What one fetch run did.
 
     Attributes
     ----------
-    files : list of Path
+    files : tuple of Path
         Canonical Parquet files written (load them with ``pmresearch ingest``).
     manifest : Path
         The checkpoint of the run (a re-run with the same parameters resumes from it).
-    chunks : dict
-        ``total``, ``skipped`` (done in an earlier run) and ``fetched`` chunk counts.
-    rows : dict
-        Rows written per file name.
+    chunks : mapping
+        ``total``, ``skipped`` (done in an earlier run) and ``fetched`` chunk counts (read-only).
+    rows : mapping
+        Rows written per file name (read-only).
     requests : int
         HTTP requests sent (retries included).
     retries : int
-        Retries after 429, 5xx, timeouts or truncated bodies.
-    notes : list of str
+        Retries after 429, 5xx, timeouts, truncated bodies or empty answers where data must exist.
+    notes : tuple of str
         Anything the user should know (markets not found, truncated histories, ...).
     """
 
-    files: list[Path]
+    files: Sequence[Path]
     manifest: Path
-    chunks: dict[str, int]
-    rows: dict[str, int]
+    chunks: Mapping[str, int]
+    rows: Mapping[str, int]
     requests: int = 0
     retries: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: Sequence[str] = ()
 
-    def summary(self) -> str:
-        """One line per file plus the notes, for the command line."""
-        lines = [f"chunks: {self.chunks.get('fetched', 0)} fetched, {self.chunks.get('skipped', 0)} already done "
-                 f"(of {self.chunks.get('total', 0)}); {self.requests} requests, {self.retries} retries"]
-        lines += [f"wrote {self.rows.get(p.name, 0)} rows to {p}" for p in self.files]
-        lines += [f"note: {n}" for n in self.notes]
-        lines.append(f"manifest: {self.manifest}")
-        return "\n".join(lines)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "files", tuple(self.files))
+        object.__setattr__(self, "chunks", MappingProxyType(dict(self.chunks)))
+        object.__setattr__(self, "rows", MappingProxyType(dict(self.rows)))
+        object.__setattr__(self, "notes", tuple(self.notes))
+
+    def summary(self) -> Summary:
+        """The run as a :class:`~pmresearch._summary.Summary`: the chunk counts as its title, a table of the
+        files written, then one note per file (``wrote <n> rows to <path>``), the run's notes and the manifest."""
+        c = self.chunks
+        title = (f"fetch: {c.get('fetched', 0)} chunks fetched, {c.get('skipped', 0)} already done "
+                 f"(of {c.get('total', 0)}); {self.requests} requests, {self.retries} retries")
+        files = pd.DataFrame({"rows": [self.rows.get(p.name, 0) for p in self.files],
+                              "path": [str(p) for p in self.files]},
+                             index=pd.Index([p.name for p in self.files], name="file"))
+        notes = [f"wrote {self.rows.get(p.name, 0)} rows to {p}" for p in self.files]
+        notes += [f"note: {n}" for n in self.notes]
+        notes.append(f"manifest: {self.manifest}")
+        return Summary(title, (("files", files),), tuple(notes))
 
 
 def range_tag(start: pd.Timestamp, end: pd.Timestamp) -> str:

@@ -374,7 +374,7 @@ class PolymarketClient(RestClient):
         res = await self.fetch_trades_for(markets, tag=f"{asset}_{interval_minutes}m_{rtag}", out_dir=out_dir,
                                           name=f"polymarket_{asset}_{interval_minutes}m_trades_{rtag}.parquet")
         return FetchResult(res.files, res.manifest, res.chunks, res.rows, mk.requests + res.requests,
-                           mk.retries + res.retries, mk.notes + res.notes)
+                           mk.retries + res.retries, [*mk.notes, *res.notes])
 
     async def fetch_trades_for(self, markets: Mapping[str, str], *, tag: str, name: str,
                                out_dir: str | Path = DEFAULT_OUT_DIR) -> FetchResult:

@@ -16,14 +16,17 @@ import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+import pandas as pd
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from pmresearch._summary import Summary, SummaryMixin
 from pmresearch.data.clients.http import MalformedResponse, RetryExhausted, RetryPolicy
 
 __all__ = ["WS_MARKET_URL", "RecordStats", "record_market_channel", "record_market_channel_sync"]
@@ -35,19 +38,19 @@ _KNOWN = {"book", "price_change", "last_trade_price", "tick_size_change", "best_
           "market_resolved"}
 
 
-@dataclass
-class RecordStats:
+@dataclass(frozen=True)
+class RecordStats(SummaryMixin):
     """What a recording session received.
 
     Attributes
     ----------
     messages : int
         JSON messages written (a message may be an array of events).
-    events : dict
-        Events per ``event_type`` (``book`` arrays count each book).
+    events : mapping
+        Events per ``event_type`` (``book`` arrays count each book); read-only.
     pongs : int
         ``PONG`` replies (not written).
-    malformed : list of str
+    malformed : tuple of str
         Frames that were not JSON messages of the channel (each named), not written.
     connections : int
         Connections opened (1 + reconnects).
@@ -56,19 +59,41 @@ class RecordStats:
     """
 
     messages: int = 0
+    events: Mapping[str, int] = field(default_factory=dict)
+    pongs: int = 0
+    malformed: Sequence[str] = ()
+    connections: int = 0
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "events", MappingProxyType(dict(self.events)))
+        object.__setattr__(self, "malformed", tuple(self.malformed))
+
+    def summary(self) -> Summary:
+        """The session as a :class:`~pmresearch._summary.Summary`: messages and events as its title, events
+        per type as a table, connections, PONG replies and the first malformed frames as notes."""
+        events = ", ".join(f"{k} {v}" for k, v in sorted(self.events.items())) or "none"
+        table = pd.DataFrame({"events": [self.events[k] for k in sorted(self.events)]},
+                             index=pd.Index(sorted(self.events), name="event_type"))
+        notes = [f"connections: {self.connections}; PONG replies: {self.pongs}; "
+                 f"malformed frames skipped: {len(self.malformed)}", *[f"note: {m}" for m in self.malformed[:5]]]
+        return Summary(f"recorded {self.messages} messages to {self.path} ({events})", (("events", table),),
+                       tuple(notes))
+
+
+@dataclass
+class _Tally:
+    """The counts of a session while it records (:class:`RecordStats` is the frozen result)."""
+
+    path: Path
+    messages: int = 0
     events: dict[str, int] = field(default_factory=dict)
     pongs: int = 0
     malformed: list[str] = field(default_factory=list)
     connections: int = 0
-    path: Path | None = None
 
-    def summary(self) -> str:
-        """One line per fact, for the command line."""
-        events = ", ".join(f"{k} {v}" for k, v in sorted(self.events.items())) or "none"
-        return "\n".join([f"recorded {self.messages} messages to {self.path} ({events})",
-                          f"connections: {self.connections}; PONG replies: {self.pongs}; "
-                          f"malformed frames skipped: {len(self.malformed)}",
-                          *[f"note: {m}" for m in self.malformed[:5]]])
+    def result(self) -> RecordStats:
+        return RecordStats(self.messages, self.events, self.pongs, self.malformed, self.connections, self.path)
 
 
 def _event_kind(ev: Any) -> str | None:
@@ -108,7 +133,7 @@ async def record_market_channel(token_ids: Sequence[str], out_path: str | Path, 
     rng = random.Random(policy.seed)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + duration_s if duration_s is not None else None
-    stats = RecordStats(path=Path(out_path))
+    stats = _Tally(path=Path(out_path))
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     subscribe = json.dumps({"assets_ids": list(token_ids), "type": "market"})
     frame_no = 0
@@ -172,7 +197,7 @@ async def record_market_channel(token_ids: Sequence[str], out_path: str | Path, 
                 wait = policy.backoff(failures, rng)
                 log.info("websocket %s: %s; reconnecting in %.2f s", url, exc, wait)
                 await asyncio.sleep(wait)
-    return stats
+    return stats.result()
 
 
 def record_market_channel_sync(token_ids: Sequence[str], out_path: str | Path, **kwargs: Any) -> RecordStats:

@@ -66,7 +66,7 @@ def test_fetch_replays_real_payload_into_canonical_parquet(replay_server: Server
     assert recognize(path) == "klines"  # the ingest prefix
     check_output(path)
     assert res.chunks == {"total": 1, "skipped": 0, "fetched": 1}
-    assert res.notes == []
+    assert res.notes == ()
     # raw response kept as received, with a sidecar the importer understands
     raws = sorted((tmp_path / "raw" / "binance" / "klines").rglob("*_p000.json"))
     assert len(raws) == 1 and json.loads(raws[0].read_text()) == load("binance/klines_1m.json")

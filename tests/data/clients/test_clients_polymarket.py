@@ -51,7 +51,7 @@ def test_markets_of_a_15m_range_by_slug(replay_server: Server, tmp_path: Path, f
         assert row["window_start"] == pd.Timestamp(m["eventStartTime"])
         assert row["window_end"] == pd.Timestamp(m["endDate"])
         assert row["market_id"] == m["id"]
-    assert res.notes == ["1 of 4 windows have no Gamma market (e.g. ['btc-updown-15m-1761683400'])"]
+    assert res.notes == ("1 of 4 windows have no Gamma market (e.g. ['btc-updown-15m-1761683400'])",)
     # two batches of <= 3 slugs, each asked with repeated slug= parameters (fetched concurrently: any order)
     asked = sorted(tuple(q["slug"]) for q in replay_server.replay.requests("/markets"))
     slugs = window_slugs("2025-10-28T20:30Z", "2025-10-28T21:30Z")

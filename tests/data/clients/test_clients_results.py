@@ -1,4 +1,4 @@
-"""Issue 12, point 7: an empty answer for a range that has ended is retried, then reported, never checkpointed.
+"""Issue 12: an empty answer for an ended range is retried, then reported, never checkpointed; the results' Summary.
 
 The probe: a server answered ``[]`` for a past range, the chunk was checkpointed as complete, and a later run
 against a healthy server still wrote 0 rows. Here the replay of the real payloads answers ``[]`` (a scripted
@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 from clients_replay import FakeClock, Fault, Server, fetch_cli, load
 
+from pmresearch._summary import Summary
 from pmresearch.data.clients.binance import BinanceClient
 from pmresearch.data.clients.coinbase import CoinbaseClient
 from pmresearch.data.clients.http import EmptyResponse, Manifest, RetryPolicy
 from pmresearch.data.clients.polymarket import PolymarketClient
+from pmresearch.data.clients.ws import RecordStats
 
 KLINES = "/api/v3/klines"
 CANDLES = "/products/BTC-USDT/candles"
@@ -105,3 +107,34 @@ def test_gamma_empty_batch_of_ended_windows_is_reported_then_resumed(
     replay_server.replay.faults.clear()
     (res,) = client.run("markets", "2025-10-28T20:45Z", "2025-10-28T21:30Z", out_dir=tmp_path / "out")
     assert sum(res.rows.values()) == 3 and res.chunks["skipped"] == 0
+
+
+def test_fetch_result_summary_is_a_summary_and_prints_the_lines_of_the_cli(
+        replay_server: Server, tmp_path: Path, fake_clock: FakeClock) -> None:
+    res = _binance(replay_server, tmp_path, fake_clock).fetch_klines_sync("BTCUSDT", "1m", K_START, K_END,
+                                                                          out_dir=tmp_path / "out")
+    summary = res.summary()
+    assert isinstance(summary, Summary) and str(res) == summary.as_text() and res._repr_html_() == summary.as_html()
+    assert summary.title == "fetch: 1 chunks fetched, 0 already done (of 1); 1 requests, 0 retries"
+    (path,) = res.files
+    assert summary["files"].to_dict("index") == {path.name: {"rows": 10, "path": str(path)}}
+    assert summary.notes == (f"wrote 10 rows to {path}", f"manifest: {res.manifest}")
+    with pytest.raises(TypeError):
+        res.rows["x"] = 1  # type: ignore[index]  # the result holds no mutable mapping
+    again = _binance(replay_server, tmp_path, fake_clock).fetch_klines_sync("BTCUSDT", "1m", K_START, K_END,
+                                                                            out_dir=tmp_path / "out")
+    assert again.summary().title.startswith("fetch: 0 chunks fetched, 1 already done (of 1)")
+
+
+def test_record_stats_summary() -> None:
+    stats = RecordStats(messages=3, events={"price_change": 2, "book": 1}, pongs=4,
+                        malformed=["frame 2: not JSON"], connections=2, path=Path("x.jsonl.gz"))
+    summary = stats.summary()
+    assert isinstance(summary, Summary) and str(stats) == summary.as_text()
+    assert summary.title == "recorded 3 messages to x.jsonl.gz (book 1, price_change 2)"
+    assert summary["events"]["events"].to_dict() == {"book": 1, "price_change": 2}
+    assert summary.notes == ("connections: 2; PONG replies: 4; malformed frames skipped: 1",
+                             "note: frame 2: not JSON")
+    assert isinstance(stats.malformed, tuple)
+    with pytest.raises(TypeError):
+        stats.events["book"] = 2  # type: ignore[index]
