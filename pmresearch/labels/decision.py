@@ -221,6 +221,9 @@ def decision_rows(
     DataFrame
         :data:`DECISION_COLUMNS`, sorted by ``(t, slug)``.
     """
+    unknown = sorted(set(options) - DecisionRowOptions.__optional_keys__)
+    if unknown:  # before reading the store, as an explicit signature would
+        raise TypeError(f"decision_rows() got unexpected keyword arguments {unknown}")
     frames = read_decision_frames(store, until=until, spot_symbol=spot_symbol, clock_offsets=clock_offsets)
     return decision_rows_from_frames(frames, interval_minutes=interval_minutes, until=until, spot_symbol=spot_symbol,
                                      clock_offsets=clock_offsets, **options)
