@@ -212,6 +212,7 @@ def lee_mykland_jumps(returns: npt.ArrayLike, *, window: int = 270, alpha: float
     paper's ``window`` guidance is ``sqrt(252 x bars per day)`` to ``252 x bars per day``; 270 suits 1-minute
     to 5-minute data.
     """
+    alpha = check_alpha(alpha)
     r = np.asarray(returns, dtype=np.float64)
     n = r.size
     if n <= window + 1:

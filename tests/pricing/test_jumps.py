@@ -114,6 +114,8 @@ def test_lee_mykland_flags_the_true_jumps() -> None:
     assert np.sum(flags & big) / big.sum() >= 0.9
     with pytest.raises(ValueError, match="window"):
         lee_mykland_jumps(r[:100], window=270)
+    with pytest.raises(ValueError, match="alpha"):  # a level outside (0, 1) gives no critical value
+        lee_mykland_jumps(r, window=270, alpha=1.0)
 
 
 def test_jump_law_moments_match_scipy() -> None:
