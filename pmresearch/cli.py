@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import runpy
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -223,6 +224,29 @@ def bench() -> None:
             typer.echo(fn())
             sys.stdout.flush()
 
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """The drivers' own error classes (imported only once an error is being handled)."""
+    import duckdb
+    import psycopg
+
+    return (duckdb.Error, psycopg.Error)
+
+
+def _store_lines(job: Callable[[], list[str]], db: str | None) -> None:
+    """Run a store command and print its lines. Bad input, files, connections and a busy store exit 1
+    with the message; a database error escaping the store exits 1 as ``error: <store URL>: <message>``."""
+    try:
+        lines = job()
+    except (ValueError, OSError, ConnectionError) as exc:  # SchemaError is a ValueError, StoreBusyError an OSError
+        _fail(str(exc))
+    except _database_errors() as exc:
+        from pmresearch.data.base import db_url, redact_url
+
+        _fail(f"{redact_url(db_url(db))}: {_one_line(exc)}")
+    for line in lines:
+        typer.echo(line)
+
+
 
 _DB_HELP = "database URL (default: $PMRESEARCH_DB, else duckdb:///data/pmresearch.duckdb)"
 
@@ -237,12 +261,7 @@ def ingest(
     """Validate and load data files into the store, in one transaction (bad input changes nothing)."""
     from pmresearch.data.importers import ingest_command
 
-    try:
-        lines = ingest_command(paths, db, symbol=symbol, interval=interval)
-    except (ValueError, OSError, ConnectionError) as exc:  # SchemaError is a ValueError
-        _fail(str(exc))
-    for line in lines:
-        typer.echo(line)
+    _store_lines(lambda: ingest_command(paths, db, symbol=symbol, interval=interval), db)
 
 
 db_app = typer.Typer(help="Back up and restore the store (DuckDB or PostgreSQL).", no_args_is_help=True)
@@ -257,12 +276,7 @@ def db_backup(
     """Dump every table of the store to FILE (restorable into either backend)."""
     from pmresearch.data.store import backup_command
 
-    try:
-        lines = backup_command(file, db)
-    except (ValueError, OSError, ConnectionError) as exc:
-        _fail(str(exc))
-    for line in lines:
-        typer.echo(line)
+    _store_lines(lambda: backup_command(file, db), db)
 
 
 @db_app.command("restore")
@@ -273,12 +287,7 @@ def db_restore(
     """Load a backup into the store (one transaction; restoring twice changes nothing)."""
     from pmresearch.data.store import restore_command
 
-    try:
-        lines = restore_command(file, db)
-    except (ValueError, OSError, ConnectionError) as exc:
-        _fail(str(exc))
-    for line in lines:
-        typer.echo(line)
+    _store_lines(lambda: restore_command(file, db), db)
 
 
 @app.command()
@@ -289,12 +298,7 @@ def quality(
     """Data-quality report of the store: completeness, gaps, anomalies, spreads, clock skew, label flips."""
     from pmresearch.reports.quality import quality_command
 
-    try:
-        lines = quality_command(db, out)
-    except (ValueError, OSError, ConnectionError) as exc:
-        _fail(str(exc))
-    for line in lines:
-        typer.echo(line)
+    _store_lines(lambda: quality_command(db, out), db)
 
 
 @app.command()

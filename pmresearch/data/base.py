@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,8 +37,11 @@ __all__ = [
     "TIME_COLUMN",
     "LoadItem",
     "Store",
+    "StoreBusyError",
     "db_url",
+    "default_lock_timeout_s",
     "knowledge_time_sql",
+    "redact_url",
     "table_columns",
 ]
 
@@ -77,6 +81,24 @@ _INTERVAL_LENGTH = BAR_LENGTHS
 #: Tables whose knowledge time is never before ``ts`` (see :func:`knowledge_time_sql`): an as-of read
 #: adds the sargable ``ts <= as_of`` so the (lead, ts) index, zone maps and partition pruning apply.
 _KNOWN_FROM_TS = ("spot_prices", "oracle_prices", "trades")
+
+
+class StoreBusyError(TimeoutError):
+    """Another process or thread holds the store (a DuckDB file, a PostgreSQL schema) past the wait allowed."""
+
+
+def default_lock_timeout_s() -> float:
+    """Seconds a store waits for another writer: ``$PMRESEARCH_LOCK_TIMEOUT_S``, else 60."""
+    text = os.environ.get("PMRESEARCH_LOCK_TIMEOUT_S")
+    try:
+        return 60.0 if text is None else max(float(text), 0.0)
+    except ValueError as exc:
+        raise ValueError(f"PMRESEARCH_LOCK_TIMEOUT_S={text!r} is not a number of seconds") from exc
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***`` (for messages)."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def db_url(url: str | None = None) -> str:

@@ -235,14 +235,20 @@ class BookRecorder:
             out[name] = pd.Categorical.from_codes(lookup[idx] if len(idx) else idx, categories=cats)
         return out
 
-    def take_events(self) -> pd.DataFrame:
-        """The event rows recorded since the last call (``book_events`` columns, not validated)."""
-        lab = self._labels(self._ev_tok)
-        side = np.frombuffer(self._ev_side, dtype=np.int8) if len(self._ev_side) else np.zeros(0, np.int8)
-        frame = pd.DataFrame({
-            "ts": _utc_us(np.frombuffer(self._ev_ts, dtype=np.int64) if len(self._ev_ts) else []),
+    def _row_labels(self, ts: array[int], codes: array[int], sides: array[int]) -> dict[str, Any]:
+        """The leading columns of recorded rows: ``ts``, ``slug``, ``token_id``, ``outcome``, ``side``."""
+        lab = self._labels(codes)
+        side = np.frombuffer(sides, dtype=np.int8) if len(sides) else np.zeros(0, np.int8)
+        return {
+            "ts": _utc_us(np.frombuffer(ts, dtype=np.int64) if len(ts) else []),
             "slug": lab["slug"], "token_id": lab["token_id"], "outcome": lab["outcome"],
             "side": pd.Categorical.from_codes(side, categories=pd.Index(_SIDES, dtype=object)),
+        }
+
+    def take_events(self) -> pd.DataFrame:
+        """The event rows recorded since the last call (``book_events`` columns, not validated)."""
+        frame = pd.DataFrame({
+            **self._row_labels(self._ev_ts, self._ev_tok, self._ev_side),
             "price": np.array(self._ev_price, dtype="float64"), "size": np.array(self._ev_size, dtype="float64"),
         })
         self._new_events()
@@ -250,12 +256,8 @@ class BookRecorder:
 
     def take_snapshots(self) -> pd.DataFrame:
         """The snapshot rows recorded since the last call (``books`` columns, not validated)."""
-        lab = self._labels(self._sn_tok)
-        side = np.frombuffer(self._sn_side, dtype=np.int8) if len(self._sn_side) else np.zeros(0, np.int8)
         frame = pd.DataFrame({
-            "ts": _utc_us(np.frombuffer(self._sn_ts, dtype=np.int64) if len(self._sn_ts) else []),
-            "slug": lab["slug"], "token_id": lab["token_id"], "outcome": lab["outcome"],
-            "side": pd.Categorical.from_codes(side, categories=pd.Index(_SIDES, dtype=object)),
+            **self._row_labels(self._sn_ts, self._sn_tok, self._sn_side),
             "level": np.array(self._sn_level, dtype="int16"),
             "price": np.array(self._sn_price, dtype="float64"), "size": np.array(self._sn_size, dtype="float64"),
         })

@@ -10,6 +10,10 @@ URLs: ``duckdb:///relative/path.duckdb``, ``duckdb:////absolute/path.duckdb``, `
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +28,15 @@ from pmresearch.data.base import (
     TIME_COLUMN,
     LoadItem,
     Store,
+    StoreBusyError,
     _conflict_error,
     _conflict_sql,
     _delete_keys_sql,
     _index_lead,
     db_url,
+    default_lock_timeout_s,
     knowledge_time_sql,
+    redact_url,
     table_columns,
 )
 from pmresearch.data.schemas import SchemaError
@@ -42,7 +49,9 @@ __all__ = [
     "DuckDBStore",
     "LoadItem",
     "Store",
+    "StoreBusyError",
     "backup_command",
+    "check_duckdb_path",
     "connect",
     "db_url",
     "knowledge_time_sql",
@@ -50,6 +59,67 @@ __all__ = [
     "restore_command",
     "table_columns",
 ]
+
+
+#: DuckDB's file signature: these 4 bytes at offset 8 of every database file.
+_DUCKDB_MAGIC = b"DUCK"
+
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(path: str) -> threading.Lock:
+    """The one in-process write lock of a DuckDB file (by resolved path; each ``:memory:`` store its own)."""
+    if path == ":memory:":
+        return threading.Lock()
+    key = os.path.realpath(path)
+    with _PROCESS_LOCKS_GUARD:
+        return _PROCESS_LOCKS.setdefault(key, threading.Lock())
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    """Whether a DuckDB error is another process's lock on the file or its WAL."""
+    return "could not set lock" in str(exc).lower()
+
+
+def check_duckdb_path(path: str | Path, url: str | None = None) -> None:
+    """Refuse a DuckDB path the store could not use, before anything is opened or written.
+
+    The path must be a DuckDB database file or not exist yet, and its directory (created if
+    missing) must be writable (DuckDB writes its WAL beside the file).
+
+    Raises
+    ------
+    ValueError
+        When the path is a directory, or an existing file that is not a DuckDB database (a Parquet
+        file, say: DuckDB would open it read-only, and a load would keep nothing).
+    PermissionError
+        When the directory cannot be created or written, or the file is read-only.
+    """
+    p = Path(path)
+    where = redact_url(url) if url else str(p)
+    if p.is_dir():
+        raise ValueError(f"{where}: {p} is a directory, not a DuckDB database file; nothing loaded")
+    if p.exists():
+        try:
+            with p.open("rb") as fh:
+                head = fh.read(12)
+        except OSError as exc:
+            raise PermissionError(f"{where}: cannot read {p} ({exc.strerror or exc}); nothing loaded") from exc
+        if head[8:12] != _DUCKDB_MAGIC:
+            raise ValueError(f"{where}: {p} exists and is not a DuckDB database (no DuckDB header); "
+                             "name a new file or a .duckdb database; nothing loaded")
+    parent = p.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+        if p.exists():
+            with p.open("r+b"):
+                pass
+    except OSError as exc:
+        raise PermissionError(f"{where}: {parent if not p.exists() else p} is not writable "
+                              f"({exc.strerror or exc}); nothing loaded") from exc
 
 
 def parse_duckdb_url(url: str) -> str:
@@ -76,14 +146,43 @@ class DuckDBStore(Store):
 
     backend = "duckdb"
 
-    def __init__(self, url: str = DEFAULT_DB_URL) -> None:
+    def __init__(self, url: str = DEFAULT_DB_URL, lock_timeout_s: float | None = None) -> None:
         self.url = url
+        self.lock_timeout_s = default_lock_timeout_s() if lock_timeout_s is None else float(lock_timeout_s)
         path = parse_duckdb_url(url)
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(path)
+            check_duckdb_path(path, url)
+        self._write_lock = _process_lock(path)
+        self.con = self._open(path)
         self._exec("SET TimeZone = 'UTC'")
-        self.create_tables()
+        with self._locked():
+            self.create_tables()
+
+    def _open(self, path: str) -> duckdb.DuckDBPyConnection:
+        """Connect to ``path``; while another process holds the file, retry up to :attr:`lock_timeout_s`."""
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                return duckdb.connect(path)
+            except duckdb.IOException as exc:
+                if not _is_lock_error(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusyError(f"{redact_url(self.url)}: another process holds the DuckDB file "
+                                         f"(gave up after {self.lock_timeout_s:g} s): {exc}") from exc
+                time.sleep(0.1)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold this file's in-process write lock (threads of one process share a DuckDB database, so two
+        loads there would conflict at COMMIT); waits up to :attr:`lock_timeout_s`."""
+        if not self._write_lock.acquire(timeout=self.lock_timeout_s):
+            raise StoreBusyError(f"{redact_url(self.url)}: another load in this process holds the DuckDB file "
+                                 f"(gave up after {self.lock_timeout_s:g} s)")
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     def __enter__(self) -> DuckDBStore:
         return self
@@ -122,20 +221,21 @@ class DuckDBStore(Store):
             self.con.register(name, frame)
             staged.append(name)
 
-        self._exec("BEGIN TRANSACTION")
-        try:
-            yield stage
-            self._hook("inserted")
-            self._exec("COMMIT")
-        except BaseException:
-            # Roll back FIRST: in an aborted transaction DuckDB refuses every other statement, and an
-            # error there would hide the original one.
-            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
-                self.con.execute("ROLLBACK")
-            raise
-        finally:
-            for name in staged:
-                self.con.unregister(name)
+        with self._locked():
+            self._exec("BEGIN TRANSACTION")
+            try:
+                yield stage
+                self._hook("inserted")
+                self._exec("COMMIT")
+            except BaseException:
+                # Roll back FIRST: in an aborted transaction DuckDB refuses every other statement, and an
+                # error there would hide the original one.
+                with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
+                    self.con.execute("ROLLBACK")
+                raise
+            finally:
+                for name in staged:
+                    self.con.unregister(name)
 
     def _insert(self, table: str, staged: str, cols: list[str], source: str, *, ignore_existing: bool) -> None:
         """``INSERT INTO table SELECT ... FROM staged``; a database error names the source and table."""
@@ -151,14 +251,24 @@ class DuckDBStore(Store):
                write_one: Callable[[str, str, pd.DataFrame, list[str], str], int]) -> dict[str, int]:
         """ONE transaction over ``items``: each frame staged as ``{prefix}_{i}``, then
         ``write_one(table, staged, frame, columns, source)`` (rows written) adds it to its table."""
-        written: dict[str, int] = {}
-        with self._transaction() as stage:
-            for i, (table, frame, source) in enumerate(items):
-                name = f"{prefix}_{i}"
-                cols = [n for n, _ in table_columns(table)]
-                stage(name, frame[cols])
-                written[table] = written.get(table, 0) + write_one(table, name, frame, cols, source)
-        return written
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            written: dict[str, int] = {}
+            try:
+                with self._transaction() as stage:
+                    for i, (table, frame, source) in enumerate(items):
+                        name = f"{prefix}_{i}"
+                        cols = [n for n, _ in table_columns(table)]
+                        stage(name, frame[cols])
+                        written[table] = written.get(table, 0) + write_one(table, name, frame, cols, source)
+                return written
+            except duckdb.Error as exc:  # another process writes the file: its lock refused our COMMIT
+                if not _is_lock_error(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusyError(f"{redact_url(self.url)}: another process holds the DuckDB file "
+                                         f"(gave up after {self.lock_timeout_s:g} s): {exc}") from exc
+                time.sleep(0.1)  # the transaction rolled back: run it again
 
     def _load_tables(self, items: Sequence[tuple[str, pd.DataFrame, str]]) -> dict[str, int]:
         return self._write(items, "_incoming", self._insert_new)
@@ -205,11 +315,12 @@ def connect(url: str | None = None, **kwargs: Any) -> Store:
     url : str, optional
         ``duckdb:///...`` or ``postgresql://...`` (``postgres://`` also accepted).
     **kwargs
-        Passed to the backend (e.g. ``pool_size`` for PostgreSQL).
+        Passed to the backend (e.g. ``pool_size`` for PostgreSQL); ``lock_timeout_s`` (how long to
+        wait for another writer of the same file or schema) to either.
     """
     resolved = db_url(url)
     if resolved.startswith("duckdb:///"):
-        return DuckDBStore(resolved)
+        return DuckDBStore(resolved, lock_timeout_s=kwargs.get("lock_timeout_s"))
     if resolved.startswith(("postgresql://", "postgres://")):
         from pmresearch.data.postgres import PostgresStore
 
