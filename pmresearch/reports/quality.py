@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,100 @@ def _table(df: pd.DataFrame, caption: str | None = None, max_rows: int = 60) -> 
     return body
 
 
+#: The layout every figure of the report shares.
+_LAYOUT: dict[str, Any] = {"template": "plotly_white", "height": 380, "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
+
+
+def _completeness_figure(go: Any, result: QualityResult) -> Any | None:
+    comp = result.completeness
+    if comp.empty:
+        return None
+    value = comp["completeness"].where(comp["completeness"].notna(), comp["coverage"])
+    pivot = comp.assign(value=value, day=comp["day"].astype(str)).pivot_table(
+        index="series", columns="day", values="value", aggfunc="mean")
+    fig = go.Figure(go.Heatmap(z=pivot.to_numpy(), x=list(pivot.columns), y=list(pivot.index),
+                               zmin=0, zmax=1, colorscale="RdYlGn", colorbar={"title": "share"}))
+    fig.update_layout(title="Completeness (regular series) or coverage (irregular), per UTC day",
+                      **{**_LAYOUT, "height": max(300, 40 * len(pivot) + 150)})
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def _gaps_figure(go: Any, result: QualityResult) -> Any | None:
+    gaps = result.gaps
+    if gaps.empty:
+        return None
+    fig = go.Figure()
+    for name, g in gaps.groupby("series", sort=True):
+        fig.add_trace(go.Scatter(x=pd.to_datetime(g["start"], utc=True), y=g["duration_s"], mode="markers",
+                                 name=str(name)))
+    fig.update_layout(title="Gaps: start and duration (longest listed per series)", **_LAYOUT)
+    fig.update_yaxes(type="log", title="duration (s)")
+    return fig
+
+
+def _anomalies_figure(go: Any, result: QualityResult) -> Any | None:
+    an = result.anomalies[result.anomalies["count"] > 0]
+    if an.empty:
+        return None
+    fig = go.Figure()
+    for flag, g in an.groupby("flag", sort=True):
+        fig.add_trace(go.Bar(x=g["series"], y=g["count"], name=str(flag)))
+    fig.update_layout(title="Anomaly flags per series", barmode="group", **_LAYOUT)
+    fig.update_yaxes(type="log", title="rows flagged")
+    return fig
+
+
+def _spread_figure(go: Any, result: QualityResult) -> Any | None:
+    sp = result.spread_by_hour
+    if sp.empty:
+        return None
+    fig = go.Figure()
+    for src, g in sp.groupby("source", sort=True):
+        fig.add_trace(go.Scatter(x=g["hour"], y=g["median"], mode="lines+markers", name=f"{src} median"))
+        fig.add_trace(go.Scatter(x=g["hour"], y=g["p90"], mode="lines", line={"dash": "dot"}, name=f"{src} p90"))
+    fig.update_layout(title="Up-token spread (ask - bid) by UTC hour", **_LAYOUT)
+    fig.update_xaxes(title="hour (UTC)", dtick=2)
+    fig.update_yaxes(title="spread")
+    return fig
+
+
+def _skew_figure(go: Any, result: QualityResult) -> Any | None:
+    if not result.skew_curves:
+        return None
+    fig = go.Figure()
+    for target, curve in result.skew_curves.items():
+        fig.add_trace(go.Scatter(x=curve.index, y=curve.to_numpy(), mode="lines", name=target))
+    tol = result.config.skew_tolerance.total_seconds()
+    fig.add_vrect(x0=-tol, x1=tol, fillcolor="#1a7f37", opacity=0.08, line_width=0)
+    fig.update_layout(title="Cross-correlation of returns: oracle vs exchange, by lag (tolerance shaded)", **_LAYOUT)
+    fig.update_xaxes(title="lag of the oracle behind the exchange (s)")
+    fig.update_yaxes(title="correlation")
+    return fig
+
+
+def _labels_figure(go: Any, result: QualityResult) -> Any | None:
+    la = result.label_agreement[result.label_agreement["n"] > 0]
+    if la.empty:
+        return None
+    fig = go.Figure()
+    for iv, g in la.groupby("interval_minutes", sort=True):
+        label = "all markets" if iv == "all" else f"{iv}-minute"
+        fig.add_trace(go.Bar(x=g["comparison"], y=g["flip_rate"], name=label,
+                             text=[f"{f}/{n}" for f, n in zip(g["flips"], g["n"], strict=True)]))
+    fig.update_layout(title="Label-flip rate (text: flips / markets where both outcomes are known)",
+                      barmode="group", **_LAYOUT)
+    fig.update_yaxes(title="flip rate", tickformat=".1%")
+    return fig
+
+
+#: The figure of each section (None: the section has nothing to plot).
+_FIGURES: dict[str, Callable[[Any, QualityResult], Any | None]] = {
+    "completeness": _completeness_figure, "gaps": _gaps_figure, "anomalies": _anomalies_figure,
+    "spread": _spread_figure, "clock-skew": _skew_figure, "labels": _labels_figure,
+}
+
+
 def quality_figures(result: QualityResult) -> dict[str, list[Any]]:
     """The plotly figures of each section (keys of :data:`SECTIONS`); a section may have none.
 
@@ -79,69 +174,10 @@ def quality_figures(result: QualityResult) -> dict[str, list[Any]]:
     """
     import plotly.graph_objects as go
 
-    figs: dict[str, list[Any]] = {name: [] for name, _ in SECTIONS}
-    layout: dict[str, Any] = {"template": "plotly_white", "height": 380, "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
-    comp = result.completeness
-    if not comp.empty:
-        value = comp["completeness"].where(comp["completeness"].notna(), comp["coverage"])
-        pivot = comp.assign(value=value, day=comp["day"].astype(str)).pivot_table(
-            index="series", columns="day", values="value", aggfunc="mean")
-        fig = go.Figure(go.Heatmap(z=pivot.to_numpy(), x=list(pivot.columns), y=list(pivot.index),
-                                   zmin=0, zmax=1, colorscale="RdYlGn", colorbar={"title": "share"}))
-        fig.update_layout(title="Completeness (regular series) or coverage (irregular), per UTC day",
-                          **{**layout, "height": max(300, 40 * len(pivot) + 150)})
-        fig.update_xaxes(type="category")
-        figs["completeness"].append(fig)
-    gaps = result.gaps
-    if not gaps.empty:
-        fig = go.Figure()
-        for name, g in gaps.groupby("series", sort=True):
-            fig.add_trace(go.Scatter(x=pd.to_datetime(g["start"], utc=True), y=g["duration_s"], mode="markers",
-                                     name=str(name)))
-        fig.update_layout(title="Gaps: start and duration (longest listed per series)", **layout)
-        fig.update_yaxes(type="log", title="duration (s)")
-        figs["gaps"].append(fig)
-    an = result.anomalies[result.anomalies["count"] > 0]
-    if not an.empty:
-        fig = go.Figure()
-        for flag, g in an.groupby("flag", sort=True):
-            fig.add_trace(go.Bar(x=g["series"], y=g["count"], name=str(flag)))
-        fig.update_layout(title="Anomaly flags per series", barmode="group", **layout)
-        fig.update_yaxes(type="log", title="rows flagged")
-        figs["anomalies"].append(fig)
-    sp = result.spread_by_hour
-    if not sp.empty:
-        fig = go.Figure()
-        for src, g in sp.groupby("source", sort=True):
-            fig.add_trace(go.Scatter(x=g["hour"], y=g["median"], mode="lines+markers", name=f"{src} median"))
-            fig.add_trace(go.Scatter(x=g["hour"], y=g["p90"], mode="lines", line={"dash": "dot"},
-                                     name=f"{src} p90"))
-        fig.update_layout(title="Up-token spread (ask - bid) by UTC hour", **layout)
-        fig.update_xaxes(title="hour (UTC)", dtick=2)
-        fig.update_yaxes(title="spread")
-        figs["spread"].append(fig)
-    if result.skew_curves:
-        fig = go.Figure()
-        for target, curve in result.skew_curves.items():
-            fig.add_trace(go.Scatter(x=curve.index, y=curve.to_numpy(), mode="lines", name=target))
-        tol = result.config.skew_tolerance.total_seconds()
-        fig.add_vrect(x0=-tol, x1=tol, fillcolor="#1a7f37", opacity=0.08, line_width=0)
-        fig.update_layout(title="Cross-correlation of returns: oracle vs exchange, by lag (tolerance shaded)",
-                          **layout)
-        fig.update_xaxes(title="lag of the oracle behind the exchange (s)")
-        fig.update_yaxes(title="correlation")
-        figs["clock-skew"].append(fig)
-    la = result.label_agreement[result.label_agreement["n"] > 0]
-    if not la.empty:
-        fig = go.Figure()
-        for iv, g in la.groupby("interval_minutes", sort=True):
-            label = "all markets" if iv == "all" else f"{iv}-minute"
-            fig.add_trace(go.Bar(x=g["comparison"], y=g["flip_rate"], name=label,
-                                 text=[f"{f}/{n}" for f, n in zip(g["flips"], g["n"], strict=True)]))
-        fig.update_layout(title="Label-flip rate (text: flips / markets where both outcomes are known)",
-                          barmode="group", **layout)
-        fig.update_yaxes(title="flip rate", tickformat=".1%")
-        figs["labels"].append(fig)
+    figs: dict[str, list[Any]] = {}
+    for name, _ in SECTIONS:
+        fig = _FIGURES[name](go, result)
+        figs[name] = [] if fig is None else [fig]
     return figs
 
 
