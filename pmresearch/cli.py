@@ -53,7 +53,7 @@ def simulate(
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
     paths = world.write(out)
-    for key, value in world.summary().items():
+    for key, value in world.stats.items():
         typer.echo(f"{key:>26}: {value}")
     typer.echo(f"wrote {len(paths)} files to {out}")
 
@@ -224,6 +224,7 @@ def bench() -> None:
             typer.echo(fn())
             sys.stdout.flush()
 
+
 def _database_errors() -> tuple[type[BaseException], ...]:
     """The drivers' own error classes (imported only once an error is being handled)."""
     import duckdb
@@ -245,7 +246,6 @@ def _store_lines(job: Callable[[], list[str]], db: str | None) -> None:
         _fail(f"{redact_url(db_url(db))}: {_one_line(exc)}")
     for line in lines:
         typer.echo(line)
-
 
 
 _DB_HELP = "database URL (default: $PMRESEARCH_DB, else duckdb:///data/pmresearch.duckdb)"
@@ -439,6 +439,6 @@ def fetch_polymarket(
 @app.command()
 def version() -> None:
     """Print the package version."""
-    from pmresearch import __version__
+    from pmresearch._version import __version__
 
     typer.echo(__version__)

@@ -21,8 +21,10 @@ and :func:`pmresearch.reports.quality.quality_figures` of ``result.quality``.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +33,11 @@ import pandas as pd
 
 from pmresearch._paths import display_path
 from pmresearch._progress import progress as progress_bar
+from pmresearch._summary import Summary, summary_table
 from pmresearch.config import ConfigError, NestedConfig, RunnerParams, nested, param
 from pmresearch.data.quality import QualityResult
 from pmresearch.data.store import Store, connect
-from pmresearch.experiments._common import world_field
+from pmresearch.experiments._common import ExperimentResult, world_field
 from pmresearch.features.inputs import FeatureInputs
 from pmresearch.features.leakage import LeakageAuditResult, leakage_audit
 from pmresearch.features.matrix import DEFAULT_LOOKBACK, build_feature_matrix
@@ -318,16 +321,15 @@ def selection_check(matrix: pd.DataFrame, cfg: DataFeaturesConfig) -> tuple[Sele
 
 
 @dataclass(frozen=True)
-class DataFeaturesResult:
-    """Everything ``notebooks/05_data_features.ipynb`` shows, immutable (the store is closed).
+class DataFeaturesResult(ExperimentResult):
+    """Everything ``notebooks/05_data_features.ipynb`` shows, immutable (the store is closed; mappings
+    are read-only views).
 
     Attributes
     ----------
-    config : DataFeaturesConfig
-        The parameters of the run.
     url, source : str
         The store's URL and where its rows came from (:class:`LoadedStore`).
-    loaded, counts : dict of str to int
+    loaded, counts : mapping of str to int
         Rows loaded by this run and rows in the store, per table.
     quality : QualityResult
         The quality assessment of the store.
@@ -341,31 +343,30 @@ class DataFeaturesResult:
         The selection across the purged folds (:func:`selection_check`).
     cv : PurgedKFold
         The folds.
-    timings : dict of str to float
-        Wall time of each step, seconds.
     """
 
     config: DataFeaturesConfig
     url: str
     source: str
-    loaded: dict[str, int]
-    counts: dict[str, int]
+    loaded: Mapping[str, int]
+    counts: Mapping[str, int]
     quality: QualityResult = field(repr=False)
     matrix: pd.DataFrame = field(repr=False)
     audit: LeakageAuditResult = field(repr=False)
     stationarity: StationarityResult = field(repr=False)
     stability: SelectionStability = field(repr=False)
     cv: PurgedKFold = field(repr=False)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
 
-    @property
-    def features(self) -> list[str]:
+    @functools.cached_property
+    def features(self) -> tuple[str, ...]:
         """The feature columns non-null somewhere."""
-        return feature_columns(self.matrix)
+        return tuple(feature_columns(self.matrix))
 
     def store_table(self) -> pd.DataFrame:
         """Rows per table after loading, and rows loaded by this run."""
-        return pd.DataFrame({"rows": self.counts, "loaded by this run": pd.Series(self.loaded, dtype="float64")}
+        return pd.DataFrame({"rows": pd.Series(dict(self.counts), dtype="float64"),
+                             "loaded by this run": pd.Series(dict(self.loaded), dtype="float64")}
                             ).fillna(0).astype(int)
 
     def matrix_summary(self) -> pd.DataFrame:
@@ -413,12 +414,15 @@ class DataFeaturesResult:
             "selection_frequency": {str(k): float(v) for k, v in freq.items()},
         }
 
-    def summary(self) -> pd.DataFrame:
-        """The matrix summary (:meth:`matrix_summary`)."""
-        return self.matrix_summary()
-
-    def _repr_html_(self) -> str:
-        return f"<p>{self.source} &rarr; {display_path(self.url)}</p>" + str(self.matrix_summary().to_html())
+    def summary(self) -> Summary:
+        """The matrix summary (:meth:`matrix_summary`), the store's tables and the checks' verdicts."""
+        checks = {"leakage audit passed": self.audit.passed, "features failing the audit": len(self.audit.failing),
+                  "features tested for stationarity": len(self.stationarity.table),
+                  "non-stationary": len(self.stationarity.non_stationary),
+                  "selection stability (Nogueira)": self.stability.nogueira}
+        return summary_table("Data quality and features", {
+            "matrix": self.matrix_summary(), "store": self.store_table(), "checks": checks,
+        }, notes=(f"{self.source} -> {display_path(self.url)}",))
 
 
 #: The experiment's result under its generic name.

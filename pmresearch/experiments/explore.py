@@ -16,6 +16,7 @@ Figures of a result: :func:`pmresearch.reports.explore.price_figure` and
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,9 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pmresearch._summary import Summary
 from pmresearch.config import NestedConfig, RunnerParams, nested, param
 from pmresearch.data import read_data_dir
-from pmresearch.experiments._common import world_field
+from pmresearch.experiments._common import ExperimentResult, world_field
 from pmresearch.simulate import WorldSpec, simulate
 
 __all__ = [
@@ -147,35 +149,31 @@ def reliability_table(frames: Mapping[str, pd.DataFrame], n_bins: int = 10) -> p
 
 
 @dataclass(frozen=True)
-class ExploreResult:
-    """Everything ``notebooks/00_explore.ipynb`` shows, immutable.
+class ExploreResult(ExperimentResult):
+    """Everything ``notebooks/00_explore.ipynb`` shows, immutable (mappings are read-only views).
 
     Attributes
     ----------
-    config : ExploreConfig
-        The parameters of the run.
     frames : mapping of str to DataFrame
         The canonical frames by kind (:func:`load_frames`).
     inventory : DataFrame
         Rows and time range per kind (:func:`inventory`).
     reliability : DataFrame
         The calibration table of the quotes (:func:`reliability_table`).
-    timings : dict of str to float
-        Wall time of each step, seconds.
     """
 
     config: ExploreConfig
     frames: Mapping[str, pd.DataFrame] = field(repr=False)
     inventory: pd.DataFrame = field(repr=False)
     reliability: pd.DataFrame = field(repr=False)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def brier_mid(self) -> float | None:
         """Brier score of the quoted mid (None without quotes with an outcome)."""
         return self.reliability.attrs.get("brier_mid")
 
-    @property
+    @functools.cached_property
     def brier_true(self) -> float | None:
         """Brier score of the true P(up) (None on real data)."""
         return self.reliability.attrs.get("brier_true")
@@ -190,12 +188,14 @@ class ExploreResult:
             "brier_true": self.brier_true,
         }
 
-    def summary(self) -> pd.DataFrame:
-        """The inventory of the data (rows and time range per kind)."""
-        return self.inventory
-
-    def _repr_html_(self) -> str:
-        return str(self.inventory.to_html())
+    def summary(self) -> Summary:
+        """The inventory of the data (rows and time range per kind) and the quotes' calibration."""
+        brier = {"brier_mid": self.brier_mid, "brier_true": self.brier_true}
+        tables: list[tuple[str, Any]] = [("inventory", self.inventory), ("brier", brier)]
+        if len(self.reliability):
+            tables.append(("reliability", self.reliability.set_axis(self.reliability.index.astype(str))))
+        notes = ("brier_true is None on real data (no ground truth)",) if self.brier_true is None else ()
+        return Summary("Exploration: what the data holds", tuple(tables), notes=notes)
 
 
 #: The experiment's result under its generic name.

@@ -23,14 +23,16 @@ Example
 -------
 >>> from pmresearch.experiments.go_no_go import Config, run        # doctest: +SKIP
 >>> result = run(Config(preset="edge", days=3.0, seed=5))           # doctest: +SKIP
->>> result.decision, result.summary()                               # doctest: +SKIP
+>>> result.decision, print(result.summary())                        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +42,12 @@ import pandas as pd
 
 from pmresearch._paths import display_path
 from pmresearch._progress import progress as progress_bar
+from pmresearch._summary import Summary, summary_table
 from pmresearch.backtest.engine import TakerThreshold, run_taker_threshold
 from pmresearch.config import ConfigError, NestedConfig, RunnerParams, Validated, nested, param, to_mapping
 from pmresearch.data.importers import ingest
 from pmresearch.data.store import connect
+from pmresearch.experiments._common import ExperimentResult
 from pmresearch.features.families import REGISTRY
 from pmresearch.features.matrix import build_feature_matrix
 from pmresearch.features.vol_sources import minute_value_age_s
@@ -135,20 +139,34 @@ class Criterion:
 
 
 @dataclass(frozen=True)
-class GoNoGoResult:
-    """Everything a go/no-go report shows, immutable."""
+class GoNoGoResult(ExperimentResult):
+    """Everything a go/no-go report shows, immutable (mappings are read-only views).
+
+    Attributes
+    ----------
+    decision, criteria
+        ``"GO"`` or ``"NO-GO"`` and the criteria it rests on (:func:`evaluate`).
+    stats
+        :func:`~pmresearch.metrics.trading.trade_stats` of the trades (plus the mean true edge on a
+        simulated world).
+    rows, trades, ages
+        Decision rows, filled trades, and the age of each input (:func:`input_ages`).
+    counts, sources, world
+        Backtest counts (signals, missed, ...), the rows per source of each input, and the world or
+        data directory read.
+    """
 
     config: GoNoGoConfig
     decision: str
     criteria: tuple[Criterion, ...]
-    stats: dict[str, float]
+    stats: Mapping[str, float]
     rows: pd.DataFrame = field(repr=False)
     trades: pd.DataFrame = field(repr=False)
-    counts: dict[str, int]
-    sources: dict[str, dict[str, int]]
+    counts: Mapping[str, int]
+    sources: Mapping[str, Mapping[str, int]]
     ages: pd.DataFrame = field(repr=False)
-    world: dict[str, Any]
-    timings: dict[str, float]
+    world: Mapping[str, Any]
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     def headline(self) -> dict[str, Any]:
         """The figures written to ``reports/04_go_no_go/<run>.json``."""
@@ -161,17 +179,28 @@ class GoNoGoResult:
             "orders_after_close": self.counts.get("closed", 0),
             "unlabeled_fills": self.counts.get("unlabeled", 0),
             "decision_rows": len(self.rows),
-            "sources": self.sources,
-            "world": self.world,
+            "sources": {k: dict(v) for k, v in self.sources.items()},
+            "world": dict(self.world),
             "params": to_mapping(self.config),
         }
 
-    def summary(self) -> pd.DataFrame:
-        """The criteria as a table."""
+    @functools.cached_property
+    def sources_table(self) -> pd.DataFrame:
+        """Rows per source (index) of each input (columns: ``spot_source``, ..., ``vol_source``), 0 where none."""
+        return pd.DataFrame({k: dict(v) for k, v in self.sources.items()}).fillna(0).astype(int)
+
+    @functools.cached_property
+    def criteria_table(self) -> pd.DataFrame:
+        """The criteria as a table, one row per criterion."""
         return pd.DataFrame([c.as_dict() for c in self.criteria]).set_index("name")
 
-    def _repr_html_(self) -> str:
-        return f"<h3>{self.decision}</h3>" + self.summary().to_html()
+    def summary(self) -> Summary:
+        """The verdict: the criteria, the trade statistics and the backtest counts."""
+        counts = {**self.counts, "decision rows": len(self.rows)}
+        return summary_table(f"Go/no-go: {self.decision}", {
+            "criteria": self.criteria_table, "trades": self.stats, "counts": counts,
+        }, notes=(f"GO needs every criterion; bounds are one-sided {self.config.criteria.confidence:.0%} "
+                  "cluster-bootstrap lower bounds (market windows resampled)",))
 
 
 Result = GoNoGoResult
@@ -225,7 +254,7 @@ def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tu
         shutil.rmtree(path)
     world = simulate_config(sim_cfg, preset=w.preset, progress=progress)
     world.write(path)
-    return path, world.summary()
+    return path, dict(world.stats)
 
 
 def store_url(cfg: GoNoGoConfig, root: Path) -> str:

@@ -17,6 +17,7 @@ reference distribution with ``n - 1`` degrees of freedom.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +26,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
+from pmresearch._summary import Summary, SummaryMixin
 from pmresearch._typing import FloatArray
 
 __all__ = ["DMResult", "diebold_mariano", "mse", "mse_loss", "qlike", "qlike_loss"]
@@ -82,7 +84,7 @@ def qlike(y: npt.ArrayLike, h: npt.ArrayLike) -> float:
 
 
 @dataclass(frozen=True)
-class DMResult:
+class DMResult(SummaryMixin):
     """Diebold-Mariano test of equal expected loss of forecasts A and B (``d = loss_a - loss_b``).
 
     Attributes
@@ -112,15 +114,20 @@ class DMResult:
     alternative: str
     kernel: str
 
-    def summary(self) -> pd.Series:
-        """The result as a labelled Series."""
+    @functools.cached_property
+    def table(self) -> pd.Series:
+        """The result as a labelled Series (``statistic``, ``pvalue``, ..., ``kernel``)."""
         return pd.Series({
             "statistic": self.statistic, "pvalue": self.pvalue, "mean_diff": self.mean_diff, "n": self.n,
             "h": self.h, "hln": self.hln, "alternative": self.alternative, "kernel": self.kernel,
         }, name="diebold_mariano")
 
-    def _repr_html_(self) -> str:
-        return str(self.summary().to_frame().to_html())
+    def summary(self) -> Summary:
+        """The test as a :class:`~pmresearch._summary.Summary` (one table, ``"test"``: :attr:`table`)."""
+        law = f"Student-t with {self.n - 1} df (HLN-corrected)" if self.hln else "N(0, 1) (no small-sample correction)"
+        return Summary("Diebold-Mariano test of equal predictive accuracy", (("test", self.table.to_frame("value")),),
+                       notes=(f"d = loss_a - loss_b; negative statistic: A has the smaller loss; reference law {law}",
+                              f"alternative {self.alternative!r}, horizon h = {self.h}, {self.kernel} kernel"))
 
 
 def diebold_mariano(

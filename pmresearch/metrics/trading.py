@@ -9,6 +9,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
+from pmresearch._summary import Summary, SummaryMixin
+
 __all__ = ["RatioBound", "cluster_ratio_lower_bound", "max_drawdown", "trade_stats"]
 
 
@@ -49,7 +51,7 @@ def trade_stats(trades: pd.DataFrame, *, time_col: str = "t") -> dict[str, float
 
 
 @dataclass(frozen=True)
-class RatioBound:
+class RatioBound(SummaryMixin):
     """A ratio statistic with its one-sided bootstrap lower confidence bound."""
 
     estimate: float
@@ -57,6 +59,13 @@ class RatioBound:
     confidence: float
     n_clusters: int
     n_resamples: int
+
+    def summary(self) -> Summary:
+        """The estimate and its bound as a :class:`~pmresearch._summary.Summary`."""
+        table = pd.DataFrame({"estimate": [self.estimate], "lower": [self.lower], "confidence": [self.confidence],
+                              "clusters": [self.n_clusters], "resamples": [self.n_resamples]}, index=["ratio"])
+        return Summary("Ratio with a one-sided cluster-bootstrap lower bound", (("bound", table),),
+                       notes=(f"percentile bootstrap over {self.n_clusters} clusters, {self.n_resamples} resamples",))
 
 
 def cluster_ratio_lower_bound(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,6 +21,7 @@ from scipy import signal, special
 
 from pmresearch import rules
 from pmresearch._progress import progress as progress_bar
+from pmresearch._summary import Summary, SummaryMixin, summary_table
 from pmresearch._time import to_utc
 from pmresearch._typing import FloatArray, IntArray
 from pmresearch.config import to_mapping
@@ -48,7 +52,7 @@ def _token_id(seed: int, slug: str, outcome: str) -> str:
 
 
 @dataclass(frozen=True)
-class World:
+class World(SummaryMixin):
     """A simulated world in the canonical schemas (``../shared/data/README.md``).
 
     Attributes
@@ -130,7 +134,7 @@ class World:
             for name, frame in self.files().items():
                 frame.to_parquet(tmp / name, compression="zstd", index=False)
                 names.append(name)
-            meta = {"preset": self.preset, "config": to_mapping(self.config), "summary": self.summary()}
+            meta = {"preset": self.preset, "config": to_mapping(self.config), "summary": dict(self.stats)}
             self.truth.to_parquet(tmp / "truth_windows.parquet", compression="zstd", index=False)
             names.append("truth_windows.parquet")
             (tmp / "world.json").write_text(json.dumps(meta, indent=2, default=str))
@@ -143,11 +147,12 @@ class World:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def summary(self) -> dict[str, Any]:
-        """Headline counts and realized properties of the world."""
+    @functools.cached_property
+    def stats(self) -> Mapping[str, Any]:
+        """Headline counts and realized properties of the world (read-only; ``world.json``'s ``summary``)."""
         q = self.quotes
         mid = (q["best_bid_up"] + q["best_ask_up"]) / 2.0
-        return {
+        return types.MappingProxyType({
             "preset": self.preset,
             "start": str(self.klines["ts"].iloc[0]),
             "end": str(self.klines["ts"].iloc[-1] + pd.Timedelta(minutes=1)),
@@ -159,11 +164,14 @@ class World:
             "mean_abs_mid_minus_true": float((mid - q["true_prob_up"]).abs().mean()),
             "median_spread": float((q["best_ask_up"] - q["best_bid_up"]).median()),
             "elapsed_s": round(self.elapsed_s, 2),
-        }
+        })
 
-    def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items())
-        return f"<table><caption>Simulated world {self.tag}</caption>{rows}</table>"
+    def summary(self) -> Summary:
+        """:attr:`stats` as a one-column table, and the files :meth:`write` lays out."""
+        files = pd.DataFrame({"rows": {name: len(frame) for name, frame in self.files().items()}})
+        return summary_table(f"Simulated world {self.tag}", {"world": self.stats, "files": files},
+                             notes=("mean_abs_mid_minus_true: mean |quoted mid - true P(up)| over every quote "
+                                    "(the maker's distortion)",))
 
 
 def simulate(

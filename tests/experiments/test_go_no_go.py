@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pmresearch._summary import Summary
 from pmresearch.experiments.go_no_go import Config, evaluate, run
 
 
@@ -36,6 +37,18 @@ def test_go_no_go_finds_the_edge_that_is_there(preset: str, expected: str, tmp_p
     assert head["decision"] == expected and len(head["criteria"]) == 3
     assert set(result.sources["label_source"]) == {"resolution"}
     assert (tmp_path / "data" / "runs" / "04_go_no_go" / f"{preset}.duckdb").exists()
+    summ = result.summary()
+    assert isinstance(summ, Summary) and summ.title == f"Go/no-go: {expected}"
+    assert list(summ["criteria"].index) == [c.name for c in result.criteria]
+    assert summ["trades"].loc["trades", "value"] == len(result.trades)
+    assert summ["counts"].loc["decision rows", "value"] == len(result.rows)
+    assert str(result) == summ.as_text() and result._repr_html_() == summ.as_html()
+    label = result.sources_table["label_source"]
+    assert label[label > 0].to_dict() == dict(result.sources["label_source"]) and (label >= 0).all()
+    with pytest.raises(TypeError):
+        result.stats["trades"] = 0.0  # type: ignore[index]  # read-only
+    with pytest.raises(TypeError):
+        result.sources["label_source"]["x"] = 1  # type: ignore[index]
 
 
 def test_db_may_be_a_plain_path(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pmresearch import rules
+from pmresearch._summary import Summary
 from pmresearch.config import ConfigError
 from pmresearch.data import read_data_dir, validate
 from pmresearch.data.io import recognize
@@ -198,15 +199,23 @@ def test_bad_configs_are_clear_errors() -> None:
 
 
 def test_summary_reports_the_maker_distortion(edge_world: World) -> None:
-    s = edge_world.summary()
+    s = edge_world.stats
     assert s["markets"] == len(edge_world.markets)
     assert s["mean_abs_mid_minus_true"] > 0.02
+    with pytest.raises(TypeError):
+        s["markets"] = 0  # type: ignore[index]  # read-only
+    summ = edge_world.summary()
+    assert isinstance(summ, Summary) and summ.names == ("world", "files")
+    assert summ["world"].loc["markets", "value"] == len(edge_world.markets)
+    assert summ["files"]["rows"].sum() == sum(len(f) for f in edge_world.files().values())
+    assert str(edge_world) == summ.as_text() and edge_world.tag in str(edge_world)
+    assert edge_world._repr_html_() == summ.as_html()
     assert rules.rules_at(edge_world.markets["window_start"].iloc[0]).fee.rate == 0.07
 
 
 def test_presets_order_the_maker_distortion() -> None:
     """Same seed, same spot path: the hard maker strays from the truth more than no-edge, less than edge."""
-    gap = {p: simulate(p, days=0.25, seed=8).summary()["mean_abs_mid_minus_true"] for p in ("no-edge", "hard", "edge")}
+    gap = {p: simulate(p, days=0.25, seed=8).stats["mean_abs_mid_minus_true"] for p in ("no-edge", "hard", "edge")}
     assert gap["no-edge"] < gap["hard"] < gap["edge"]
 
 
