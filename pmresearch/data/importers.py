@@ -16,7 +16,6 @@ import gc
 import heapq
 import json
 import math
-import operator
 import re
 import zlib
 from array import array
@@ -34,6 +33,16 @@ from pmresearch.data.books import SNAPSHOT_EVERY_S, BookRecorder, _plain, comple
 from pmresearch.data.io import no_data_files_error, read_file, recognize
 from pmresearch.data.schemas import SchemaError, validate
 from pmresearch.data.store import KIND_TABLE, LoadItem, Store, connect
+from pmresearch.data.ws_events import (
+    BookEvent,
+    LastTradeEvent,
+    PriceCache,
+    PriceChangeEvent,
+    TokenBook,
+    WsMessage,
+    check_levels,
+    decode_message,
+)
 
 __all__ = [
     "BINANCE_DUMP_RE",
@@ -366,46 +375,6 @@ _VALIDATE_ROWS = 100_000
 REORDER_WINDOW_MS = 2_000
 
 
-class _Prices(dict[str, float]):
-    """Price text -> float, parsed and range-checked once per distinct text (raises ValueError when bad)."""
-
-    def __missing__(self, key: str) -> float:
-        value = float(key)
-        if not 0.0 <= value <= 1.0:  # NaN fails too
-            raise ValueError(key)
-        self[key] = value
-        return value
-
-
-_LEVEL = operator.itemgetter("price", "size")
-
-
-def _book_side(ev: Mapping[str, Any], name: str, prices: _Prices, at: str) -> dict[float, str]:
-    """``[{price, size}, ...]`` as ``{price: size text}``: the hot path, prices parsed once per distinct
-    text, sizes parsed by the recorder only where they changed; :func:`_levels` names any problem."""
-    levels = ev.get(name) or []
-    try:
-        return {prices[p]: s for p, s in map(_LEVEL, levels)}
-    except (KeyError, TypeError, ValueError, AttributeError):
-        _levels(levels, at, name)  # raises the precise error
-        raise SchemaError(f"{at}: column {name!r}: unreadable levels") from None
-
-
-def _levels(levels: Any, where: str, side: str) -> list[tuple[float, float]]:
-    if not isinstance(levels, list):
-        raise SchemaError(f"{where}: column '{side}': levels are not a list")
-    out = []
-    for j, lv in enumerate(levels):
-        try:
-            price, size = float(lv["price"]), float(lv["size"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SchemaError(f"{where}: column '{side}': level {j} unparseable ({lv!r})") from exc
-        if not (0.0 <= price <= 1.0) or not (0.0 <= size < math.inf):
-            raise SchemaError(f"{where}: column '{side}': level {j} price {price} / size {size} out of range")
-        out.append((price, size))
-    return out
-
-
 @dataclass(frozen=True)
 class TokenResolver:
     """Which market and outcome a recorded token is.
@@ -500,14 +469,21 @@ class _Quotes:
     seen: array[int] = field(default_factory=lambda: array("b"))  # 2 per row: Up book seen, Down book seen
 
 
+#: One message of the reorder heap: (exchange ms, arrival order, token, market, the token's record, line, receipt us).
+_Pending = tuple[int, int, str, str | None, BookEvent | list[tuple[str, float, float]], str, int]
+
+
 class _WsReader:
-    """Streaming state of one websocket log: books via :class:`BookRecorder`, quotes, trades, counts."""
+    """Streaming state of one websocket log: decoded records (:mod:`pmresearch.data.ws_events`) put back in
+    exchange-time order and applied per instant to each token's :class:`~pmresearch.data.ws_events.TokenBook`;
+    books recorded by :class:`BookRecorder`; quotes, trades and counts."""
 
     def __init__(self, where: str, resolve: TokenResolver, snapshot_every_s: float, chunk_rows: int) -> None:
         self.where, self.resolve, self.chunk_rows = where, resolve, chunk_rows
         self.recorder = BookRecorder(snapshot_every_s)
-        self.prices = _Prices()
-        self.heap: list[tuple[int, int, str, str | None, str, Any, str, int]] = []
+        self.prices = PriceCache()
+        self.books: dict[str, TokenBook] = {}  # per token: its book as recorded after the last instant
+        self.heap: list[_Pending] = []
         self.seq, self.newest, self.done = 0, -(1 << 62), -(1 << 62)
         self.stamp = -(1 << 62)  # knowledge stamp (us) of the last instant processed
         self.items: list[tuple[str, pd.DataFrame]] = []
@@ -522,70 +498,37 @@ class _WsReader:
         self.quotes = _Quotes()
 
     def message(self, obj: Any, at: str) -> None:
-        received: float | None = None
-        if isinstance(obj, dict) and "message" in obj and "received_at" in obj:
-            try:
-                received = float(obj["received_at"])
-            except (TypeError, ValueError) as exc:
-                raise SchemaError(f"{at}: column 'received_at': unparseable ({obj['received_at']!r})") from exc
-            obj = obj["message"]
-        for ev in obj if isinstance(obj, list) else [obj]:
-            if not isinstance(ev, dict):
-                raise SchemaError(f"{at}: event is not an object")
-            kind = ev.get("event_type") or ("book" if "bids" in ev or "asks" in ev else
-                                            "price_change" if "price_changes" in ev or "changes" in ev else "other")
-            try:  # exchange time in epoch ms
-                ts = int(ev["timestamp"]) if "timestamp" in ev else None
-            except (TypeError, ValueError) as exc:
-                raise SchemaError(f"{at}: column 'timestamp': unparseable ({ev.get('timestamp')!r})") from exc
-            if kind == "book":
-                bids, asks = _book_side(ev, "bids", self.prices, at), _book_side(ev, "asks", self.prices, at)
-                if ts is None:
-                    raise SchemaError(f"{at}: column 'timestamp': missing in book event")
-                self._push(ts, str(ev.get("asset_id")), ev.get("market"), "book", (bids, asks), at, received)
+        """Decode one parsed line, then apply it (see :meth:`apply`)."""
+        self.apply(decode_message(obj, at, self.prices))
+
+    def apply(self, msg: WsMessage) -> None:
+        """Queue a decoded line's book records by exchange time, keep its trades, count its events, and
+        process the instants the reorder window has passed."""
+        for ev in msg.events:
+            if isinstance(ev, BookEvent):
+                self._push(ev.ts_ms, ev.asset_id, ev.market, ev, msg)
                 self.counts["book"] += 1
-            elif kind == "price_change":
-                self._price_change(ev, ts, at, received)
-            elif kind == "last_trade_price":
-                try:
-                    self.trades.append({"ts": ts, "price": float(ev["price"]), "qty": float(ev["size"]),
-                                        "side": str(ev["side"]).lower(), "received_at": received,
-                                        "symbol": str(ev["asset_id"]), "venue": "polymarket",
-                                        "trade_id": ev.get("transaction_hash") or None})
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise SchemaError(f"{at}: last_trade_price unparseable ({exc})") from exc
+            elif isinstance(ev, PriceChangeEvent):
+                for asset, changes in ev.by_asset().items():
+                    self._push(ev.ts_ms, asset, ev.market, changes, msg)
+                self.counts["price_change"] += 1
+            elif isinstance(ev, LastTradeEvent):
+                self.trades.append({"ts": ev.ts_ms, "price": ev.price, "qty": ev.size, "side": ev.side,
+                                    "received_at": msg.received, "symbol": ev.asset_id, "venue": "polymarket",
+                                    "trade_id": ev.transaction_hash})
                 self.counts["last_trade_price"] += 1
-            else:
+            else:  # tick_size_change and the rest change no level
                 self.counts["other"] += 1
         self._pop(self.newest - REORDER_WINDOW_MS)
 
-    def _price_change(self, ev: Mapping[str, Any], ts: int | None, at: str, received: float | None) -> None:
-        changes = ev.get("price_changes") or [dict(c, asset_id=ev.get("asset_id")) for c in ev.get("changes", [])]
-        per_asset: dict[str, list[tuple[str, float, float]]] = {}
-        for j, ch in enumerate(changes):
-            try:
-                asset, price, size = str(ch["asset_id"]), float(ch["price"]), float(ch["size"])
-                side = "bid" if str(ch["side"]).upper() == "BUY" else "ask"
-            except (KeyError, TypeError, ValueError) as exc:
-                raise SchemaError(f"{at}: column 'price_changes': entry {j} unparseable ({ch!r})") from exc
-            if not (0.0 <= price <= 1.0) or not (0.0 <= size < math.inf):
-                raise SchemaError(f"{at}: column 'price_changes': entry {j} price {price} / size {size} out of range")
-            per_asset.setdefault(asset, []).append((side, price, size))
-        if ts is None:
-            raise SchemaError(f"{at}: column 'timestamp': missing in price_change event")
-        for asset, chs in per_asset.items():
-            self._push(ts, asset, ev.get("market"), "change", chs, at, received)
-        self.counts["price_change"] += 1
-
-    def _push(self, ts: int, asset: str, market: Any, kind: str, payload: Any, at: str,
-              received: float | None) -> None:
+    def _push(self, ts: int, asset: str, market: str | None, record: BookEvent | list[tuple[str, float, float]],
+              msg: WsMessage) -> None:
         if ts <= self.done:  # its instant was processed already: more than the window out of order
             self.counts["late"] += 1
             return
         self.seq += 1
-        recv_us = -1 if received is None else math.ceil(received * 1_000_000)
-        heapq.heappush(self.heap, (ts, self.seq, asset, None if market is None else str(market), kind, payload, at,
-                                   recv_us))
+        recv_us = -1 if msg.received is None else math.ceil(msg.received * 1_000_000)
+        heapq.heappush(self.heap, (ts, self.seq, asset, market, record, msg.at, recv_us))
         self.newest = max(self.newest, ts)
 
     def _pop(self, upto: int) -> None:
@@ -602,7 +545,7 @@ class _WsReader:
             group = []
             while heap and heap[0][0] == ts:
                 group.append(heapq.heappop(heap))
-            self.stamp = max(ts * 1000, max(g[7] for g in group), self.stamp + 1)
+            self.stamp = max(ts * 1000, max(g[6] for g in group), self.stamp + 1)
             self._instant(self.stamp, group)
             self.done = ts
         if self.recorder.pending_events >= self.chunk_rows:
@@ -612,55 +555,17 @@ class _WsReader:
         if len(self.quotes.ts) >= self.chunk_rows:
             self._chunk("quotes", self._take_quotes())
 
-    def _instant(self, stamp: int, group: list[tuple[int, int, str, str | None, str, Any, str, int]]) -> None:
+    def _instant(self, stamp: int, group: list[_Pending]) -> None:
         """All messages of one exchange millisecond: each token's book after the last of them, stamped
         ``stamp`` (us, the instant's knowledge time, see :meth:`_pop`)."""
-        books: dict[str, tuple[dict[float, Any], dict[float, Any]]] = {}
-        markets: dict[str, str | None] = {}
-        where: dict[str, str] = {}
-        for _, _, asset, market, kind, payload, at, _ in group:
-            where[asset] = at
-            if kind == "book":
-                books[asset] = payload
-            else:
-                base = books.get(asset) or self.recorder.book(asset)
-                if base is None:  # no full book seen yet: a delta alone is not a book
-                    self.counts["orphan_change"] += len(payload)
-                    continue
-                bids, asks = dict(base[0]), dict(base[1])
-                for side, price, size in payload:
-                    book = bids if side == "bid" else asks
-                    if size == 0:
-                        book.pop(price, None)
-                    else:
-                        book[price] = size
-                books[asset] = (bids, asks)
-            markets[asset] = market
+        books, markets, where = self._instant_books(group)
         touched: set[int] = set()
-        for asset, (bids, asks) in books.items():
-            if asset not in self.infos:
-                self.infos[asset] = self.resolve(asset, markets[asset])
-            info = self.infos[asset]
-            self.recorder.token(asset, info.slug if info else None, info.outcome if info else None)
-            try:
-                self.recorder.update(asset, stamp, bids, asks)
-            except ValueError as exc:  # a size that does not parse: name the message's line and level
-                for name, side in (("bids", bids), ("asks", asks)):
-                    _levels([{"price": p, "size": z} for p, z in side.items()], where[asset], name)
-                raise SchemaError(f"{where[asset]}: {exc}") from exc
+        for asset, book in books.items():
+            info = self._record(asset, markets[asset], stamp, book, where[asset])
             if info is None:
                 self.unmapped.add(asset)
                 continue
-            k = self.slugs.get(info.slug)
-            if k is None:
-                k = self.slugs[info.slug] = len(self.slug_info)
-                self.slug_info.append(info)
-                self.state.append([math.nan] * 4 + [0.0, 0.0])
-            st, off = self.state[k], (0 if info.outcome == "Up" else 2)
-            st[off] = max(bids) if bids else math.nan
-            st[off + 1] = min(asks) if asks else math.nan
-            st[4 + off // 2] = 1.0
-            touched.add(k)
+            touched.add(self._quote_state(info, book))
         q = self.quotes
         for k in sorted(touched):
             st = self.state[k]
@@ -668,6 +573,55 @@ class _WsReader:
             q.slug.append(k)
             q.values.extend(st[:4])
             q.seen.extend((int(st[4]), int(st[5])))
+
+    def _instant_books(self, group: list[_Pending]) -> tuple[dict[str, TokenBook], dict[str, str | None],
+                                                             dict[str, str]]:
+        """Each token's book after the instant's records (in arrival order), its market and its last line."""
+        books: dict[str, TokenBook] = {}
+        markets: dict[str, str | None] = {}
+        where: dict[str, str] = {}
+        for _, _, asset, market, record, at, _ in group:
+            where[asset] = at
+            if isinstance(record, BookEvent):
+                books[asset] = TokenBook.from_event(record)
+            else:
+                base = books.get(asset) or self.books.get(asset)
+                if base is None:  # no full book seen yet: a delta alone is not a book
+                    self.counts["orphan_change"] += len(record)
+                    continue
+                books[asset] = base.changed(record)
+            markets[asset] = market
+        return books, markets, where
+
+    def _record(self, asset: str, market: str | None, stamp: int, book: TokenBook, at: str) -> TokenInfo | None:
+        """Hand a token's new book to the recorder (its events and snapshots); the token's market, if known."""
+        if asset not in self.infos:
+            self.infos[asset] = self.resolve(asset, market)
+        info = self.infos[asset]
+        self.recorder.token(asset, info.slug if info else None, info.outcome if info else None)
+        try:
+            self.recorder.update(asset, stamp, book.bids, book.asks)
+        except ValueError as exc:  # a size that does not parse: name the message's line and level
+            for name, side in (("bids", book.bids), ("asks", book.asks)):
+                check_levels([{"price": p, "size": z} for p, z in side.items()], at, name)
+            raise SchemaError(f"{at}: {exc}") from exc
+        recorded = self.recorder.book(asset)
+        assert recorded is not None
+        self.books[asset] = TokenBook(*recorded)
+        return info
+
+    def _quote_state(self, info: TokenInfo, book: TokenBook) -> int:
+        """Update the best prices of the token's side of its market; the market's index."""
+        k = self.slugs.get(info.slug)
+        if k is None:
+            k = self.slugs[info.slug] = len(self.slug_info)
+            self.slug_info.append(info)
+            self.state.append([math.nan] * 4 + [0.0, 0.0])
+        st, off = self.state[k], (0 if info.outcome == "Up" else 2)
+        st[off] = book.best_bid
+        st[off + 1] = book.best_ask
+        st[4 + off // 2] = 1.0
+        return k
 
     def _take_quotes(self) -> pd.DataFrame:
         q, self.quotes = self.quotes, _Quotes()
