@@ -28,16 +28,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from pmresearch._progress import progress as progress_bar
-from pmresearch._summary import Summary, SummaryMixin
+from pmresearch._summary import Summary
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.config import ConfigError, param
+from pmresearch.experiments._common import ExperimentResult, frozen_mapping
 from pmresearch.labels import DecisionSchedule, decision_rows_from_frames
 from pmresearch.models import ModelA, VolForecasts, default_forecasters, model_a_variant, walk_forward_vol
 from pmresearch.pricing import JumpLaw, bipower_vol, fit_merton, range_vol, realized_vol, yang_zhang_vol
@@ -412,7 +412,7 @@ def score_models(rows: pd.DataFrame, models: dict[str, ModelA], clip: float = 1e
 
 
 @dataclass(frozen=True)
-class ModelAResult(SummaryMixin):
+class ModelAResult(ExperimentResult):
     """Everything ``notebooks/06_model_a.ipynb`` shows, immutable (``models`` and ``timings`` are read-only
     mappings).
 
@@ -458,11 +458,11 @@ class ModelAResult(SummaryMixin):
     models: Mapping[str, ModelA] = field(repr=False)
     scores: pd.DataFrame = field(repr=False)
     probs: pd.DataFrame = field(repr=False)
-    timings: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    timings: Mapping[str, float] = field(default_factory=frozen_mapping)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "models", MappingProxyType(dict(self.models)))
-        object.__setattr__(self, "timings", MappingProxyType({str(k): float(v) for k, v in self.timings.items()}))
+        super().__post_init__()  # dicts (timings) become read-only mappings
+        object.__setattr__(self, "models", frozen_mapping(self.models))
 
     @property
     def benchmark(self) -> str:
