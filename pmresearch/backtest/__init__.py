@@ -3,10 +3,18 @@
 
 from __future__ import annotations
 
-from pmresearch.backtest.engine import TRADE_COLUMNS, TakerThreshold, run_taker_threshold
+from pmresearch.backtest.engine import (
+    TRADE_COLUMNS,
+    TakerBacktest,
+    TakerThreshold,
+    backtest_taker_threshold,
+    run_taker_threshold,
+)
 
 __all__ = [
     "TRADE_COLUMNS",
+    "TakerBacktest",
     "TakerThreshold",
+    "backtest_taker_threshold",
     "run_taker_threshold",
 ]

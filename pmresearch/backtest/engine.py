@@ -11,15 +11,21 @@ provided that ask is not above its limit. The position is held to settlement.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from pmresearch import rules
+from pmresearch._summary import Summary, SummaryMixin, summary_table
 from pmresearch.config import Validated, param
+from pmresearch.metrics.trading import trade_stats
 
-__all__ = ["TRADE_COLUMNS", "TakerThreshold", "fee_per_share", "run_taker_threshold"]
+__all__ = ["TRADE_COLUMNS", "TakerBacktest", "TakerThreshold", "backtest_taker_threshold", "fee_per_share",
+           "run_taker_threshold"]
 
 TRADE_COLUMNS = [
     "t", "slug", "window_start", "window_end", "side", "p_model", "ask_seen", "edge", "t_fill", "price",
@@ -138,3 +144,47 @@ def run_taker_threshold(
     counts["unlabeled"] = int(out["label"].isna().sum())
     out = out[out["label"].notna()]
     return out[TRADE_COLUMNS].reset_index(drop=True), counts
+
+
+@dataclass(frozen=True)
+class TakerBacktest(SummaryMixin):
+    """The result of a taker threshold backtest (:func:`backtest_taker_threshold`), immutable.
+
+    Attributes
+    ----------
+    strategy : TakerThreshold
+        The parameters that ran.
+    trades : DataFrame
+        One row per filled, labelled order (:data:`TRADE_COLUMNS`).
+    counts : mapping of str to int
+        ``signals``, ``filled``, ``missed``, ``closed`` and ``unlabeled`` (read-only;
+        :func:`run_taker_threshold` says what each counts).
+    """
+
+    strategy: TakerThreshold
+    trades: pd.DataFrame = field(repr=False)
+    counts: Mapping[str, int]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts", types.MappingProxyType(dict(self.counts)))
+
+    @functools.cached_property
+    def stats(self) -> Mapping[str, float]:
+        """:func:`~pmresearch.metrics.trading.trade_stats` of the trades (read-only)."""
+        return types.MappingProxyType(trade_stats(self.trades))
+
+    def summary(self) -> Summary:
+        """The trade statistics, the counts and the strategy's parameters."""
+        s = self.strategy
+        return summary_table("Taker threshold backtest", {"trades": self.stats, "counts": self.counts},
+                             notes=(f"edge threshold {s.edge_threshold:g} after fees, {s.shares:g} shares, at most "
+                                    f"{s.max_trades_per_window} per window, book at most {s.book_max_age_s:g} s old "
+                                    "at the fill",))
+
+
+def backtest_taker_threshold(
+    rows: pd.DataFrame, quotes: pd.DataFrame, markets: pd.DataFrame, strategy: TakerThreshold
+) -> TakerBacktest:
+    """:func:`run_taker_threshold` as a result object (:class:`TakerBacktest`)."""
+    trades, counts = run_taker_threshold(rows, quotes, markets, strategy)
+    return TakerBacktest(strategy=strategy, trades=trades, counts=counts)

@@ -43,7 +43,7 @@ import pandas as pd
 from pmresearch._paths import display_path
 from pmresearch._progress import progress as progress_bar
 from pmresearch._summary import Summary, summary_table
-from pmresearch.backtest.engine import TakerThreshold, run_taker_threshold
+from pmresearch.backtest.engine import TakerThreshold, backtest_taker_threshold
 from pmresearch.config import ConfigError, NestedConfig, RunnerParams, Validated, nested, param, to_mapping
 from pmresearch.data.importers import ingest
 from pmresearch.data.store import connect
@@ -52,7 +52,7 @@ from pmresearch.features.families import REGISTRY
 from pmresearch.features.matrix import build_feature_matrix
 from pmresearch.features.vol_sources import minute_value_age_s
 from pmresearch.labels.schedule import DecisionSchedule
-from pmresearch.metrics.trading import cluster_ratio_lower_bound, trade_stats
+from pmresearch.metrics.trading import cluster_ratio_lower_bound
 from pmresearch.models import ModelA
 from pmresearch.simulate import WorldSpec, simulate_config
 
@@ -347,12 +347,13 @@ def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -
     steps.update()
 
     clock = time.perf_counter()
-    trades, counts = run_taker_threshold(rows, quotes, markets, cfg.strategy)
+    backtest = backtest_taker_threshold(rows, quotes, markets, cfg.strategy)
+    trades, counts = backtest.trades, dict(backtest.counts)
     decision, criteria = evaluate(trades, cfg)
     timings["backtest_s"] = time.perf_counter() - clock
     steps.update()
     steps.close()
-    stats = trade_stats(trades)
+    stats = dict(backtest.stats)
     if "true_edge" in trades and trades["true_edge"].notna().any():
         stats["mean_true_edge_per_share"] = float(trades["true_edge"].mean())
     sources = {c: {str(k): int(v) for k, v in rows[c].fillna("none").value_counts(dropna=False).sort_index().items()}
