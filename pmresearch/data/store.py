@@ -154,9 +154,13 @@ class DuckDBStore(Store):
             check_duckdb_path(path, url)
         self._write_lock = _process_lock(path)
         self.con = self._open(path)
-        self._exec("SET TimeZone = 'UTC'")
-        with self._locked():
-            self.create_tables()
+        try:
+            self._exec("SET TimeZone = 'UTC'")
+            with self._locked():
+                self.create_tables()
+        except BaseException:
+            self.con.close()
+            raise
 
     def _open(self, path: str) -> duckdb.DuckDBPyConnection:
         """Connect to ``path``; while another process holds the file, retry up to :attr:`lock_timeout_s`."""

@@ -115,7 +115,7 @@ def _blocked_load(url: str, frame: pd.DataFrame) -> tuple[threading.Thread, thre
             with connect(url) as store:
                 store.fault_hook = hook
                 result["inserted"] = store.load_frame("klines", frame, "first")
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
+        except BaseException as exc:  # handed to the test
             result["error"] = exc
             inside.set()
 
@@ -134,7 +134,7 @@ def test_a_second_load_waits_for_the_first(shared_data: Path, store_url: str) ->
         try:
             with connect(store_url, lock_timeout_s=120) as store:
                 second["inserted"] = store.load_frame("klines", frame, "second")
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:  # handed to the test
             second["error"] = exc
 
     other = threading.Thread(target=run_second)
@@ -153,9 +153,9 @@ def test_a_busy_store_fails_cleanly_naming_it(shared_data: Path, store_url: str)
     frame = read_file(shared_data / KLINES)
     thread, _, release, first = _blocked_load(store_url, frame)
     try:
-        with pytest.raises(StoreBusyError, match="gave up after 0.5 s"):  # a thread of this process
-            with connect(store_url, lock_timeout_s=0.5) as store:
-                store.load_frame("klines", frame, "second")
+        with (pytest.raises(StoreBusyError, match=r"gave up after 0\.5 s"),  # a thread of this process
+              connect(store_url, lock_timeout_s=0.5) as store):
+            store.load_frame("klines", frame, "second")
         res = _cli(["ingest", str(shared_data / KLINES), "--db", store_url], timeout_s=1.0)  # another process
         assert res.returncode == 1, res.stdout + res.stderr
         _refused(res.stderr + res.stdout, "gave up after 1 s")
