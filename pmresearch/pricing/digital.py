@@ -16,7 +16,6 @@ Turnbull & Wakeman (1991), Levy (1992): moment matching for averages (used for T
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ from scipy import special
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import FloatArray, IntArray
-from pmresearch.pricing._kernels import BLOCK, PARAM_NAMES, digital_kernel, digital_kernel_parallel
+from pmresearch.pricing._kernels import BLOCK, PARAM_NAMES, digital_kernel, digital_kernel_threads
 from pmresearch.pricing.poisson import poisson_weights
 
 __all__ = [
@@ -114,9 +113,9 @@ def _digital(args: tuple[npt.ArrayLike, ...], drift_name: str, tol: float) -> Fl
     """Broadcast ``(S, K, tau, sigma, drift, lam, mu_j, sigma_j)`` and run the fused kernel.
 
     ``ln(S/K)`` is computed by NumPy (vectorized); the kernel validates every element in the same
-    pass and the error is raised here afterwards. Arrays of more than one :data:`BLOCK` go to the
-    two-thread kernel (:func:`~pmresearch.pricing._kernels.digital_kernel_parallel`, bit-identical
-    to the one-thread one).
+    pass and the error is raised here afterwards. Arrays of two :data:`BLOCK` s or more run on
+    ``numba.get_num_threads()`` threads (:func:`~pmresearch.pricing._kernels.digital_kernel_threads`,
+    bit-identical to the one-thread kernel).
     """
     s, k = _f64(args[0]), _f64(args[1])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -126,11 +125,13 @@ def _digital(args: tuple[npt.ArrayLike, ...], drift_name: str, tol: float) -> Fl
     shape = np.broadcast_shapes(*(a.shape for a in arrs))
     flat, steps = _kernel_inputs(arrs, shape)
     size = math.prod(shape)
-    parallel = size > BLOCK
-    kernel = digital_kernel_parallel if parallel else digital_kernel
-    # blocks go one at a time to whichever thread is free (a core busy elsewhere delays one thread only)
-    with numba.parallel_chunksize(1) if parallel else contextlib.nullcontext():
-        out, n_bad = kernel(flat[0], flat[1], flat[2], flat[3], flat[4], flat[5], flat[6], steps, size, float(tol))
+    x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_ = flat
+    threads = min(numba.get_num_threads(), size // BLOCK)
+    if threads > 1:
+        out, n_bad = digital_kernel_threads(x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_, steps, size, float(tol),
+                                            threads)
+    else:
+        out, n_bad = digital_kernel(x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_, steps, size, float(tol))
     if n_bad:
         _check_positive("S", s)
         _check_positive("K", k)
