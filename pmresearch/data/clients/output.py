@@ -65,7 +65,7 @@ class FetchResult(SummaryMixin):
                               "path": [str(p) for p in self.files]},
                              index=pd.Index([p.name for p in self.files], name="file"))
         notes = [f"wrote {self.rows.get(p.name, 0)} rows to {p}" for p in self.files]
-        notes += [f"note: {n}" for n in self.notes]
+        notes += list(self.notes)
         notes.append(f"manifest: {self.manifest}")
         return Summary(title, (("files", files),), tuple(notes))
 

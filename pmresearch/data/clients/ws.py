@@ -76,7 +76,7 @@ class RecordStats(SummaryMixin):
         table = pd.DataFrame({"events": [self.events[k] for k in sorted(self.events)]},
                              index=pd.Index(sorted(self.events), name="event_type"))
         notes = [f"connections: {self.connections}; PONG replies: {self.pongs}; "
-                 f"malformed frames skipped: {len(self.malformed)}", *[f"note: {m}" for m in self.malformed[:5]]]
+                 f"malformed frames skipped: {len(self.malformed)}", *self.malformed[:5]]
         return Summary(f"recorded {self.messages} messages to {self.path} ({events})", (("events", table),),
                        tuple(notes))
 

@@ -134,7 +134,7 @@ def test_record_stats_summary() -> None:
     assert summary.title == "recorded 3 messages to x.jsonl.gz (book 1, price_change 2)"
     assert summary["events"]["events"].to_dict() == {"book": 1, "price_change": 2}
     assert summary.notes == ("connections: 2; PONG replies: 4; malformed frames skipped: 1",
-                             "note: frame 2: not JSON")
+                             "frame 2: not JSON")
     assert isinstance(stats.malformed, tuple)
     with pytest.raises(TypeError):
         stats.events["book"] = 2  # type: ignore[index]
