@@ -70,6 +70,26 @@ def _table(df: pd.DataFrame, caption: str | None = None, max_rows: int = 60) -> 
 _LAYOUT: dict[str, Any] = {"template": "plotly_white", "height": 380, "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
+def _per_group(go: Any, frame: pd.DataFrame, by: str, traces: Callable[[str, pd.DataFrame], list[Any]]) -> Any:
+    """A figure with the traces of each group of ``frame`` by ``by``, in sorted order."""
+    fig = go.Figure()
+    for key, g in frame.groupby(by, sort=True):
+        for trace in traces(str(key), g):
+            fig.add_trace(trace)
+    return fig
+
+
+def _styled(fig: Any, title: str, *, xaxes: dict[str, Any] | None = None, yaxes: dict[str, Any] | None = None,
+            **layout: Any) -> Any:
+    """``fig`` with the report's layout (``layout`` overriding it), a title and axis settings."""
+    fig.update_layout(title=title, **{**_LAYOUT, **layout})
+    if xaxes:
+        fig.update_xaxes(**xaxes)
+    if yaxes:
+        fig.update_yaxes(**yaxes)
+    return fig
+
+
 def _completeness_figure(go: Any, result: QualityResult) -> Any | None:
     comp = result.completeness
     if comp.empty:
@@ -79,49 +99,35 @@ def _completeness_figure(go: Any, result: QualityResult) -> Any | None:
         index="series", columns="day", values="value", aggfunc="mean")
     fig = go.Figure(go.Heatmap(z=pivot.to_numpy(), x=list(pivot.columns), y=list(pivot.index),
                                zmin=0, zmax=1, colorscale="RdYlGn", colorbar={"title": "share"}))
-    fig.update_layout(title="Completeness (regular series) or coverage (irregular), per UTC day",
-                      **{**_LAYOUT, "height": max(300, 40 * len(pivot) + 150)})
-    fig.update_xaxes(type="category")
-    return fig
+    return _styled(fig, "Completeness (regular series) or coverage (irregular), per UTC day",
+                   xaxes={"type": "category"}, height=max(300, 40 * len(pivot) + 150))
 
 
 def _gaps_figure(go: Any, result: QualityResult) -> Any | None:
-    gaps = result.gaps
-    if gaps.empty:
+    if result.gaps.empty:
         return None
-    fig = go.Figure()
-    for name, g in gaps.groupby("series", sort=True):
-        fig.add_trace(go.Scatter(x=pd.to_datetime(g["start"], utc=True), y=g["duration_s"], mode="markers",
-                                 name=str(name)))
-    fig.update_layout(title="Gaps: start and duration (longest listed per series)", **_LAYOUT)
-    fig.update_yaxes(type="log", title="duration (s)")
-    return fig
+    fig = _per_group(go, result.gaps, "series", lambda name, g: [go.Scatter(
+        x=pd.to_datetime(g["start"], utc=True), y=g["duration_s"], mode="markers", name=name)])
+    return _styled(fig, "Gaps: start and duration (longest listed per series)",
+                   yaxes={"type": "log", "title": "duration (s)"})
 
 
 def _anomalies_figure(go: Any, result: QualityResult) -> Any | None:
     an = result.anomalies[result.anomalies["count"] > 0]
     if an.empty:
         return None
-    fig = go.Figure()
-    for flag, g in an.groupby("flag", sort=True):
-        fig.add_trace(go.Bar(x=g["series"], y=g["count"], name=str(flag)))
-    fig.update_layout(title="Anomaly flags per series", barmode="group", **_LAYOUT)
-    fig.update_yaxes(type="log", title="rows flagged")
-    return fig
+    fig = _per_group(go, an, "flag", lambda flag, g: [go.Bar(x=g["series"], y=g["count"], name=flag)])
+    return _styled(fig, "Anomaly flags per series", yaxes={"type": "log", "title": "rows flagged"}, barmode="group")
 
 
 def _spread_figure(go: Any, result: QualityResult) -> Any | None:
-    sp = result.spread_by_hour
-    if sp.empty:
+    if result.spread_by_hour.empty:
         return None
-    fig = go.Figure()
-    for src, g in sp.groupby("source", sort=True):
-        fig.add_trace(go.Scatter(x=g["hour"], y=g["median"], mode="lines+markers", name=f"{src} median"))
-        fig.add_trace(go.Scatter(x=g["hour"], y=g["p90"], mode="lines", line={"dash": "dot"}, name=f"{src} p90"))
-    fig.update_layout(title="Up-token spread (ask - bid) by UTC hour", **_LAYOUT)
-    fig.update_xaxes(title="hour (UTC)", dtick=2)
-    fig.update_yaxes(title="spread")
-    return fig
+    fig = _per_group(go, result.spread_by_hour, "source", lambda src, g: [
+        go.Scatter(x=g["hour"], y=g["median"], mode="lines+markers", name=f"{src} median"),
+        go.Scatter(x=g["hour"], y=g["p90"], mode="lines", line={"dash": "dot"}, name=f"{src} p90")])
+    return _styled(fig, "Up-token spread (ask - bid) by UTC hour", xaxes={"title": "hour (UTC)", "dtick": 2},
+                   yaxes={"title": "spread"})
 
 
 def _skew_figure(go: Any, result: QualityResult) -> Any | None:
@@ -132,25 +138,19 @@ def _skew_figure(go: Any, result: QualityResult) -> Any | None:
         fig.add_trace(go.Scatter(x=curve.index, y=curve.to_numpy(), mode="lines", name=target))
     tol = result.config.skew_tolerance.total_seconds()
     fig.add_vrect(x0=-tol, x1=tol, fillcolor="#1a7f37", opacity=0.08, line_width=0)
-    fig.update_layout(title="Cross-correlation of returns: oracle vs exchange, by lag (tolerance shaded)", **_LAYOUT)
-    fig.update_xaxes(title="lag of the oracle behind the exchange (s)")
-    fig.update_yaxes(title="correlation")
-    return fig
+    return _styled(fig, "Cross-correlation of returns: oracle vs exchange, by lag (tolerance shaded)",
+                   xaxes={"title": "lag of the oracle behind the exchange (s)"}, yaxes={"title": "correlation"})
 
 
 def _labels_figure(go: Any, result: QualityResult) -> Any | None:
     la = result.label_agreement[result.label_agreement["n"] > 0]
     if la.empty:
         return None
-    fig = go.Figure()
-    for iv, g in la.groupby("interval_minutes", sort=True):
-        label = "all markets" if iv == "all" else f"{iv}-minute"
-        fig.add_trace(go.Bar(x=g["comparison"], y=g["flip_rate"], name=label,
-                             text=[f"{f}/{n}" for f, n in zip(g["flips"], g["n"], strict=True)]))
-    fig.update_layout(title="Label-flip rate (text: flips / markets where both outcomes are known)",
-                      barmode="group", **_LAYOUT)
-    fig.update_yaxes(title="flip rate", tickformat=".1%")
-    return fig
+    fig = _per_group(go, la, "interval_minutes", lambda iv, g: [go.Bar(
+        x=g["comparison"], y=g["flip_rate"], name="all markets" if iv == "all" else f"{iv}-minute",
+        text=[f"{f}/{n}" for f, n in zip(g["flips"], g["n"], strict=True)])])
+    return _styled(fig, "Label-flip rate (text: flips / markets where both outcomes are known)",
+                   yaxes={"title": "flip rate", "tickformat": ".1%"}, barmode="group")
 
 
 #: The figure of each section (None: the section has nothing to plot).
