@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pmresearch.data.clients.http import Chunk, EndpointLimit, MalformedResponse, stored_responses, utc_range
+from pmresearch.data.clients.http import (
+    Chunk,
+    EmptyResponse,
+    EndpointLimit,
+    MalformedResponse,
+    stored_responses,
+    utc_range,
+)
 from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag
 from pmresearch.data.clients.rest import OneHostClient, bars_result
 from pmresearch.data.importers import binance_klines_json
@@ -64,9 +71,10 @@ class BinanceClient(OneHostClient):
         """Download klines with open time in ``[start, end)`` and write ``<symbol>_<interval>_<range>.parquet``.
 
         Candles not closed at fetch time are dropped; the chunk holding them is not checkpointed,
-        so a later re-run completes it. A chunk whose range has ended must hold bars: an empty first
-        page is asked again (the retry policy's attempts), then an
-        :class:`~pmresearch.data.clients.http.EmptyResponse`, and the chunk is not checkpointed.
+        so a later re-run completes it. A chunk whose range has ended must hold bars: an empty page is
+        asked again (the retry policy's attempts); an empty first page is then an
+        :class:`~pmresearch.data.clients.http.EmptyResponse`, a later one a gap at the chunk's end that
+        is kept without checkpointing the chunk (the next run asks again).
         """
         symbol = symbol.upper()
         if interval not in INTERVAL_MS:
@@ -93,9 +101,15 @@ class BinanceClient(OneHostClient):
                 while cursor < b:
                     params = {"symbol": symbol, "interval": interval, "startTime": cursor, "endTime": b - 1,
                               "limit": self.page_limit}
-                    ended = cursor == a and b <= time.time() * 1000  # a range that has ended holds bars
-                    resp = await http.get_nonempty(KLINES_PATH, params,
-                                                   why=f"the range {a}..{b} ms has ended" if ended else None)
+                    ended = b <= time.time() * 1000  # a range that has ended holds bars
+                    try:
+                        resp = await http.get_nonempty(KLINES_PATH, params,
+                                                       why=f"the range {cursor}..{b} ms has ended" if ended else None)
+                    except EmptyResponse:
+                        if cursor == a:
+                            raise
+                        final = False  # a gap at the chunk's end, or an answer lost: asked again by the next run
+                        break
                     data = _check_rows(resp.payload, f"{endpoint}?symbol={symbol}&startTime={cursor}")
                     rel = dataset / f"{a}_p{page:03d}.json"
                     raw.write(rel, resp, {"symbol": symbol, "interval": interval})

@@ -138,3 +138,21 @@ def test_record_stats_summary() -> None:
     assert isinstance(stats.malformed, tuple)
     with pytest.raises(TypeError):
         stats.events["book"] = 2  # type: ignore[index]
+
+
+def test_binance_empty_later_page_of_an_ended_range_is_kept_but_not_checkpointed(
+        replay_server: Server, tmp_path: Path, fake_clock: FakeClock) -> None:
+    first = load("binance/klines_1m.json")[0][0]
+    replay_server.replay.page_cap[KLINES] = 4
+    replay_server.replay.fault(KLINES, Fault(status=200, body=b"[]", repeat=True,
+                                             when=lambda q: int(q["startTime"][0]) > first + 5 * 60_000))
+    client = _binance(replay_server, tmp_path, fake_clock)
+    res = client.fetch_klines_sync("BTCUSDT", "1m", K_START, K_END, out_dir=tmp_path / "out")
+    assert sum(res.rows.values()) == 8 and res.notes == ("BTCUSDT 1m: 8 of 10 bars in range (gaps, or bars not "
+                                                         "closed yet)",)
+    starts = [int(q["startTime"][0]) for q in replay_server.replay.requests(KLINES)]
+    assert starts == [first, first + 4 * 60_000] + [first + 8 * 60_000] * 3  # the empty page asked 3 times
+    assert _done(tmp_path) == {}  # not recorded as done
+    replay_server.replay.faults.clear()
+    again = client.fetch_klines_sync("BTCUSDT", "1m", K_START, K_END, out_dir=tmp_path / "out")
+    assert sum(again.rows.values()) == 10 and again.notes == () and len(_done(tmp_path)) == 1
