@@ -87,6 +87,27 @@ def run_taker_threshold(
     missing = need - set(rows.columns)
     if missing:
         raise ValueError(f"decision rows: missing columns {sorted(missing)}")
+    sig = _signals(rows, markets, strategy)
+    counts = {"signals": len(sig), "filled": 0, "missed": 0, "closed": 0, "unlabeled": 0}
+    if sig.empty:
+        return pd.DataFrame(columns=TRADE_COLUMNS), counts
+    sig, fillable, open_at_fill = _fills(sig, quotes, strategy)
+    counts["closed"] = int((~open_at_fill).sum())
+    filled = sig[fillable].sort_values("t", kind="stable")
+    filled = filled.groupby("slug", sort=False).head(strategy.max_trades_per_window)
+    counts["missed"] = int((~fillable).sum()) - counts["closed"]
+    counts["filled"] = len(filled)
+    if filled.empty:
+        return pd.DataFrame(columns=TRADE_COLUMNS), counts
+    out = _settle(filled, strategy)
+    counts["unlabeled"] = int(out["label"].isna().sum())
+    out = out[out["label"].notna()]
+    return out[TRADE_COLUMNS].reset_index(drop=True), counts
+
+
+def _signals(rows: pd.DataFrame, markets: pd.DataFrame, strategy: TakerThreshold) -> pd.DataFrame:
+    """The rows where the better side's net edge (model P minus ask minus fee per share) reaches the
+    threshold, with ``side``, ``edge``, ``ask_seen`` and the fee parameters ``rate``/``expo``."""
     r = rows[rows["p_model"].notna() & rows["bid_up"].notna() & rows["ask_up"].notna()].copy()
     fees = markets.set_index("slug")[["fee_rate", "fee_exponent"]]
     rate_tl, expo_tl = rules.fees_at(pd.DatetimeIndex(r["t"]))
@@ -101,11 +122,13 @@ def run_taker_threshold(
     r["side"] = np.where(edge_up >= edge_dn, "Up", "Down")
     r["edge"] = np.maximum(edge_up, edge_dn)
     r["ask_seen"] = np.where(edge_up >= edge_dn, ask_up, ask_dn)
-    sig = r[r["edge"] >= strategy.edge_threshold].copy()
-    counts = {"signals": len(sig), "filled": 0, "missed": 0, "closed": 0, "unlabeled": 0}
-    if sig.empty:
-        return pd.DataFrame(columns=TRADE_COLUMNS), counts
+    return r[r["edge"] >= strategy.edge_threshold].copy()
 
+
+def _fills(sig: pd.DataFrame, quotes: pd.DataFrame,
+           strategy: TakerThreshold) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The signals (sorted by fill time) with ``t_fill``, ``price`` (the ask standing after the taker
+    delay) and ``true_prob_up``; which of them fill, and which reach the book before the window closes."""
     delay = np.asarray(rules.taker_delay_at(pd.DatetimeIndex(sig["t"])), dtype=np.float64)
     sig["t_fill"] = (sig["t"] + pd.to_timedelta(delay, unit="s")).astype("datetime64[us, UTC]")
     qcols = ["slug", "ts", "best_bid_up", "best_ask_up"] + (["true_prob_up"] if "true_prob_up" in quotes else [])
@@ -119,16 +142,15 @@ def run_taker_threshold(
                        _down_ask(book["best_bid_up"].to_numpy(dtype=np.float64)))
     # an order reaching the book at or after the window's end does not trade (the market has closed)
     open_at_fill = (sig["t_fill"] < sig["window_end"]).to_numpy()
-    counts["closed"] = int((~open_at_fill).sum())
     fillable = open_at_fill & ~np.isnan(fill_px) & (fill_px <= sig["ask_seen"].to_numpy() + 1e-12)
     sig["price"] = fill_px
     sig["true_prob_up"] = book.get("true_prob_up", np.nan)
-    filled = sig[fillable].sort_values("t", kind="stable")
-    filled = filled.groupby("slug", sort=False).head(strategy.max_trades_per_window)
-    counts["missed"] = int((~fillable).sum()) - counts["closed"]
-    counts["filled"] = len(filled)
-    if filled.empty:
-        return pd.DataFrame(columns=TRADE_COLUMNS), counts
+    return sig, fillable, open_at_fill
+
+
+def _settle(filled: pd.DataFrame, strategy: TakerThreshold) -> pd.DataFrame:
+    """Fees, capital, outcome and PnL of the filled orders held to settlement, and the true expected
+    edge per share at the fill (simulated worlds)."""
     out = filled.copy()
     out["shares"] = strategy.shares
     price = out["price"].to_numpy(dtype=np.float64)
@@ -138,12 +160,9 @@ def run_taker_threshold(
     label = out["label"].astype("float64").to_numpy()
     out["won"] = np.where(up, label == 1.0, label == 0.0)
     out["pnl"] = strategy.shares * out["won"].astype(np.float64) - out["capital"]
-    # Ground truth (simulated worlds): expected PnL per share of the position at the fill.
     p_true = out["true_prob_up"].to_numpy(dtype=np.float64)
     out["true_edge"] = np.where(up, p_true, 1.0 - p_true) - price - out["fee"].to_numpy() / strategy.shares
-    counts["unlabeled"] = int(out["label"].isna().sum())
-    out = out[out["label"].notna()]
-    return out[TRADE_COLUMNS].reset_index(drop=True), counts
+    return out
 
 
 @dataclass(frozen=True)

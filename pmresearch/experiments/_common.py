@@ -7,16 +7,18 @@ the wall time of each step, a ``headline()`` and a :class:`~pmresearch._summary.
 
 from __future__ import annotations
 
+import time
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
+from pmresearch._progress import progress as progress_bar
 from pmresearch._summary import SummaryMixin
 from pmresearch.config import nested
 from pmresearch.simulate.config import WorldSpec
 
-__all__ = ["ExperimentResult", "frozen_mapping", "world_field"]
+__all__ = ["ExperimentResult", "StepTimer", "frozen_mapping", "world_field"]
 
 
 def world_field(*, days: float, max_days: float) -> Any:
@@ -49,3 +51,40 @@ class ExperimentResult(SummaryMixin):
         raise NotImplementedError
 
 
+
+
+class StepTimer:
+    """Wall time of an experiment's steps with a progress bar over them (a context manager).
+
+    ``lap(name)`` records the time since the previous lap (or the start) as ``timings[f"{name}_s"]``
+    and advances the bar; leaving the block closes the bar, also on an error::
+
+        with StepTimer(total=3, desc="05_data_features", enabled=progress) as steps:
+            store = load()
+            steps.lap("load")
+        result = Result(..., timings=steps.timings)
+    """
+
+    def __init__(self, *, total: int, desc: str, enabled: bool = True) -> None:
+        self.timings: dict[str, float] = {}
+        self._bar = progress_bar(total=total, desc=desc, unit="step", enabled=enabled)
+        self._clock = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        """Record the time of step ``name`` and advance the bar."""
+        self.timings[f"{name}_s"] = time.perf_counter() - self._clock
+        self._bar.update()
+        self._clock = time.perf_counter()
+
+    def restart(self) -> None:
+        """Start the next step's clock now (time since the last lap not counted)."""
+        self._clock = time.perf_counter()
+
+    def close(self) -> None:
+        self._bar.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

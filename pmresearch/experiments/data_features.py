@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +31,11 @@ from typing import Any
 import pandas as pd
 
 from pmresearch._paths import display_path
-from pmresearch._progress import progress as progress_bar
 from pmresearch._summary import Summary, summary_table
 from pmresearch.config import ConfigError, NestedConfig, RunnerParams, nested, param
 from pmresearch.data.quality import QualityResult
 from pmresearch.data.store import Store, connect
-from pmresearch.experiments._common import ExperimentResult, world_field
+from pmresearch.experiments._common import ExperimentResult, StepTimer, world_field
 from pmresearch.features.inputs import FeatureInputs
 from pmresearch.features.leakage import LeakageAuditResult, leakage_audit
 from pmresearch.features.matrix import DEFAULT_LOOKBACK, build_feature_matrix
@@ -453,34 +451,23 @@ def run(cfg: DataFeaturesConfig, *, root: Path | None = None, progress: bool = T
     ValueError
         If the matrix has no rows, or too few labelled rows for ``cfg.cv_folds`` folds.
     """
-    timings: dict[str, float] = {}
-    steps = progress_bar(total=6, desc="05_data_features", unit="step", enabled=progress)
-
-    def lap(name: str, clock: float) -> float:
-        timings[f"{name}_s"] = time.perf_counter() - clock
-        steps.update()
-        return time.perf_counter()
-
-    try:
-        clock = time.perf_counter()
+    with StepTimer(total=6, desc=NOTEBOOK, enabled=progress) as steps:
         loaded = open_store(cfg, root, progress=progress)
         try:
-            clock = lap("load", clock)
+            steps.lap("load")
             quality = assess_quality_with_labels(loaded.store)
-            clock = lap("quality", clock)
+            steps.lap("quality")
             matrix = feature_matrix(loaded.store, cfg)
-            clock = lap("matrix", clock)
+            steps.lap("matrix")
             audit = leakage_check(loaded.store, matrix, n=cfg.leakage_rows, seed=cfg.world.seed)
-            clock = lap("leakage", clock)
+            steps.lap("leakage")
         finally:
             loaded.store.close()
         names = stationarity_subset(matrix, cfg.stationarity_features, cfg.min_coverage)
         stationarity = stationarity_check(matrix, names, max_lag=cfg.stationarity_max_lag)
-        clock = lap("stationarity", clock)
+        steps.lap("stationarity")
         stability, cv = selection_check(matrix, cfg)
-        lap("selection", clock)
-    finally:
-        steps.close()
+        steps.lap("selection")
     return DataFeaturesResult(config=cfg, url=loaded.url, source=loaded.source, loaded=loaded.loaded,
                               counts=loaded.counts, quality=quality, matrix=matrix, audit=audit,
-                              stationarity=stationarity, stability=stability, cv=cv, timings=timings)
+                              stationarity=stationarity, stability=stability, cv=cv, timings=steps.timings)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,13 +40,12 @@ import numpy as np
 import pandas as pd
 
 from pmresearch._paths import display_path
-from pmresearch._progress import progress as progress_bar
 from pmresearch._summary import Summary, summary_table
 from pmresearch.backtest.engine import TakerThreshold, backtest_taker_threshold
 from pmresearch.config import ConfigError, NestedConfig, RunnerParams, Validated, nested, param, to_mapping
 from pmresearch.data.importers import ingest
-from pmresearch.data.store import connect
-from pmresearch.experiments._common import ExperimentResult
+from pmresearch.data.store import Store, connect
+from pmresearch.experiments._common import ExperimentResult, StepTimer
 from pmresearch.features.families import REGISTRY
 from pmresearch.features.matrix import build_feature_matrix
 from pmresearch.features.vol_sources import minute_value_age_s
@@ -58,7 +56,7 @@ from pmresearch.simulate import WorldSpec, simulate_config
 
 __all__ = [
     "DEFAULT_VOL_FEATURES", "INPUT_AGES", "Config", "Criterion", "GoCriteria", "GoNoGoConfig", "GoNoGoResult", "Result",
-    "ensure_world", "evaluate", "run", "run_go_no_go",
+    "ensure_world", "evaluate", "model_probabilities", "run", "run_go_no_go", "source_counts",
 ]
 
 #: The volatility features tried in order: klines first, then other spot sources under their own names.
@@ -300,39 +298,23 @@ def input_ages(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).set_index("input")
 
 
-def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -> GoNoGoResult:
-    """Run the whole slice for ``cfg`` and return the verdict with everything the report shows.
+def _read_inputs(cfg: GoNoGoConfig, store: Store) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Decision rows with the registered features and the chosen vol, the quotes and the markets."""
+    ages = [f"{n}_age_s" for n in cfg.vol_features if f"{n}_age_s" in REGISTRY]
+    rows = build_feature_matrix(store, interval_minutes=cfg.interval_minutes, schedule=cfg.schedule,
+                                names=[*cfg.vol_features, *ages])
+    # every read ordered by its key, so both backends give the same frames row for row
+    quotes = store.query('SELECT * FROM polymarket_quotes WHERE interval_minutes = ? ORDER BY "slug", "ts"',
+                         [cfg.interval_minutes])
+    markets = store.read_table("polymarket_resolutions")
+    return pd.concat([rows, choose_vol(rows, cfg.vol_features)], axis=1), quotes, markets
 
-    ``root`` is where relative paths and ``data/`` resolve (default: the working directory);
-    ``progress`` shows progress bars over the steps and the simulation.
-    """
-    root = Path.cwd() if root is None else root
-    timings: dict[str, float] = {}
-    steps = progress_bar(total=5, desc="go/no-go", unit="step", enabled=progress)
-    clock = time.perf_counter()
-    data_dir, world = ensure_world(cfg, root, progress=progress)
-    timings["world_s"] = time.perf_counter() - clock
-    steps.update()
 
-    clock = time.perf_counter()
-    with connect(store_url(cfg, root)) as store:
-        # what `pmresearch ingest` does: every recognized file, websocket recordings included
-        report = ingest(store, [data_dir])
-        timings["load_s"] = time.perf_counter() - clock
-        steps.update()
-        clock = time.perf_counter()
-        ages = [f"{n}_age_s" for n in cfg.vol_features if f"{n}_age_s" in REGISTRY]
-        rows = build_feature_matrix(store, interval_minutes=cfg.interval_minutes, schedule=cfg.schedule,
-                                    names=[*cfg.vol_features, *ages])
-        # every read ordered by its key, so both backends give the same frames row for row
-        quotes = store.query('SELECT * FROM polymarket_quotes WHERE interval_minutes = ? ORDER BY "slug", "ts"',
-                             [cfg.interval_minutes])
-        markets = store.read_table("polymarket_resolutions")
-    rows = pd.concat([rows, choose_vol(rows, cfg.vol_features)], axis=1)
-    timings["features_s"] = time.perf_counter() - clock
-    steps.update()
-
-    # Model A (Black-Scholes digital on the chosen vol), the estimator notebook 06 scores
+def model_probabilities(rows: pd.DataFrame, quotes: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with ``p_model`` (Model A: the Black-Scholes digital on the chosen vol, the estimator
+    notebook 06 scores; NaN where spot, strike or vol is unknown) and, on a simulated world, the
+    ``true_prob_up`` of the last quote at or before each decision."""
+    rows = rows.copy()
     usable = (rows["spot"].notna() & rows["strike"].notna() & rows["vol"].notna()).to_numpy()
     p_model = np.full(len(rows), np.nan)
     if usable.any():
@@ -344,23 +326,42 @@ def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -
         order = rows.sort_values(["t", "slug"], kind="stable")
         truth = pd.merge_asof(order[["t", "slug"]].reset_index(), q, left_on="t", right_on="ts", by="slug")
         rows["true_prob_up"] = truth.set_index("index")["true_prob_up"].reindex(rows.index)
-    steps.update()
+    return rows
 
-    clock = time.perf_counter()
-    backtest = backtest_taker_threshold(rows, quotes, markets, cfg.strategy)
-    trades, counts = backtest.trades, dict(backtest.counts)
-    decision, criteria = evaluate(trades, cfg)
-    timings["backtest_s"] = time.perf_counter() - clock
-    steps.update()
-    steps.close()
+
+def source_counts(rows: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Rows per source of each input (``"none"`` where unknown), sources in sorted order."""
+    return {c: {str(k): int(v) for k, v in rows[c].fillna("none").value_counts(dropna=False).sort_index().items()}
+            for c in ("spot_source", "strike_source", "label_source", "vol_source")}
+
+
+def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -> GoNoGoResult:
+    """Run the whole slice for ``cfg`` and return the verdict with everything the report shows.
+
+    ``root`` is where relative paths and ``data/`` resolve (default: the working directory);
+    ``progress`` shows progress bars over the steps and the simulation.
+    """
+    root = Path.cwd() if root is None else root
+    with StepTimer(total=5, desc="go/no-go", enabled=progress) as steps:
+        data_dir, world = ensure_world(cfg, root, progress=progress)
+        steps.lap("world")
+        with connect(store_url(cfg, root)) as store:
+            report = ingest(store, [data_dir])  # what `pmresearch ingest` does, websocket recordings included
+            steps.lap("load")
+            rows, quotes, markets = _read_inputs(cfg, store)
+        steps.lap("features")
+        rows = model_probabilities(rows, quotes)
+        steps.lap("model")
+        backtest = backtest_taker_threshold(rows, quotes, markets, cfg.strategy)
+        decision, criteria = evaluate(backtest.trades, cfg)
+        steps.lap("backtest")
+    trades = backtest.trades
     stats = dict(backtest.stats)
     if "true_edge" in trades and trades["true_edge"].notna().any():
         stats["mean_true_edge_per_share"] = float(trades["true_edge"].mean())
-    sources = {c: {str(k): int(v) for k, v in rows[c].fillna("none").value_counts(dropna=False).sort_index().items()}
-               for c in ("spot_source", "strike_source", "label_source", "vol_source")}
     world = {**world, "files_read": len(report.files), "files_skipped": len(report.skipped)}
-    return GoNoGoResult(cfg, decision, criteria, stats, rows, trades, counts, sources, input_ages(rows), world,
-                        timings)
+    return GoNoGoResult(cfg, decision, criteria, stats, rows, trades, dict(backtest.counts), source_counts(rows),
+                        input_ages(rows), world, steps.timings)
 
 
 #: The name the notebook and older code use.
