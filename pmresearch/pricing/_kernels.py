@@ -1,13 +1,17 @@
 """Numba kernels for the digital pricers, each tested against a NumPy/SciPy reference.
 
-One pass per element (validation, drift, the Poisson series, the normal CDF) after NumPy's
-vectorized ``ln(S/K)``. Measured in ``benchmarks/bench_pricing.py``: the Merton series, truncated per
-element instead of running every element to the largest element's term count, is about twice as
-fast as the vectorized NumPy series; for Black-Scholes (``lam = 0``) the kernel costs what NumPy +
-``scipy.special.ndtr`` cost (the normal CDF dominates both) and is shared so that ``digital_merton``
-with ``lam = 0`` is ``digital_bs`` bit for bit, with validation in the same pass. The normal CDF is
-a port of Cephes ``ndtr`` (Moshier, Cephes Math Library 2.9, as in SciPy's ``special.ndtr``); it
-agrees with SciPy bit for bit on the tested range.
+One fused pass over the elements (validation, drift, the Poisson series, the normal CDF) after
+NumPy's vectorized ``ln(S/K)``, in blocks: inside a block, the arithmetic of a chunk of elements
+first, then their normal CDFs; large arrays run their blocks on ``numba.get_num_threads()`` threads
+(:func:`digital_kernel_threads`), with the same bits whatever the thread count. The kernel is shared
+so that ``digital_merton`` with ``lam = 0`` is ``digital_bs`` bit for bit, and ``digital_bs`` equals
+the vectorized NumPy + ``scipy.special.ndtr`` digital bit for bit. Measured in
+``benchmarks/bench_pricing.py``: the validated ``digital_bs`` against that unvalidated NumPy digital,
+and ``digital_merton`` against the NumPy Poisson mixture with ``scipy.stats.poisson`` weights; the
+Merton series, truncated per element instead of running every element to the largest element's
+term count, is also faster than the vectorized NumPy series on one thread. The normal CDF is a port
+of Cephes ``ndtr`` (Moshier, Cephes Math Library 2.9, as in SciPy's ``special.ndtr``); it agrees
+with SciPy bit for bit on the tested range.
 """
 
 from __future__ import annotations

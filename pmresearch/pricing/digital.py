@@ -98,9 +98,10 @@ def digital_bs(
 
     Notes
     -----
-    One numba pass per element (:func:`pmresearch.pricing._kernels.digital_kernel`, shared with
-    :func:`digital_merton`) after NumPy's ``ln(S/K)``; the normal CDF is SciPy's Cephes ``ndtr``,
-    ported bit for bit.
+    One fused numba pass with the validation inside (:func:`pmresearch.pricing._kernels.digital_kernel`,
+    shared with :func:`digital_merton`) after NumPy's ``ln(S/K)``, on ``numba.get_num_threads()``
+    threads for large arrays (the same bits with any thread count); the normal CDF is SciPy's Cephes
+    ``ndtr``, ported bit for bit, so the values are those of NumPy + ``scipy.special.ndtr``.
     """
     return _digital((S, K, tau, sigma, r, 0.0, 0.0, 0.0), "r", 1e-12)
 
@@ -126,7 +127,7 @@ def _digital(args: tuple[npt.ArrayLike, ...], drift_name: str, tol: float) -> Fl
     flat, steps = _kernel_inputs(arrs, shape)
     size = math.prod(shape)
     x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_ = flat
-    threads = min(numba.get_num_threads(), size // BLOCK)
+    threads = min(numba.get_num_threads(), size // BLOCK) if size >= 2 * BLOCK else 1
     if threads > 1:
         out, n_bad = digital_kernel_threads(x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_, steps, size, float(tol),
                                             threads)
