@@ -6,7 +6,7 @@ one event or an array of events) into a :class:`WsMessage` of frozen records, on
 (:class:`BookEvent`, :class:`PriceChangeEvent`, :class:`LastTradeEvent`, :class:`TickSizeChangeEvent`,
 :class:`OtherEvent`), raising :class:`~pmresearch.data.schemas.SchemaError` naming the line and the field
 of the first malformed one; :class:`TokenBook` is one token's L2 book, replaced by a ``book`` event and
-changed by level changes. :mod:`pmresearch.data.importers` (``websocket_log``) orders the records by
+changed by level changes. :mod:`pmresearch.data.ws_reader` (behind ``importers.websocket_log``) orders the records by
 exchange time and applies them.
 """
 
