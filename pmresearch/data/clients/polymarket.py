@@ -21,8 +21,15 @@ from typing import Any
 
 import pandas as pd
 
-from pmresearch.data.clients import http as web
-from pmresearch.data.clients.http import Chunk, EndpointLimit, MalformedResponse, stored_responses, utc_timestamp
+from pmresearch.data.clients.http import (
+    Chunk,
+    EndpointLimit,
+    HttpStatusError,
+    MalformedResponse,
+    stored_responses,
+    utc_range,
+    utc_timestamp,
+)
 from pmresearch.data.clients.output import DEFAULT_OUT_DIR, FetchResult, range_tag, write_canonical, write_parquet
 from pmresearch.data.clients.rest import RestClient
 from pmresearch.data.importers import TokenInfo, gamma_markets, polymarket_trades, prices_history, websocket_log
@@ -191,7 +198,7 @@ class PolymarketClient(RestClient):
         retry policy's attempts), then an :class:`~pmresearch.data.clients.http.EmptyResponse`, and the
         batch is not checkpointed.
         """
-        t0, t1 = web.utc_range(start, end)
+        t0, t1 = utc_range(start, end)
         slugs = window_slugs(t0, t1, interval_minutes=interval_minutes, asset=asset)
         n = max(1, self.slugs_per_request)
         batches = [slugs[i:i + n] for i in range(0, len(slugs), n)]
@@ -325,7 +332,7 @@ class PolymarketClient(RestClient):
                 endpoint = f"GET {http.base_url}/book?token_id={chunk.key}"
                 try:
                     resp = await http.get_json("/book", {"token_id": chunk.key})
-                except web.HttpStatusError as exc:
+                except HttpStatusError as exc:
                     if exc.status == 404:
                         return {"files": [], "missing": True}
                     raise
