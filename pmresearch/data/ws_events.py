@@ -34,47 +34,6 @@ __all__ = [
 ]
 
 
-class PriceCache(dict[str, float]):
-    """Price text -> float, parsed and range-checked once per distinct text (raises ValueError when bad)."""
-
-    def __missing__(self, key: str) -> float:
-        value = float(key)
-        if not 0.0 <= value <= 1.0:  # NaN fails too
-            raise ValueError(key)
-        self[key] = value
-        return value
-
-
-_LEVEL = operator.itemgetter("price", "size")
-
-
-def book_side(ev: Mapping[str, Any], name: str, prices: PriceCache, at: str) -> dict[float, str]:
-    """``[{price, size}, ...]`` as ``{price: size text}``: the hot path, prices parsed once per distinct
-    text, sizes parsed by the recorder only where they changed; :func:`check_levels` names any problem."""
-    levels = ev.get(name) or []
-    try:
-        return {prices[p]: s for p, s in map(_LEVEL, levels)}
-    except (KeyError, TypeError, ValueError, AttributeError):
-        check_levels(levels, at, name)  # raises the precise error
-        raise SchemaError(f"{at}: column {name!r}: unreadable levels") from None
-
-
-def check_levels(levels: Any, where: str, side: str) -> list[tuple[float, float]]:
-    """``[{price, size}, ...]`` parsed as floats; a :class:`SchemaError` names the side and level of a bad one."""
-    if not isinstance(levels, list):
-        raise SchemaError(f"{where}: column '{side}': levels are not a list")
-    out = []
-    for j, lv in enumerate(levels):
-        try:
-            price, size = float(lv["price"]), float(lv["size"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SchemaError(f"{where}: column '{side}': level {j} unparseable ({lv!r})") from exc
-        if not (0.0 <= price <= 1.0) or not (0.0 <= size < math.inf):
-            raise SchemaError(f"{where}: column '{side}': level {j} price {price} / size {size} out of range")
-        out.append((price, size))
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class BookEvent:
     """A ``book`` event: a token's full book at exchange time ``ts_ms`` (price -> size text as received)."""
@@ -153,6 +112,47 @@ class WsMessage:
     at: str
     received: float | None
     events: tuple[Event, ...]
+
+
+class PriceCache(dict[str, float]):
+    """Price text -> float, parsed and range-checked once per distinct text (raises ValueError when bad)."""
+
+    def __missing__(self, key: str) -> float:
+        value = float(key)
+        if not 0.0 <= value <= 1.0:  # NaN fails too
+            raise ValueError(key)
+        self[key] = value
+        return value
+
+
+_LEVEL = operator.itemgetter("price", "size")
+
+
+def book_side(ev: Mapping[str, Any], name: str, prices: PriceCache, at: str) -> dict[float, str]:
+    """``[{price, size}, ...]`` as ``{price: size text}``: the hot path, prices parsed once per distinct
+    text, sizes parsed by the recorder only where they changed; :func:`check_levels` names any problem."""
+    levels = ev.get(name) or []
+    try:
+        return {prices[p]: s for p, s in map(_LEVEL, levels)}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        check_levels(levels, at, name)  # raises the precise error
+        raise SchemaError(f"{at}: column {name!r}: unreadable levels") from None
+
+
+def check_levels(levels: Any, where: str, side: str) -> list[tuple[float, float]]:
+    """``[{price, size}, ...]`` parsed as floats; a :class:`SchemaError` names the side and level of a bad one."""
+    if not isinstance(levels, list):
+        raise SchemaError(f"{where}: column '{side}': levels are not a list")
+    out = []
+    for j, lv in enumerate(levels):
+        try:
+            price, size = float(lv["price"]), float(lv["size"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SchemaError(f"{where}: column '{side}': level {j} unparseable ({lv!r})") from exc
+        if not (0.0 <= price <= 1.0) or not (0.0 <= size < math.inf):
+            raise SchemaError(f"{where}: column '{side}': level {j} price {price} / size {size} out of range")
+        out.append((price, size))
+    return out
 
 
 def _kind(ev: Mapping[str, Any]) -> Any:
