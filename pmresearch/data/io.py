@@ -18,8 +18,7 @@ import pyarrow.parquet as pq
 from pmresearch.data.schemas import SCHEMAS, SchemaError, validate
 
 __all__ = ["FILE_KINDS", "FILE_PREFIXES", "DataDir", "data_files", "no_data_files_error", "read_data_dir", "read_file",
-           "recognize",
-           "validate_files"]
+           "recognize", "validate_files"]
 
 #: (file-name pattern, data kind) in the order they are tried.
 FILE_KINDS: list[tuple[re.Pattern[str], str]] = [
