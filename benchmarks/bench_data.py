@@ -1,9 +1,10 @@
 """Data-layer benchmarks: bulk ingest and an as-of read in each store, as ratios against pandas in the same run.
 
-* ingest: one year of 1-minute klines (525,600 rows) loaded with ``Store.load_frame`` (one transaction,
-  key checks, idempotent insert; COPY for PostgreSQL) vs pandas ``DataFrame.to_sql`` through SQLAlchemy
-  (duckdb-engine for DuckDB, psycopg for PostgreSQL) on a 50,000-row subset into a plain table,
-  compared per row.
+* ingest: one year of 1-minute klines (525,600 rows) loaded with ``Store.load_frame`` (validation, one
+  transaction, key checks, idempotent insert; for PostgreSQL a binary COPY into month partitions built
+  and attached by the load) vs pandas ``DataFrame.to_sql`` through SQLAlchemy (duckdb-engine for DuckDB,
+  psycopg for PostgreSQL) on a 50,000-row subset into a plain table, compared per row; each side the
+  fastest of :data:`INGEST_REPEAT` runs into a fresh store or table.
 * as-of read: the 1,440 bars known during one day (``Store.as_of`` with ``since``), vs
   ``pandas.read_sql`` of the same rows through SQLAlchemy.
 
@@ -51,10 +52,26 @@ def year_of_klines(seed: int = 0) -> pd.DataFrame:
     return validate(frame, "klines", source="bench klines")
 
 
+#: Timed ingests per side (each into a fresh table or store); the fastest counts, as in ``best_time``:
+#: the machine is shared, and a single run of either side can be slowed several-fold by other load.
+INGEST_REPEAT = 3
+
+
 def _to_sql_rate(engine: Any, frame: pd.DataFrame, schema: str | None) -> float:
-    t = time.perf_counter()
-    frame.to_sql("bench_to_sql", engine, schema=schema, index=False, if_exists="append")
-    return len(frame) / (time.perf_counter() - t)
+    """Rows/s of the fastest of :data:`INGEST_REPEAT` ``to_sql`` appends into a new table (the last one,
+    ``bench_to_sql``, is kept for the read baseline)."""
+    import sqlalchemy as sa
+
+    rates = []
+    for k in range(INGEST_REPEAT):
+        name = "bench_to_sql" if k == INGEST_REPEAT - 1 else f"bench_scratch_{k}"
+        t = time.perf_counter()
+        frame.to_sql(name, engine, schema=schema, index=False, if_exists="append")
+        rates.append(len(frame) / (time.perf_counter() - t))
+        if name != "bench_to_sql":
+            with engine.begin() as con:
+                con.execute(sa.text(f"DROP TABLE {schema + '.' if schema else ''}{name}"))
+    return max(rates)
 
 
 def _read_sql_rate(engine: Any, schema: str | None) -> float:
@@ -65,19 +82,35 @@ def _read_sql_rate(engine: Any, schema: str | None) -> float:
     return n / best_time(lambda: pd.read_sql(sql, engine))
 
 
-def _store_rates(store: Store, frame: pd.DataFrame) -> tuple[float, float]:
-    """Ingest rows/s of the whole frame and as-of read rows/s (one day: 1,440 bars)."""
+def _ingest_rate(store: Store, frame: pd.DataFrame) -> float:
+    """Rows/s of one load of the whole frame into an empty store."""
     t = time.perf_counter()
     inserted = store.load_frame("klines", frame, "bench klines")
-    ingest = len(frame) / (time.perf_counter() - t)
+    rate = len(frame) / (time.perf_counter() - t)
     assert inserted == len(frame), (inserted, len(frame))
+    return rate
+
+
+def _store_rates(urls: list[str], frame: pd.DataFrame) -> tuple[float, float]:
+    """Ingest rows/s (the fastest load into each of the fresh stores ``urls``) and as-of read rows/s
+    (one day: 1,440 bars) in the last one."""
+    rates = []
+    for url in urls[:-1]:
+        with connect(url) as store:
+            rates.append(_ingest_rate(store, frame))
+    with connect(urls[-1]) as store:
+        rates.append(_ingest_rate(store, frame))
+        return max(rates), _read_rate(store)
+
+
+def _read_rate(store: Store) -> float:
 
     def read() -> pd.DataFrame:
         return store.as_of("spot_prices", DAY + pd.Timedelta(days=1), since=DAY, where={"symbol": "BTCUSDT"})
 
     rows = len(read())
     assert rows == 1440, rows  # bars closing (known) within the day
-    return ingest, rows / best_time(read)
+    return rows / best_time(read)
 
 
 def _line(name: str, ingest: float, read: float, base_ingest: float, base_read: float) -> str:
@@ -92,8 +125,8 @@ def bench_duckdb_ingest() -> str:
 
     frame = year_of_klines()
     with tempfile.TemporaryDirectory() as tmp:
-        with connect(f"duckdb:///{Path(tmp) / 'bench.duckdb'}") as store:
-            ingest, read = _store_rates(store, frame)
+        ingest, read = _store_rates([f"duckdb:///{Path(tmp) / f'bench{k}.duckdb'}" for k in range(INGEST_REPEAT)],
+                                    frame)
         base_path = Path(tmp) / "baseline.duckdb"
         engine = sa.create_engine(f"duckdb:///{base_path}")
         try:
@@ -127,19 +160,20 @@ def bench_postgres_ingest() -> str:
     import sqlalchemy as sa
 
     frame = year_of_klines()
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    schemas = [f"bench_{uuid.uuid4().hex[:10]}" for _ in range(INGEST_REPEAT)]
+    schema = schemas[-1]  # the read baselines share it
     sa_url = PG_BASE.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = sa.create_engine(sa_url)
     try:
-        with connect(f"{PG_BASE}?schema={schema}") as store:
-            ingest, read = _store_rates(store, frame)
+        ingest, read = _store_rates([f"{PG_BASE}?schema={s}" for s in schemas], frame)
         base_ingest = _to_sql_rate(engine, frame.iloc[:N_SUBSET].copy(), schema)
         _copy_rest(frame.iloc[N_SUBSET:], schema)  # not timed: both reads then search a full year
         base_read = _read_sql_rate(engine, schema)
     finally:
         engine.dispose()
         with psycopg.connect(PG_BASE, autocommit=True) as con:
-            con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            for s in schemas:
+                con.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
     return _line("PostgreSQL", ingest, read, base_ingest, base_read)
 
 

@@ -9,6 +9,7 @@ session's ``search_path``), which keeps parallel test runs apart.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -278,16 +279,16 @@ def _binary(frame: pd.DataFrame, sql_types: Sequence[str]) -> np.ndarray:
     if n and all((lengths == lengths[0]).all() for lengths, _, _ in cells):
         # every field of a column the same length (the common case): the rows are one 2-D block
         block = out[head:head + n * int(row_sizes[0])].reshape(n, int(row_sizes[0]))
-        block[:, :2] = count
+        block[:, :2].view(">i2")[:, 0] = len(cells)  # one whole field per row copied, not byte by byte
         at = 2
         for lengths, starts, data in cells:
             width = int(max(lengths[0], 0))
-            block[:, at:at + 4] = np.frombuffer(np.array(lengths[0], dtype=">i4").tobytes(), dtype=np.uint8)
+            block[:, at:at + 4].view(">i4")[:, 0] = lengths[0]
             if width:
                 first = int(starts[0])
-                contiguous = (starts == first + width * np.arange(n)).all()
-                block[:, at + 4:at + 4 + width] = (data[first:first + n * width].reshape(n, width) if contiguous
-                                                   else data[starts[:, None] + np.arange(width)])
+                values = (data[first:first + n * width] if (starts == first + width * np.arange(n)).all()
+                          else data[starts[:, None] + np.arange(width)].ravel())
+                block[:, at + 4:at + 4 + width].view(f"V{width}")[:, 0] = values.view(f"V{width}")
             at += 4 + width
         return out
     pos = head + np.cumsum(row_sizes) - row_sizes
@@ -406,18 +407,20 @@ class PostgresStore(Store):
     def _write(self, items: Sequence[tuple[str, pd.DataFrame, str]],
                write_one: Callable[[psycopg.Connection[Any], int, str, pd.DataFrame, str], int],
                verb: str) -> dict[str, int]:
-        """ONE transaction over ``items``: month partitions, then ``write_one(conn, i, table, frame, source)``
-        (rows written) per non-empty item; a database error (e.g. a NULL key) names the item's source."""
+        """ONE transaction over ``items``, under this schema's advisory lock: ``write_one(conn, i, table,
+        frame, source)`` (rows written; it adds the month partitions it needs) per non-empty item; a
+        database error (e.g. a NULL key) names the item's source."""
         written: dict[str, int] = {}
         table, source = "?", "?"
         try:
             with self.pool.connection() as conn, conn.transaction():
                 self.load_backend_pid = int(conn.info.backend_pid)
                 self._lock(conn)
+                # the key checks hash-join a whole frame against the stored rows: in memory, not in batches on disk
+                conn.execute("SET LOCAL work_mem = '256MB'")
                 for i, (table, frame, source) in enumerate(items):
                     rows = 0
                     if len(frame):
-                        self._add_partitions(conn, table, frame)
                         rows = write_one(conn, i, table, frame, source)
                     written[table] = written.get(table, 0) + rows
                 self._hook("inserted")
@@ -434,10 +437,7 @@ class PostgresStore(Store):
         times = frame[time_col].dropna()
         if not len(times):
             return
-        rows = conn.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = %s::regclass", [table]).fetchall()
-        existing = {r[0] for r in rows}
+        existing = self._partition_names(conn, table)
         for name, stmt in zip(_month_names(table, times.min(), times.max()),
                               month_partitions(table, times.min(), times.max()), strict=True):
             if name not in existing:
@@ -469,13 +469,24 @@ class PostgresStore(Store):
 
     def _insert_new(self, conn: psycopg.Connection[Any], i: int, table: str, frame: pd.DataFrame,
                     source: str) -> int:
-        """Insert the rows of ``frame`` whose key is not stored (an empty table is COPYed into directly)."""
+        """Insert the rows of ``frame`` whose key is not stored.
+
+        Rows of months without a partition yet cannot match a stored key (the time column is in every
+        key): they are bulk-loaded into new partitions (:meth:`_load_new_months`). An empty table
+        takes the rest by COPY straight in (keys are unique within a prepared frame); otherwise the
+        rest is staged and checked against stored rows set-wise, in one query.
+        """
+        fresh, frame = self._load_new_months(conn, table, frame)
+        if not len(frame):
+            self._hook("staged")
+            return fresh
         first = conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()
         if first is not None and first[0]:
-            # empty table: COPY straight in (keys are unique within a prepared frame)
+            self._add_partitions(conn, table, frame)
             self._copy(conn, table, table, frame[[n for n, _ in table_columns(table)]])
             self._hook("staged")
-            return len(frame)
+            return fresh + len(frame)
+        self._add_partitions(conn, table, frame)
         staging = f"_incoming_{i}"
         quoted = self._stage(conn, staging, table, frame)
         row = conn.execute(_match_sql(table, staging)).fetchone()
@@ -484,13 +495,73 @@ class PostgresStore(Store):
             raise _conflict_error(table, source, conn.execute(_conflict_sql(table, staging)).fetchall(), frame)
         self._hook("staged")
         if matched == len(frame):  # every row is stored already, identically: nothing to insert
-            return 0
+            return fresh
         cur = conn.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {staging} ON CONFLICT DO NOTHING")
-        return max(cur.rowcount, 0)
+        return fresh + max(cur.rowcount, 0)
+
+    def _load_new_months(self, conn: psycopg.Connection[Any], table: str,
+                         frame: pd.DataFrame) -> tuple[int, pd.DataFrame]:
+        """Bulk-load the rows of months that have no partition yet; ``(rows loaded, the other rows)``.
+
+        Per such month: a new table with a CHECK of the month's range, COPY into it, then its primary
+        key and index built once over the loaded rows (a sorted build, not one insertion per row), and
+        ``ATTACH PARTITION`` (the CHECK spares its validation scan). Hypertables, tables without a
+        time column and rows without a time are left to the caller.
+        """
+        time_col = TIME_COLUMN.get(table)
+        if time_col is None or self.timescale or not len(frame):
+            return 0, frame
+        times = frame[time_col]
+        if not isinstance(times.dtype, pd.DatetimeTZDtype):
+            return 0, frame
+        month = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[M]")
+        if np.isnat(month).any():  # a NULL time: the database's own error, on the caller's path
+            return 0, frame
+        existing = self._partition_names(conn, table)
+        if not (month[1:] >= month[:-1]).all():  # group the months (loads are usually in time order already)
+            order = np.argsort(month, kind="stable")
+            frame, month = frame.take(order), month[order]
+        starts = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
+        bounds = [*starts.tolist(), len(month)]
+        rest, loaded = [], 0
+        for lo, hi in itertools.pairwise(bounds):
+            start = pd.Timestamp(month[lo]).tz_localize("UTC")
+            name = f"{table}_p{start:%Y%m}"
+            if name in existing:
+                rest.append(frame.iloc[lo:hi])
+                continue
+            self._attach_month(conn, table, name, start, frame.iloc[lo:hi])
+            loaded += hi - lo
+        if not loaded:
+            return 0, frame
+        return loaded, pd.concat(rest) if rest else frame.iloc[:0]
+
+    def _attach_month(self, conn: psycopg.Connection[Any], table: str, name: str, start: pd.Timestamp,
+                      rows: pd.DataFrame) -> None:
+        """Create partition ``name`` of ``table`` for the month from ``start`` holding ``rows`` (see
+        :meth:`_load_new_months`); the partition ends up as :func:`month_partitions` would make it."""
+        time_col = TIME_COLUMN[table]
+        lo, hi = start.isoformat(), (start + pd.offsets.MonthBegin(1)).isoformat()
+        conn.execute(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS, CONSTRAINT {name}_range "
+                     f"CHECK ({time_col} >= '{lo}' AND {time_col} < '{hi}'))")
+        self._copy(conn, name, table, rows[[n for n, _ in table_columns(table)]])
+        conn.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({', '.join(TABLES[table][1])})")
+        lead = _index_lead(table)
+        if lead is not None:
+            conn.execute(f"CREATE INDEX ON {name} ({lead}, {time_col})")
+        conn.execute(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ('{lo}') TO ('{hi}')")
+        conn.execute(f"ALTER TABLE {name} DROP CONSTRAINT {name}_range")
+
+    def _partition_names(self, conn: psycopg.Connection[Any], table: str) -> set[str]:
+        """Names of the existing partitions of ``table``."""
+        rows = conn.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                            "WHERE i.inhparent = %s::regclass", [table]).fetchall()
+        return {r[0] for r in rows}
 
     def _replace_keys(self, conn: psycopg.Connection[Any], i: int, table: str, frame: pd.DataFrame,
                       source: str) -> int:
         """Delete the stored rows whose key is in ``frame``, then insert ``frame``."""
+        self._add_partitions(conn, table, frame)
         staging = f"_replacing_{i}"
         quoted = self._stage(conn, staging, table, frame)
         self._hook("staged")

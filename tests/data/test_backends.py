@@ -349,3 +349,39 @@ def test_urls_and_connect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         PostgresStore(f"postgresql://postgres@127.0.0.1:1/test?schema=s_{uuid.uuid4().hex[:6]}")
     assert "INTERVAL '2500000 microseconds'" in knowledge_time_sql("trades", {"binance": pd.Timedelta("2.5s")})
     assert os.environ["PMRESEARCH_DB"].endswith("env.duckdb")
+
+
+def test_postgres_new_month_partitions_match_the_ddl_path_and_loads_stay_transactional(pg_url: str) -> None:
+    # Rows of a month without a partition are bulk-loaded into a new table that is then attached; its
+    # keys and indexes must be those PARTITION OF gives (the replace path still creates partitions that way).
+    ts = pd.date_range("2026-01-31 23:00", periods=120, freq="1min", tz="UTC").as_unit("us")  # Jan and Feb
+    k = pd.DataFrame({"ts": ts, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0,
+                      "quote_volume": 4.0, "trades": 5, "taker_buy_volume": 1.0, "symbol": "BTCUSDT",
+                      "interval": "1m", "source": "test"})
+    with PostgresStore(pg_url) as store:
+        assert store.load_frame("klines", k.iloc[:60]) == 60  # January only: bulk path
+        march = k.assign(ts=k["ts"] + pd.Timedelta(days=40), source="replaced")
+        assert store.replace_frame("klines", march.iloc[:10]) == 10  # March via PARTITION OF
+        assert store.load_frame("klines", k) == 60  # January stored (identical), February new
+        assert store.load_frame("klines", k) == 0
+        assert store.partitions("spot_prices") == ["spot_prices_p202601", "spot_prices_p202602",
+                                                   "spot_prices_p202603"]
+
+        def layout(part: str) -> tuple[list[str], list[str]]:
+            idx = store.query("SELECT indexdef FROM pg_indexes WHERE schemaname = ? AND tablename = ? ORDER BY 1",
+                              [store.schema, part])["indexdef"].str.replace(part, "P").tolist()
+            cons = store.query("SELECT contype::text AS t FROM pg_constraint WHERE conrelid = ?::regclass ORDER BY 1",
+                               [part])["t"].tolist()
+            return idx, cons
+
+        assert layout("spot_prices_p202601") == layout("spot_prices_p202602") == layout("spot_prices_p202603")
+        assert layout("spot_prices_p202602")[1] == ["p"]  # the primary key; the range CHECK is gone
+        assert len(layout("spot_prices_p202602")[0]) == 2  # key and (symbol, ts) index
+
+        # a conflict in a stored month rolls back the new month loaded beside it
+        bad = pd.concat([k.iloc[:1].assign(close=1.2), k.iloc[:1].assign(ts=k["ts"].iloc[0] + pd.DateOffset(months=6))])
+        with pytest.raises(SchemaError, match="stored with other values in column 'close'"):
+            store.load_frame("klines", bad)
+        assert store.partitions("spot_prices") == ["spot_prices_p202601", "spot_prices_p202602",
+                                                   "spot_prices_p202603"]
+        assert store.count("spot_prices") == 130
