@@ -96,6 +96,10 @@ def test_missing_bar_gives_nan_not_stale_values() -> None:
     out = compute_features(_rows([T0 + pd.Timedelta(minutes=51, seconds=10)]), FeatureInputs(spot_1m=kl),
                            ["price__ret_1m", "vol__rv_1m_15m"])
     assert out.isna().all(axis=None)
+    # control: the same features are finite once the missing bar has left both windows
+    later = compute_features(_rows([T0 + pd.Timedelta(minutes=70, seconds=10)]), FeatureInputs(spot_1m=kl),
+                             ["price__ret_1m", "vol__rv_1m_15m"])
+    assert np.isfinite(later.to_numpy(dtype=float)).all()
 
 
 def test_off_grid_klines_are_rejected() -> None:

@@ -49,12 +49,14 @@ def _close(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray, start: int, rto
     return err
 
 
+@pytest.mark.reference_live
 def test_rsi_matches_ta(bars: pd.DataFrame) -> None:
     ref = ta.momentum.RSIIndicator(bars["close"], window=14).rsi()
     _close(rsi(bars["close"], 14), ref, 14)
     assert rsi(bars["close"], 14).iloc[:13].isna().all()
 
 
+@pytest.mark.reference_live
 def test_phase_rsi_is_rsi_of_k_minute_bars(bars: pd.DataFrame) -> None:
     out = phase_rsi(bars["close"], 5, 14)
     for j in range(5):
@@ -66,6 +68,7 @@ def test_rsi_all_gains_is_100() -> None:
     assert rsi(pd.Series(np.arange(1.0, 40.0)), 14).iloc[-1] == 100.0
 
 
+@pytest.mark.reference_live
 def test_macd_matches_ta(bars: pd.DataFrame) -> None:
     line, sig = macd(bars["close"])
     ref = ta.trend.MACD(bars["close"], window_slow=26, window_fast=12, window_sign=9)
@@ -73,6 +76,7 @@ def test_macd_matches_ta(bars: pd.DataFrame) -> None:
     _close(sig, ref.macd_signal(), 33)
 
 
+@pytest.mark.reference_live
 def test_stochastic_matches_ta(bars: pd.DataFrame) -> None:
     k, d = stochastic(bars["high"], bars["low"], bars["close"], 14, 3)
     ref = ta.momentum.StochasticOscillator(bars["high"], bars["low"], bars["close"], window=14, smooth_window=3)
@@ -80,6 +84,7 @@ def test_stochastic_matches_ta(bars: pd.DataFrame) -> None:
     _close(d, ref.stoch_signal(), 15)
 
 
+@pytest.mark.reference_live
 def test_bollinger_matches_ta(bars: pd.DataFrame) -> None:
     pos, width = bollinger(bars["close"], 20, 2.0)
     ref = ta.volatility.BollingerBands(bars["close"], window=20, window_dev=2)
@@ -87,16 +92,19 @@ def test_bollinger_matches_ta(bars: pd.DataFrame) -> None:
     _close(width * 100.0, ref.bollinger_wband(), 19)
 
 
+@pytest.mark.reference_live
 def test_atr_matches_ta(bars: pd.DataFrame) -> None:
     ref = ta.volatility.AverageTrueRange(bars["high"], bars["low"], bars["close"], window=14)
     _close(atr(bars["high"], bars["low"], bars["close"], 14), ref.average_true_range(), 13)
 
 
+@pytest.mark.reference_live
 def test_vwap_matches_ta(bars: pd.DataFrame) -> None:
     ref = ta.volume.VolumeWeightedAveragePrice(bars["high"], bars["low"], bars["close"], bars["volume"], window=15)
     _close(rolling_vwap(bars, 15), ref.volume_weighted_average_price(), 14)
 
 
+@pytest.mark.reference_live
 def test_obv_flow_matches_ta_obv_differences(bars: pd.DataFrame) -> None:
     obv = ta.volume.OnBalanceVolumeIndicator(bars["close"], bars["volume"]).on_balance_volume()
     # ta counts the first bar as +volume and ties as +volume; continuous prices have no ties

@@ -141,6 +141,8 @@ def test_oracle_only_day_of_the_real_sample(shared_data: Path, tmp_path: Path) -
     assert set(matrix["spot_source"].dropna()) == {"oracle"} and matrix["spot"].notna().mean() > 0.95
     feats = [c for c in matrix.columns if c not in DECISION_COLUMNS]
     assert matrix[[c for c in feats if c.startswith("tech")]].isna().all().all()
+    # control: features of the inputs that were loaded (the oracle and the market windows) do have values
+    assert matrix[[c for c in feats if not c.startswith("tech")]].notna().any().sum() > 5
 
 
 def test_collector_clock_behind_delays_what_features_see(world: World, tmp_path: Path) -> None:

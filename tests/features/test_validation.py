@@ -64,6 +64,7 @@ def _reference(x: np.ndarray, regression: str = "c") -> tuple[float, float, int,
     return adf.statistic, adf.pvalue, adf.lags, kp.statistic, kp.pvalue, kp.lags
 
 
+@pytest.mark.reference_live
 def test_stationarity_matches_statsmodels_and_known_answers(series: pd.DataFrame) -> None:
     res = stationarity_table(series)
     assert isinstance(res, StationarityResult)
@@ -104,6 +105,7 @@ def test_stationarity_degenerate_columns_get_verdicts(series: pd.DataFrame) -> N
     assert str(res) == summary.as_text() and html == summary.as_html()
 
 
+@pytest.mark.reference_live
 def test_trend_stationary_depends_on_deterministic_terms() -> None:
     n = 600
     x = 0.05 * np.arange(n) + _ar1(0.5, n, seed=3)

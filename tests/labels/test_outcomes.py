@@ -36,7 +36,17 @@ def test_aggregator_rounds_do_not_settle(shared_data: Path) -> None:
     """February markets settle on Data Streams; the Polygon aggregator rounds must not be used."""
     markets, oracle = _ds_day(shared_data)
     feb = markets[markets["window_start"] < pd.Timestamp("2026-03-01", tz="UTC")]
+    assert len(feb) > 0
     assert outcomes_from_oracle(feb, oracle).isna().all()
+    # control: the aggregator's prices stamped exactly at these windows' boundaries still do not settle them, and
+    # the very same ticks labelled as Data Streams do (so the NA above comes from the source rule, not from timing)
+    rounds = oracle[oracle["source"] == "chainlink-polygon-aggregator"].sort_values("ts")
+    edges = pd.Series(pd.concat([feb["window_start"], feb["window_end"]]).unique()).sort_values()
+    at_edges = pd.merge_asof(pd.DataFrame({"ts": edges.to_numpy()}), rounds, on="ts", direction="nearest")
+    assert len(rounds) > 0 and at_edges["price"].notna().all()
+    assert outcomes_from_oracle(feb, at_edges).isna().all()
+    settled = outcomes_from_oracle(feb, at_edges.assign(source="chainlink-data-streams"))
+    assert settled.notna().all()
 
 
 def _frame(prices: dict[str, float]) -> pd.DataFrame:

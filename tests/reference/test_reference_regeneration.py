@@ -1,5 +1,5 @@
-"""The installed reference libraries still produce the stored files exactly (``reference_live``: needs QuantLib,
-ta and statsmodels; deselect with ``-m "not reference_live"`` where they are not installed)."""
+"""The installed reference libraries still produce the stored files exactly (``reference_live``: QuantLib, ta and
+statsmodels, run alone with ``pytest -m reference_live`` after an upgrade)."""
 from __future__ import annotations
 
 import generate_references  # tests/reference/ is on sys.path (pytest's rootdir-relative "prepend" import mode)
