@@ -6,6 +6,7 @@ The package holds all logic; notebooks under ``notebooks/`` are thin, parameteri
 
 from __future__ import annotations
 
+from pmresearch._summary import Summary
 from pmresearch._version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["Summary", "__version__"]
