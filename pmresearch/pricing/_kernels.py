@@ -34,6 +34,7 @@ __all__ = [
 PARAM_NAMES = ("log_moneyness", "tau", "sigma", "drift", "lam", "mu_j", "sigma_j")
 
 _SQRT1_2 = 0.7071067811865476
+_NDTR_ONE, _NDTR_ZERO = 8.5, -38.5  # N(a) rounds to exactly 1 above, 0 below
 _MAXLOG = 7.09782712893383996732e2
 _P = (2.46196981473530512524e-10, 5.64189564831068821977e-1, 7.46321056442269912687e0, 4.86371970985681366614e1,
       1.96520832956077098242e2, 5.26445194995477358631e2, 9.34528527171957607540e2, 1.02755188689515710272e3,
@@ -80,9 +81,9 @@ def _erfc_pos(x: float) -> float:
 def _ndtr(a: float) -> float:
     """Standard normal CDF (Cephes ``ndtr``); the far tails return their rounded values directly
     (``1 - N(8.5) < 2^-54`` rounds ``N`` to exactly 1; ``N(-38.5)`` underflows to 0)."""
-    if a > 8.5:
+    if a > _NDTR_ONE:
         return 1.0
-    if a < -38.5:
+    if a < _NDTR_ZERO:
         return 0.0
     x = a * _SQRT1_2
     z = abs(x)
@@ -154,7 +155,7 @@ BLOCK = 1 << 15
 #: Elements per pass inside a block (a few kB of buffers, in L1).
 CHUNK = 512
 
-_INVALID, _NO_JUMPS, _JUMPS = 0, 1, 2
+_DONE, _NO_JUMPS, _JUMPS, _INVALID = 0, 1, 2, 3  # _DONE = _NO_JUMPS - 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -168,10 +169,12 @@ def _digital_block(
     sigma, lam, sigma_j >= 0) and computes ``mean = x + (d - lam kappa - sigma^2/2) tau`` and
     ``var0 = sigma^2 tau``; without jumps (``lam tau <= 0``) it goes on to ``z = mean / sqrt(var0)``,
     or ``+inf``/``-inf`` by the sign of ``mean`` when ``var0 = 0`` (whose ``N`` is the indicator
-    ``mean >= 0`` that ``_up`` returns). The second evaluates ``N(z)``, or the Poisson series
-    (``_series``) with jumps. Per element these are the operations of ``_series(mean, var0, lam tau,
-    mu_j, sigma_j^2, tol)``, so the same bits; split in two, the divisions and square roots of a chunk
-    are done before the normal CDF's hard-to-predict branches, which then cannot discard them.
+    ``mean >= 0`` that ``_up`` returns), and writes ``N(z)`` at once where it is a tail of
+    :func:`_ndtr` (exactly 0 or 1). The second pass visits only the rest, listed without branching:
+    ``N(z)``, the Poisson series (``_series``) with jumps, NaN where invalid. Per element these are
+    the operations of ``_series(mean, var0, lam tau, mu_j, sigma_j^2, tol)``, so the same bits; split
+    so, the arithmetic is not thrown away by mispredicted branches, and the CDF's branches see
+    similar inputs in a row.
     """
     n_bad = 0
     s0, s1, s2, s3, s4, s5, s6 = steps[0], steps[1], steps[2], steps[3], steps[4], steps[5], steps[6]
@@ -179,29 +182,36 @@ def _digital_block(
     var0 = np.empty(CHUNK)
     lam_t = np.empty(CHUNK)
     kind = np.empty(CHUNK, dtype=np.int8)
+    pending = np.empty(CHUNK, dtype=np.int64)
     for start in range(lo, hi, CHUNK):
-        m = min(CHUNK, hi - start)
-        for j in range(m):
+        n_pending = 0
+        for j in range(min(CHUNK, hi - start)):
             i = start + j
             x, t, v, d = log_moneyness[i * s0], tau[i * s1], sigma[i * s2], drift[i * s3]
             la, mj, sj = lam[i * s4], mu_j[i * s5], sigma_j[i * s6]
             # `&`, not `and`: one predictable branch instead of fourteen
             finite = (math.isfinite(x) & math.isfinite(t) & math.isfinite(v) & math.isfinite(d)
                       & math.isfinite(la) & math.isfinite(mj) & math.isfinite(sj))
-            if not (finite and min(min(t, v), min(la, sj)) >= 0.0):
-                kind[j] = _INVALID
-                continue
-            lam_kappa = la * math.expm1(mj + 0.5 * sj * sj) if la > 0.0 else 0.0
-            mean = x + (d - lam_kappa - 0.5 * v * v) * t
-            var = v * v * t
-            lt = la * t
-            if lt <= 0.0:
-                kind[j] = _NO_JUMPS
-                z_or_mean[j] = mean / math.sqrt(var) if var > 0.0 else (np.inf if mean >= 0.0 else -np.inf)
-            else:
-                kind[j] = _JUMPS
-                z_or_mean[j], var0[j], lam_t[j] = mean, var, lt
-        for j in range(m):
+            k = _INVALID
+            if finite and min(min(t, v), min(la, sj)) >= 0.0:
+                lam_kappa = la * math.expm1(mj + 0.5 * sj * sj) if la > 0.0 else 0.0
+                mean = x + (d - lam_kappa - 0.5 * v * v) * t
+                var = v * v * t
+                lt = la * t
+                if lt <= 0.0:
+                    z = mean / math.sqrt(var) if var > 0.0 else (np.inf if mean >= 0.0 else -np.inf)
+                    # arithmetic, not `if`: these signs are random, a branch on them mispredicts
+                    out[i] = np.float64(z > _NDTR_ONE)
+                    k = _NO_JUMPS - int((z > _NDTR_ONE) | (z < _NDTR_ZERO))  # _DONE in the tails
+                    z_or_mean[j] = z
+                else:
+                    k = _JUMPS
+                    z_or_mean[j], var0[j], lam_t[j] = mean, var, lt
+            kind[j] = k
+            pending[n_pending] = j
+            n_pending += k != _DONE
+        for q in range(n_pending):
+            j = pending[q]
             i = start + j
             if kind[j] == _NO_JUMPS:
                 p = _ndtr(z_or_mean[j])
