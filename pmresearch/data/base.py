@@ -168,7 +168,7 @@ def _prepare(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """
     table = KIND_TABLE[kind]
     cols = [n for n, _ in _columns(kind)]
-    data = frame.copy()
+    data = frame.copy(deep=False)  # copy-on-write: the columns added below stay out of ``frame``
     if kind == "trades":
         data["trade_key"] = _trade_keys(data)
     for c in cols:

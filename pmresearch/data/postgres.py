@@ -13,6 +13,7 @@ import itertools
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -305,6 +306,18 @@ def _binary(frame: pd.DataFrame, sql_types: Sequence[str]) -> np.ndarray:
     return out
 
 
+def _encode(frame: pd.DataFrame, table: str) -> tuple[bytes | np.ndarray, str]:
+    """The rows of ``frame`` for ``COPY table``, and the COPY format: the binary one (built with NumPy,
+    no per-row Python, no text parsing on the server), or CSV when a column is not as the binary
+    encoder takes it."""
+    columns = table_columns(table)
+    frame = frame[[c for c, _ in columns]]
+    try:
+        return _binary(frame, [t for _, t in columns]), "binary"
+    except _NotBinary:
+        return _csv(frame), "csv"
+
+
 _PG_OF_DTYPE = {"float64": "double precision", "int64": "bigint", "Int64": "bigint", "int32": "integer",
                 "int16": "smallint", "Int16": "smallint", "Int8": "smallint", "int8": "smallint", "bool": "boolean"}
 
@@ -523,28 +536,37 @@ class PostgresStore(Store):
             frame, month = frame.take(order), month[order]
         starts = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
         bounds = [*starts.tolist(), len(month)]
-        rest, loaded = [], 0
+        rest: list[pd.DataFrame] = []
+        new: list[tuple[str, pd.Timestamp, pd.DataFrame]] = []
         for lo, hi in itertools.pairwise(bounds):
             start = pd.Timestamp(month[lo]).tz_localize("UTC")
             name = f"{table}_p{start:%Y%m}"
             if name in existing:
                 rest.append(frame.iloc[lo:hi])
-                continue
-            self._attach_month(conn, table, name, start, frame.iloc[lo:hi])
-            loaded += hi - lo
-        if not loaded:
+            else:
+                new.append((name, start, frame.iloc[lo:hi]))
+        if not new:
             return 0, frame
+        # encode the months in a worker thread while the server loads and indexes the previous ones
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmresearch-encode")
+        try:
+            encoded = [pool.submit(_encode, rows, table) for _, _, rows in new]
+            for (name, start, _), data in zip(new, encoded, strict=True):
+                self._attach_month(conn, table, name, start, data.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        loaded = sum(len(rows) for _, _, rows in new)
         return loaded, pd.concat(rest) if rest else frame.iloc[:0]
 
     def _attach_month(self, conn: psycopg.Connection[Any], table: str, name: str, start: pd.Timestamp,
-                      rows: pd.DataFrame) -> None:
-        """Create partition ``name`` of ``table`` for the month from ``start`` holding ``rows`` (see
-        :meth:`_load_new_months`); the partition ends up as :func:`month_partitions` would make it."""
+                      rows: tuple[bytes | np.ndarray, str]) -> None:
+        """Create partition ``name`` of ``table`` for the month from ``start`` holding ``rows`` (encoded by
+        :func:`_encode`; see :meth:`_load_new_months`); it ends up as :func:`month_partitions` makes one."""
         time_col = TIME_COLUMN[table]
         lo, hi = start.isoformat(), (start + pd.offsets.MonthBegin(1)).isoformat()
         conn.execute(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS, CONSTRAINT {name}_range "
                      f"CHECK ({time_col} >= '{lo}' AND {time_col} < '{hi}'))")
-        self._copy(conn, name, table, rows[[n for n, _ in table_columns(table)]])
+        self._copy(conn, name, table, rows)
         conn.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({', '.join(TABLES[table][1])})")
         lead = _index_lead(table)
         if lead is not None:
@@ -570,20 +592,12 @@ class PostgresStore(Store):
         cur = conn.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {staging}")
         return max(cur.rowcount, 0)
 
-    def _copy(self, conn: psycopg.Connection[Any], target: str, table: str, frame: pd.DataFrame) -> None:
-        """COPY ``frame`` (the columns of canonical ``table``, in order) into ``target`` in 4 MiB chunks.
-
-        The binary format (built with NumPy, no per-row Python, and no text parsing on the server);
-        CSV when a column is not as the binary encoder takes it. The ``"copy"`` hook runs after the
-        first chunk.
-        """
-        columns = table_columns(table)
-        quoted = ", ".join(f'"{c}"' for c, _ in columns)
-        try:
-            data: bytes | np.ndarray = _binary(frame, [t for _, t in columns])
-            fmt = "binary"
-        except _NotBinary:
-            data, fmt = _csv(frame), "csv"
+    def _copy(self, conn: psycopg.Connection[Any], target: str, table: str,
+              frame: pd.DataFrame | tuple[bytes | np.ndarray, str]) -> None:
+        """COPY ``frame`` (the columns of canonical ``table``, in order; or its :func:`_encode` result)
+        into ``target`` in 4 MiB chunks. The ``"copy"`` hook runs after the first chunk."""
+        quoted = ", ".join(f'"{c}"' for c, _ in table_columns(table))
+        data, fmt = _encode(frame, table) if isinstance(frame, pd.DataFrame) else frame
         view = memoryview(data)  # type: ignore[arg-type]  # ndarray exports the buffer protocol
         with conn.cursor() as cur, cur.copy(f"COPY {target} ({quoted}) FROM STDIN WITH (FORMAT {fmt})") as copy:
             for off in range(0, len(view), 1 << 22):
