@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import runpy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -248,6 +248,57 @@ def _store_lines(job: Callable[[], list[str]], db: str | None) -> None:
         typer.echo(line)
 
 
+# --- the lines each store command prints (the command layer formats; the data layer returns results) -----------
+def ingest_command(paths: Sequence[str | Path], url: str | None = None, *, symbol: str | None = None,
+                   interval: str | None = None) -> list[str]:
+    """``pmresearch ingest PATH... [--db URL]``: load into the store a URL names; the lines to print.
+
+    The lines give rows inserted per table, every file read, every file skipped (with the reason) and the
+    importers' notes. Errors (:class:`~pmresearch.data.schemas.SchemaError` naming file, column and row) propagate,
+    and the store is then unchanged.
+    """
+    from pmresearch.data.importers import ingest as ingest_paths
+    from pmresearch.data.store import connect
+
+    with connect(url) as store:
+        report = ingest_paths(store, paths, symbol=symbol, interval=interval)
+        where = store.url
+    lines = [f"read {p}" for p in report.files]
+    lines += [f"skipped {p}: {why}" for p, why in report.skipped]
+    lines += list(report.notes)
+    lines += [f"{table}: {n} rows inserted" for table, n in sorted(report.inserted.items())]
+    lines.append(f"loaded {len(report.files)} files into {where} ({sum(report.inserted.values())} new rows)")
+    return lines
+
+
+def backup_command(file: str | Path, url: str | None = None) -> list[str]:
+    """``pmresearch db backup FILE [--db URL]``: dump every table; the lines to print."""
+    from pmresearch.data.store import connect
+
+    with connect(url) as store:
+        counts = store.backup(file)
+        where = store.url
+    return [f"{t}: {n} rows" for t, n in counts.items()] + [f"backed up {where} to {file}"]
+
+
+def restore_command(file: str | Path, url: str | None = None) -> list[str]:
+    """``pmresearch db restore FILE [--db URL]``: load a backup (idempotent, one transaction); the lines to print."""
+    from pmresearch.data.store import connect
+
+    with connect(url) as store:
+        counts = store.restore(file)
+        where = store.url
+    return [f"{t}: {n} rows inserted" for t, n in counts.items()] + [f"restored {file} into {where}"]
+
+
+def quality_command(url: str | None, out: str | Path) -> list[str]:
+    """``pmresearch quality --out FILE [--db URL]``: build the report; the summary's lines and the file written."""
+    from pmresearch.reports.quality import build_quality_report
+
+    result = build_quality_report(url, out)
+    return [*str(result.summary()).splitlines(), f"wrote {out}"]
+
+
 _DB_HELP = "database URL (default: $PMRESEARCH_DB, else duckdb:///data/pmresearch.duckdb)"
 
 
@@ -259,8 +310,6 @@ def ingest(
     interval: Annotated[str | None, typer.Option(help="bar length of Binance files whose name lacks it")] = None,
 ) -> None:
     """Validate and load data files into the store, in one transaction (bad input changes nothing)."""
-    from pmresearch.data.importers import ingest_command
-
     _store_lines(lambda: ingest_command(paths, db, symbol=symbol, interval=interval), db)
 
 
@@ -274,8 +323,6 @@ def db_backup(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
 ) -> None:
     """Dump every table of the store to FILE (restorable into either backend)."""
-    from pmresearch.data.store import backup_command
-
     _store_lines(lambda: backup_command(file, db), db)
 
 
@@ -285,8 +332,6 @@ def db_restore(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
 ) -> None:
     """Load a backup into the store (one transaction; restoring twice changes nothing)."""
-    from pmresearch.data.store import restore_command
-
     _store_lines(lambda: restore_command(file, db), db)
 
 
@@ -296,8 +341,6 @@ def quality(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
 ) -> None:
     """Data-quality report of the store: completeness, gaps, anomalies, spreads, clock skew, label flips."""
-    from pmresearch.reports.quality import quality_command
-
     _store_lines(lambda: quality_command(db, out), db)
 
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pmresearch._progress import progress as progress_bar
-from pmresearch.data.io import DataDir, read_data_dir, read_file, recognize
+from pmresearch.data.io import DataDir, data_files, read_file, recognize
 from pmresearch.data.knowledge import BAR_LENGTHS
 from pmresearch.data.knowledge import knowledge_time_sql as _knowledge_time_sql
 from pmresearch.data.schemas import SCHEMAS, SchemaError, _duplicate_message, validate
@@ -382,10 +382,7 @@ class Store(ABC):
         if isinstance(path, DataDir):
             items = [(kind, frame, f"{path.path}/{kind}") for kind, frame in path.frames.items()]
         else:
-            root = Path(path)
-            if not root.is_dir():
-                read_data_dir(root)  # raises the canonical error
-            files = [p for p in sorted(root.iterdir()) if p.is_file() and recognize(p) is not None]
+            files = data_files(path)  # refuses a missing or empty directory, naming it and the file prefixes
             items = []
             for p in progress_bar(files, desc="read", unit="file", leave=False):
                 kind = recognize(p)

@@ -28,7 +28,7 @@ from pmresearch._progress import progress as progress_bar
 from pmresearch.data.books import SNAPSHOT_EVERY_S, _plain
 from pmresearch.data.io import no_data_files_error, read_file, recognize
 from pmresearch.data.schemas import SchemaError, validate
-from pmresearch.data.store import KIND_TABLE, LoadItem, Store, connect
+from pmresearch.data.store import KIND_TABLE, LoadItem, Store
 from pmresearch.data.ws_reader import CHUNK_ROWS, REORDER_WINDOW_MS, LogLines, WsReader
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "gamma_markets",
     "import_file",
     "ingest",
-    "ingest_command",
     "polymarket_trades",
     "prices_history",
     "read_websocket_log",
@@ -740,21 +739,3 @@ def ingest(store: Store, paths: Sequence[str | Path], *, symbol: str | None = No
     inserted.update(loaded)
     return IngestReport(inserted=inserted, files=reading.files, skipped=reading.skipped, notes=reading.notes)
 
-
-def ingest_command(paths: Sequence[str | Path], url: str | None = None, *, symbol: str | None = None,
-                   interval: str | None = None) -> list[str]:
-    """``pmresearch ingest PATH... [--db URL]``: load into the store a URL names; the lines to print.
-
-    The lines give rows inserted per table, every file read, every file skipped (with the reason)
-    and the importers' notes. Errors (:class:`SchemaError` naming file, column and row) propagate,
-    and the store is then unchanged.
-    """
-    with connect(url) as store:
-        report = ingest(store, paths, symbol=symbol, interval=interval)
-        where = store.url
-    lines = [f"read {p}" for p in report.files]
-    lines += [f"skipped {p}: {why}" for p, why in report.skipped]
-    lines += list(report.notes)
-    lines += [f"{table}: {n} rows inserted" for table, n in sorted(report.inserted.items())]
-    lines.append(f"loaded {len(report.files)} files into {where} ({sum(report.inserted.values())} new rows)")
-    return lines

@@ -50,13 +50,11 @@ __all__ = [
     "LoadItem",
     "Store",
     "StoreBusyError",
-    "backup_command",
     "check_duckdb_path",
     "connect",
     "db_url",
     "knowledge_time_sql",
     "parse_duckdb_url",
-    "restore_command",
     "table_columns",
 ]
 
@@ -332,17 +330,4 @@ def connect(url: str | None = None, **kwargs: Any) -> Store:
     raise ValueError(f"unsupported database URL {resolved!r}: use duckdb:///path.duckdb or postgresql://...")
 
 
-def backup_command(file: str | Path, url: str | None = None) -> list[str]:
-    """``pmresearch db backup FILE [--db URL]``: dump every table; the lines to print."""
-    with connect(url) as store:
-        counts = store.backup(file)
-        where = store.url
-    return [f"{t}: {n} rows" for t, n in counts.items()] + [f"backed up {where} to {file}"]
 
-
-def restore_command(file: str | Path, url: str | None = None) -> list[str]:
-    """``pmresearch db restore FILE [--db URL]``: load a backup (idempotent, one transaction)."""
-    with connect(url) as store:
-        counts = store.restore(file)
-        where = store.url
-    return [f"{t}: {n} rows inserted" for t, n in counts.items()] + [f"restored {file} into {where}"]

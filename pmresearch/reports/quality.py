@@ -24,7 +24,7 @@ from pmresearch.reports._style import CSS
 from pmresearch.reports.figures import figure_html
 from pmresearch.reports.paths import atomic_write_text
 
-__all__ = ["SECTIONS", "build_quality_report", "quality_command", "quality_figures", "quality_html",
+__all__ = ["SECTIONS", "build_quality_report", "quality_figures", "quality_html",
            "write_quality_report"]
 
 #: The report's sections, in order: (marker name, heading).
@@ -297,8 +297,3 @@ def build_quality_report(url: str | None, out: str | Path, config: QualityConfig
     write_quality_report(result, out)
     return result
 
-
-def quality_command(url: str | None, out: str | Path) -> list[str]:
-    """What ``pmresearch quality`` does: build the report and return the lines to print."""
-    result = build_quality_report(url, out)
-    return [*str(result.summary()).splitlines(), f"wrote {out}"]

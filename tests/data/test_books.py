@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pmresearch.cli import ingest_command
 from pmresearch.data import SchemaError
 from pmresearch.data.books import (
     book_as_of,
@@ -28,7 +29,7 @@ from pmresearch.data.books import (
     replay,
     snapshots_from_events,
 )
-from pmresearch.data.importers import REORDER_WINDOW_MS, ingest, ingest_command, websocket_log
+from pmresearch.data.importers import REORDER_WINDOW_MS, ingest, websocket_log
 from pmresearch.data.io import read_file
 from pmresearch.data.store import connect
 

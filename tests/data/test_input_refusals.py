@@ -178,3 +178,18 @@ def test_a_bad_csv_timestamp_names_the_column_and_row(shared_data: Path, tmp_pat
     text.to_csv(good, index=False)
     res = runner.invoke(app, ["ingest", str(good), "--db", store_url])
     assert res.exit_code == 0, res.output
+
+
+def test_store_load_data_dir_refuses_an_empty_directory(tmp_path: Path, store_url: str, shared_data: Path) -> None:
+    """``Store.load_data_dir`` (the path of ``data_dir`` runs) refuses a directory without one data file, naming it,
+    and writes nothing; a directory holding a recognized file still loads (control)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not data")
+    with connect(store_url) as store:
+        with pytest.raises(SchemaError, match=r"data directory .*empty: no data files \(expected file names starting"):
+            store.load_data_dir(empty)
+        assert sum(store.count(t) for t in ("spot_prices", "oracle_prices", "polymarket_quotes")) == 0
+        klines = sorted(shared_data.glob("btcusdt_1m_*.parquet"))[0]
+        read_file(klines).head(5).to_parquet(empty / klines.name)
+        assert store.load_data_dir(empty) == {"spot_prices": 5}

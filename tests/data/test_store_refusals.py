@@ -194,12 +194,7 @@ def test_driver_errors_are_one_line_naming_the_store(monkeypatch: pytest.MonkeyP
     def fail(*args: object, **kwargs: object) -> list[str]:
         raise error
 
-    targets = {"ingest": ("pmresearch.data.importers", "ingest_command"),
-               "backup": ("pmresearch.data.store", "backup_command"),
-               "restore": ("pmresearch.data.store", "restore_command"),
-               "quality": ("pmresearch.reports.quality", "quality_command")}
-    module, name = targets[command]
-    monkeypatch.setattr(f"{module}.{name}", fail)
+    monkeypatch.setattr(f"pmresearch.cli.{command}_command", fail)
     args = {"ingest": ["ingest", str(tmp_path)], "backup": ["db", "backup", str(tmp_path / "b.tar")],
             "restore": ["db", "restore", str(tmp_path / "b.tar")],
             "quality": ["quality", "--out", str(tmp_path / "q.html")]}[command]
