@@ -122,6 +122,52 @@ def test_no_module_imports_its_own_package_init() -> None:
     assert not own, "modules importing their own package's __init__: " + ", ".join(f"{m} -> {p}" for m, p in own)
 
 
+def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        node = todo.pop()
+        if node == goal:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(graph.get(node, ()))
+    return False
+
+
+def test_store_backends_import_the_base_and_not_each_other() -> None:
+    """``data/base.py`` holds the abstract store; DuckDB (``store.py``) and PostgreSQL (``postgres.py``) import it,
+    never each other (``connect()`` reaches PostgreSQL through a function-level import of the backend only)."""
+    graph, _ = import_graph()
+    base, store, postgres = "pmresearch.data.base", "pmresearch.data.store", "pmresearch.data.postgres"
+    assert base in graph[store] and base in graph[postgres]
+    assert store not in graph[postgres] and not graph[base] & {store, postgres, "pmresearch.data"}
+    assert not _reaches(graph, postgres, store)
+
+
+def test_the_data_layer_never_imports_labels_or_features() -> None:
+    """The label-flip checks live in ``labels/``; ``data/`` (the base of the tiers) reaches neither layer above it,
+    through any chain of imports."""
+    graph, _ = import_graph()
+    data = [m for m in graph if m == "pmresearch.data" or m.startswith("pmresearch.data.")]
+    assert "pmresearch.data.quality" in data
+    above = ("pmresearch.labels", "pmresearch.features", "pmresearch.models", "pmresearch.backtest",
+             "pmresearch.experiments", "pmresearch.reports", "pmresearch.cli")
+    offenders = {m: sorted(t for t in graph if t.startswith(above) and _reaches(graph, m, t)) for m in data}
+    assert {m: t for m, t in offenders.items() if t} == {}
+
+
+def test_store_names_are_still_importable_from_the_old_places() -> None:
+    import pmresearch.data as data
+    import pmresearch.data.base as base
+    import pmresearch.data.store as store
+
+    for name in store.__all__:
+        assert hasattr(store, name), name
+    for name in base.__all__:
+        assert getattr(store, name) is getattr(base, name), name
+    assert data.Store is base.Store and data.TABLES is base.TABLES and data.connect is store.connect
+
+
 def _write(tmp: Path, files: dict[str, str]) -> Path:
     for rel, text in files.items():
         path = tmp / PACKAGE / rel
@@ -153,6 +199,13 @@ def test_type_checking_imports_are_not_edges(tmp_path: Path) -> None:
              "b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pmresearch import a\n"}
     graph, _ = import_graph(_write(tmp_path, files))
     assert find_cycles(graph) == [] and graph["pmresearch.a"] == {"pmresearch.b"}
+
+
+def test_reach_follows_chains(tmp_path: Path) -> None:
+    files = {"__init__.py": "", "a.py": "import pmresearch.b\n", "b.py": "def f():\n    import pmresearch.c\n",
+             "c.py": ""}
+    graph, _ = import_graph(_write(tmp_path, files))
+    assert _reaches(graph, "pmresearch.a", "pmresearch.c") and not _reaches(graph, "pmresearch.c", "pmresearch.a")
 
 
 def test_own_init_import_is_found(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ feature build a private :class:`FeatureRegistry` and leave :data:`pmresearch.fea
 
 from __future__ import annotations
 
-import ast
 import hashlib
 from pathlib import Path
 
@@ -104,28 +103,6 @@ def test_registry_from_blocks_refuses_repeats() -> None:
         FeatureRegistry([_planted_block(), _planted_block()])
 
 
-def _imports(path: Path) -> list[str]:
-    """Modules imported by ``path`` outside ``if TYPE_CHECKING:`` blocks (``from pkg import x`` gives ``pkg``)."""
-    tree = ast.parse(path.read_text())
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            for n in ast.walk(node)}
-    out: list[str] = []
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.Import):
-            out += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            out.append(node.module)
-    return out
-
-
-def test_no_feature_module_imports_its_package_init() -> None:
-    offenders = {p.name: m for p in FEATURES_DIR.glob("*.py") if p.name != "__init__.py"
-                 for m in _imports(p) if m == "pmresearch.features"}
-    assert offenders == {}
-    # the check sees such an import where there is one
-    assert "pmresearch.features" in _imports(Path(__file__))
 
 
 def test_family_modules_list_blocks_and_register_nothing() -> None:

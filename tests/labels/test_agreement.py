@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pandas as pd
@@ -22,25 +21,9 @@ from pmresearch.simulate import simulate
 DATA = Path(__file__).resolve().parents[2] / "pmresearch" / "data"
 
 
-def _imported(path: Path) -> set[str]:
-    """Every module named by an import statement of the file, function-level ones and TYPE_CHECKING blocks too."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
-def test_the_data_layer_never_imports_labels() -> None:
-    files = sorted(DATA.rglob("*.py"))
-    assert DATA / "quality.py" in files
-    offenders = {str(f.relative_to(DATA)): sorted(n for n in _imported(f) if n.startswith("pmresearch.labels"))
-                 for f in files}
-    assert {f: n for f, n in offenders.items() if n} == {}
-    # the one counting function is shared, not copied
+def test_the_counting_function_is_shared_not_copied() -> None:
+    """``pmresearch.labels.label_agreement`` is the data layer's function (the import rule itself is checked by
+    ``tests/test_import_rules.py``)."""
     assert label_agreement is data_quality.label_agreement
 
 
