@@ -16,7 +16,7 @@ data lives in exactly one place: :data:`RULES` names, per data kind,
 :func:`knowledge_time` computes it on a pandas frame; a property test checks that the two agree
 for random frames and offsets. Clock offsets map a collector to the :class:`~pandas.Timedelta`
 to **add** to its ``received_at`` (positive when its clock runs behind, as measured by
-:func:`pmresearch.data.cleaning.collector_clock_offsets`); they are applied at microsecond
+:func:`pmresearch.data.quality.collector_clock_offsets`); they are applied at microsecond
 resolution, the resolution of every stored timestamp.
 """
 

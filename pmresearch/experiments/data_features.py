@@ -1,8 +1,8 @@
 """The data-quality and features experiment (``notebooks/05_data_features.ipynb``).
 
 :func:`run` loads a simulated world or a data directory into a store, assesses its quality
-(:func:`pmresearch.data.quality.assess_quality`), builds the decision rows x features matrix
-(:func:`pmresearch.features.matrix.build_feature_matrix`, at the decision times of
+(:func:`pmresearch.labels.assess_quality_with_labels`: the data checks plus the label flips), builds the
+decision rows x features matrix (:func:`pmresearch.features.matrix.build_feature_matrix`, at the decision times of
 ``cfg.schedule``), audits the features for leakage, tests a subset for stationarity and measures how
 stable a feature selection is across purged k-fold folds.
 
