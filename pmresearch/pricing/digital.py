@@ -128,11 +128,18 @@ def _digital(args: tuple[npt.ArrayLike, ...], drift_name: str, tol: float) -> Fl
     size = math.prod(shape)
     x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_ = flat
     threads = min(numba.get_num_threads(), size // BLOCK) if size >= 2 * BLOCK else 1
-    if threads > 1:
-        out, n_bad = digital_kernel_threads(x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_, steps, size, float(tol),
-                                            threads)
-    else:
-        out, n_bad = digital_kernel(x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_, steps, size, float(tol))
+    try:
+        if threads > 1:
+            out, n_bad = digital_kernel_threads(x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_, steps, size,
+                                                float(tol), threads)
+        else:
+            out, n_bad = digital_kernel(x_, tau_, sigma_, drift_, lam_, mu_j_, sigma_j_, steps, size, float(tol))
+    except ZeroDivisionError:  # the Poisson series of an astronomically large expected jump count
+        counts = lam_ * tau_
+        at = int(np.argmax(np.where(np.isfinite(counts), counts, -np.inf)))
+        lam_at = float(lam_[at if lam_.size > 1 else 0])
+        raise ValueError(f"expected jump count lam * tau = {float(counts[at]):.3g} is beyond the Poisson series "
+                         f"(lam {lam_at:.3g} per year): out of the model's range") from None
     if n_bad:
         _check_positive("S", s)
         _check_positive("K", k)
@@ -145,7 +152,14 @@ def _digital(args: tuple[npt.ArrayLike, ...], drift_name: str, tol: float) -> Fl
                 where = tuple(int(i) for i in np.unravel_index(at, shape)) if shape and steps[j] else ()
                 rule = _RULES.get(name, "a positive finite ratio (ln(S/K) overflows)" if name == "S/K" else "finite")
                 raise ValueError(f"{name} must be {rule} (got {float(a[at])!r} at index {where})")
-        raise ValueError(f"{n_bad} pricing input(s) invalid")  # unreachable: every NaN has a cause above
+        at = int(np.flatnonzero(np.isnan(out.reshape(-1)))[0])
+        where = tuple(int(i) for i in np.unravel_index(at, shape)) if shape else ()
+        v = {name: np.float64(a[at * step]) for name, a, step in zip(PARAM_NAMES, flat, steps, strict=True)}
+        with np.errstate(over="ignore", invalid="ignore"):
+            terms = (f"sigma^2 tau = {v['sigma'] ** 2 * v['tau']:.3g}, drift tau = {v['drift'] * v['tau']:.3g}, "
+                     f"lam tau = {v['lam'] * v['tau']:.3g}")
+        raise ValueError(f"{n_bad} pricing input(s) are finite but out of the model's range: first at index "
+                         f"{where}, where {terms} (beyond double precision)")
     return np.asarray(out.reshape(shape), dtype=np.float64)
 
 

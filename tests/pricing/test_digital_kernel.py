@@ -230,3 +230,19 @@ def test_greeks_share_one_signature() -> None:
     d2 = -0.5 * 0.2 * 0.5
     assert float(digital_delta(100.0, 100.0, 0.25, 0.2)) == pytest.approx(
         np.exp(-0.5 * d2 * d2) / np.sqrt(2 * np.pi) / (100.0 * 0.2 * 0.5), rel=1e-13)
+
+
+@pytest.mark.parametrize("n", [1, 5, 200_000])  # scalar-like, one thread, the threaded path
+def test_out_of_range_inputs_name_the_overflowing_term(n: int) -> None:
+    """Finite inputs whose variance or expected jump count overflows are refused with the term and the index,
+    not a bare count or a ZeroDivisionError (a valid neighbour prices: control)."""
+    sigma = np.full(n, 0.5)
+    sigma[n // 2] = 1e200
+    with pytest.raises(ValueError, match=rf"out of the model's range: first at index \({n // 2},\), where "
+                                         r"sigma\^2 tau = inf"):
+        digital_bs(np.full(n, 100.0), 100.0, 0.1, sigma)
+    lam = np.full(n, 4.0)
+    lam[-1] = 1e300
+    with pytest.raises(ValueError, match=r"expected jump count lam \* tau = 1e\+299 is beyond the Poisson series"):
+        digital_merton(np.full(n, 100.0), 100.0, 0.1, 0.5, lam, 0.0, 0.01)
+    assert np.isfinite(digital_merton(np.full(n, 100.0), 100.0, 0.1, 0.5, np.full(n, 4.0), 0.0, 0.01)).all()
