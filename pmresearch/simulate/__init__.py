@@ -7,6 +7,7 @@ data directory that loads exactly like a real one. :func:`simulate_decisions` is
 
 from __future__ import annotations
 
+from pmresearch.simulate.calibration import CalibrationStats, calibration_stats, calibration_table
 from pmresearch.simulate.config import PRESETS, SimConfig, WorldParams, WorldSpec, make_config
 from pmresearch.simulate.light import simulate_decisions, simulate_path
 from pmresearch.simulate.process import true_prob_up, window_vols
@@ -14,10 +15,13 @@ from pmresearch.simulate.world import World, simulate, simulate_config
 
 __all__ = [
     "PRESETS",
+    "CalibrationStats",
     "SimConfig",
     "World",
     "WorldParams",
     "WorldSpec",
+    "calibration_stats",
+    "calibration_table",
     "make_config",
     "simulate",
     "simulate_config",
