@@ -139,6 +139,8 @@ def test_data_features_report_on_a_simulated_world(scratch_repo: Path) -> None:
                        "Leakage audit", "Stationarity", "Selection stability across purged folds"),
                 ("df5.open_store(", "selection_check("))
     assert 'class="feature-catalog"' in page and "Leakage audit by feature family" in page
+    assert page.count('class="pmr-summary"') >= 2  # the quality and leakage summaries render as HTML tables
+    assert "<caption>label flips</caption>" in page
     assert len(re.findall(r"<h2[^>]*>Feature catalog", page)) == 1  # the section heading, not repeated
     for title in ("Completeness (regular series)", "Feature coverage: share of", "Stationarity: stationary",
                   "selection across 3 purged folds"):
