@@ -361,9 +361,10 @@ def oracle_stats(log_grid: np.ndarray) -> dict[str, float]:
     r1 = lp[1:] - lp[:-1]
     ok = np.isfinite(r1)
     pair = ok[1:] & ok[:-1]
-    ac1 = float(np.corrcoef(r1[:-1][pair], r1[1:][pair])[0, 1]) if pair.sum() > 2 else math.nan
+    a, b = r1[:-1][pair], r1[1:][pair]
+    ac1 = float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and np.std(a) > 0 and np.std(b) > 0 else math.nan
     vr = math.nan
-    if len(lp) > 61 and ok.sum() > 2:
+    if len(lp) > 61 and ok.sum() > 2 and np.var(r1[ok]) > 0:
         bad = np.r_[0, np.cumsum(~ok)]
         full = (bad[60:] - bad[:-60]) == 0
         r60 = (lp[60:] - lp[:-60])[full]
