@@ -30,7 +30,14 @@ from pmresearch._summary import Summary
 from pmresearch.config import NestedConfig, RunnerParams, nested, param
 from pmresearch.data import read_data_dir
 from pmresearch.experiments._common import ExperimentResult, world_field
-from pmresearch.simulate import WorldSpec, simulate
+from pmresearch.simulate import World, WorldSpec, simulate
+from pmresearch.simulate.calibration import (
+    CalibrationStats,
+    calibration_stats,
+    calibration_table,
+    frames_from_dir,
+    frames_from_world,
+)
 
 __all__ = [
     "NOTEBOOK",
@@ -38,6 +45,7 @@ __all__ = [
     "ExploreConfig",
     "ExploreResult",
     "Result",
+    "calibration_report",
     "inventory",
     "load_frames",
     "reliability_table",
@@ -61,6 +69,10 @@ class ExploreConfig(NestedConfig):
     world: WorldSpec = world_field(days=1.0, max_days=31.0)  # noqa: RUF009
     interval_minutes: int = param(15, choices=(5, 15), doc="market window length to show")
     market_index: int = param(3, ge=0, doc="which market (in time order) to draw in detail")
+    calibration: bool = param(False, doc="add the calibration report: this run's world or data directory "
+                                         "against calibration_reference, side by side")
+    calibration_reference: str = param("../shared/data", doc="the calibration report's second source: a data "
+                                                             "directory (relative: to the repository root)")
 
 
 #: The experiment's config under its generic name.
@@ -84,15 +96,48 @@ def load_frames(cfg: ExploreConfig, root: Path | None = None, *, progress: bool 
     dict of str to DataFrame
         The frames in the canonical schemas, by kind.
     """
+    return _load(cfg, root, progress=progress)[0]
+
+
+def _resolve(path: str, root: Path | None) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or root is None else root / p
+
+
+def _load(cfg: ExploreConfig, root: Path | None, *, progress: bool) -> tuple[dict[str, pd.DataFrame], World | None]:
+    """:func:`load_frames` and the simulated world they come from (None for a data directory)."""
     if cfg.runner.data_dir:
-        path = Path(cfg.runner.data_dir)
-        path = path if path.is_absolute() or root is None else root / path
-        return dict(read_data_dir(path).frames)
+        return dict(read_data_dir(_resolve(cfg.runner.data_dir, root)).frames), None
     spec = cfg.world
     w = simulate(spec.preset, days=spec.days, seed=spec.seed, start=spec.start, progress=progress)
+    return _world_frames(w), w
+
+
+def _world_frames(w: World) -> dict[str, pd.DataFrame]:
     klines = pd.concat([w.klines, w.klines_1s, w.eth_klines], ignore_index=True)
     return {"klines": klines, "oracle": pd.concat([w.oracle, w.oracle_push], ignore_index=True),
             "markets": w.markets, "quotes": w.quotes, "books": w.books, "trades": w.trades}
+
+
+def calibration_report(cfg: ExploreConfig, world: World | None, root: Path | None = None
+                       ) -> tuple[pd.DataFrame, tuple[CalibrationStats, CalibrationStats]]:
+    """The calibration statistics of the run's source (``world``, else ``cfg``'s data directory) and of
+    ``cfg.calibration_reference``, and the side-by-side table
+    (:func:`pmresearch.simulate.calibration.calibration_table`). Sources are labelled by the names given in
+    ``cfg`` (a relative path stays relative: a report travels)."""
+    if world is not None:
+        spec = cfg.world
+        run_label = f"sim {spec.preset} {spec.days:g}d seed {spec.seed}"
+        run_stats = calibration_stats(frames_from_world(world), run_label)
+    else:
+        run_label = cfg.runner.data_dir
+        run_stats = calibration_stats(frames_from_dir(_resolve(run_label, root)), run_label)
+    ref_label = cfg.calibration_reference
+    if ref_label == run_label:
+        ref_label = f"reference {ref_label}"
+    ref_stats = calibration_stats(frames_from_dir(_resolve(cfg.calibration_reference, root)), ref_label)
+    table = calibration_table(run_stats, ref_stats, names=(run_stats.label, ref_stats.label))
+    return table, (run_stats, ref_stats)
 
 
 def inventory(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -160,12 +205,17 @@ class ExploreResult(ExperimentResult):
         Rows and time range per kind (:func:`inventory`).
     reliability : DataFrame
         The calibration table of the quotes (:func:`reliability_table`).
+    calibration : DataFrame or None
+        With ``calibration: true``: the run's source and the reference side by side
+        (:func:`calibration_report`); ``calibration_stats`` holds both results.
     """
 
     config: ExploreConfig
     frames: Mapping[str, pd.DataFrame] = field(repr=False)
     inventory: pd.DataFrame = field(repr=False)
     reliability: pd.DataFrame = field(repr=False)
+    calibration: pd.DataFrame | None = field(default=None, repr=False)
+    calibration_stats: tuple[CalibrationStats, ...] = field(default=(), repr=False)
     timings: Mapping[str, float] = field(default_factory=dict)
 
     @functools.cached_property
@@ -194,6 +244,8 @@ class ExploreResult(ExperimentResult):
         tables: list[tuple[str, Any]] = [("inventory", self.inventory), ("brier", brier)]
         if len(self.reliability):
             tables.append(("reliability", self.reliability.set_axis(self.reliability.index.astype(str))))
+        if self.calibration is not None:
+            tables.append(("calibration", self.calibration))
         notes = ("brier_true is None on real data (no ground truth)",) if self.brier_true is None else ()
         return Summary("Exploration: what the data holds", tuple(tables), notes=notes)
 
@@ -220,9 +272,15 @@ def run(cfg: ExploreConfig, *, root: Path | None = None, progress: bool = True) 
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    frames = load_frames(cfg, root, progress=progress)
+    frames, world = _load(cfg, root, progress=progress)
     timings["load_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
     table = reliability_table(frames)
     timings["reliability_s"] = time.perf_counter() - clock
-    return ExploreResult(config=cfg, frames=frames, inventory=inventory(frames), reliability=table, timings=timings)
+    calib, stats = None, ()
+    if cfg.calibration:
+        clock = time.perf_counter()
+        calib, stats = calibration_report(cfg, world, root)
+        timings["calibration_s"] = time.perf_counter() - clock
+    return ExploreResult(config=cfg, frames=frames, inventory=inventory(frames), reliability=table,
+                         calibration=calib, calibration_stats=stats, timings=timings)
