@@ -274,38 +274,74 @@ def book_snapshot_stats(books: pd.DataFrame) -> dict[str, float]:
             "levels_per_book": float(np.median(top["levels"])) if len(top) else math.nan}
 
 
-def touch_series(events: pd.DataFrame) -> pd.DataFrame:
+def touch_kernel_python(tok: np.ndarray, ts: np.ndarray, tick: np.ndarray, size: np.ndarray, is_bid: np.ndarray,
+                        out: np.ndarray) -> int:
+    """Replay level events sorted by (token, time): after each instant (a run of equal ``tok`` and ``ts``)
+    write ``best_bid, best_ask, ask_size`` (prices as ticks of 0.001, NaN for an empty side) to the next row
+    of ``out``; the number of instants. The reference of :func:`touch_kernel` (its numba twin)."""
+    bids = np.zeros(1001)
+    asks = np.zeros(1001)
+    bb, ba, k = -1, 1001, 0
+    n = len(tok)
+    for i in range(n):
+        if i > 0 and tok[i] != tok[i - 1]:
+            bids[:] = 0.0
+            asks[:] = 0.0
+            bb, ba = -1, 1001
+        t = min(max(tick[i], 0), 1000)
+        if is_bid[i]:
+            bids[t] = size[i]
+            if size[i] > 0 and t > bb:
+                bb = t
+            elif size[i] <= 0 and t == bb:
+                while bb >= 0 and bids[bb] <= 0:
+                    bb -= 1
+        else:
+            asks[t] = size[i]
+            if size[i] > 0 and t < ba:
+                ba = t
+            elif size[i] <= 0 and t == ba:
+                while ba <= 1000 and asks[ba] <= 0:
+                    ba += 1
+        if i == n - 1 or tok[i + 1] != tok[i] or ts[i + 1] != ts[i]:
+            out[k, 0] = bb / 1000.0 if bb >= 0 else np.nan
+            out[k, 1] = ba / 1000.0 if ba <= 1000 else np.nan
+            out[k, 2] = asks[ba] if ba <= 1000 else np.nan
+            k += 1
+    return k
+
+
+@functools.cache
+def _touch_kernel_nb() -> Any:
+    import numba
+
+    return numba.njit(cache=True, nogil=True)(touch_kernel_python)
+
+
+def touch_kernel(tok: np.ndarray, ts: np.ndarray, tick: np.ndarray, size: np.ndarray, is_bid: np.ndarray,
+                 out: np.ndarray) -> int:
+    """:func:`touch_kernel_python` compiled by numba (the same function)."""
+    return int(_touch_kernel_nb()(tok, ts, tick, size, is_bid, out))
+
+
+def touch_series(events: pd.DataFrame, *, compiled: bool = True) -> pd.DataFrame:
     """The book of each token replayed from its level events: at each event instant, ``best_bid``,
     ``best_ask`` and ``ask_size`` (the size at the best ask). Columns ``token_id, ts, best_bid,
-    best_ask, ask_size``; NaN for an empty side. Prices are on a 0.001 grid."""
-    e = events[["ts", "token_id", "side", "price", "size"]].sort_values(["token_id", "ts"], kind="stable")
-    out = []
-    for token, g in e.groupby("token_id", sort=False, observed=True):
-        ts = g["ts"].to_numpy()
-        tick = np.rint(g["price"].to_numpy(dtype="float64") * 1000.0).astype(np.int64)
-        size = g["size"].to_numpy(dtype="float64")
-        is_bid = (g["side"] == "bid").to_numpy()
-        cuts = np.flatnonzero(ts[1:] != ts[:-1]) + 1
-        starts = np.r_[0, cuts]
-        ends = np.r_[cuts, len(ts)]
-        book = {True: np.zeros(1001), False: np.zeros(1001)}
-        res = np.full((len(starts), 3), np.nan)
-        for i, (a, z) in enumerate(zip(starts, ends, strict=True)):
-            for side in (True, False):
-                m = is_bid[a:z] == side
-                if m.any():
-                    book[side][tick[a:z][m]] = size[a:z][m]
-            bids, asks = np.flatnonzero(book[True] > 0), np.flatnonzero(book[False] > 0)
-            if len(bids):
-                res[i, 0] = bids[-1] / 1000.0
-            if len(asks):
-                res[i, 1] = asks[0] / 1000.0
-                res[i, 2] = book[False][asks[0]]
-        out.append(pd.DataFrame({"token_id": token, "ts": ts[starts], "best_bid": res[:, 0],
-                                 "best_ask": res[:, 1], "ask_size": res[:, 2]}))
-    if not out:
-        return pd.DataFrame(columns=["token_id", "ts", "best_bid", "best_ask", "ask_size"])
-    return pd.concat(out, ignore_index=True)
+    best_ask, ask_size``; NaN for an empty side. Prices are on a 0.001 grid (:func:`touch_kernel`)."""
+    e = events[["ts", "token_id", "side", "price", "size"]]
+    codes, tokens = pd.factorize(e["token_id"].astype("str"))
+    ts = e["ts"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
+    order = np.lexsort((ts, codes))
+    tok, ts = codes[order].astype(np.int64), ts[order]
+    tick = np.rint(e["price"].to_numpy(dtype="float64")[order] * 1000.0).astype(np.int64)
+    size = e["size"].to_numpy(dtype="float64")[order]
+    is_bid = (e["side"] == "bid").to_numpy()[order]
+    out = np.full((len(tok), 3), np.nan)
+    k = (touch_kernel if compiled else touch_kernel_python)(tok, ts, tick, size, is_bid, out)
+    last = np.r_[(tok[1:] != tok[:-1]) | (ts[1:] != ts[:-1]), True] if len(tok) else np.array([], dtype=bool)
+    return pd.DataFrame({"token_id": np.asarray(tokens)[tok[last]],
+                         "ts": pd.to_datetime(ts[last], unit="us", utc=True),
+                         "best_bid": out[:k, 0], "best_ask": out[:k, 1], "ask_size": out[:k, 2]})
 
 
 def _change_intervals(touch: pd.DataFrame, cols: list[str]) -> np.ndarray:

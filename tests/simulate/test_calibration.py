@@ -234,3 +234,28 @@ def test_simulated_world_finite_or_nan_with_note() -> None:
     table = calibration_table(s, s, names=("a", "b"))
     assert list(table.columns[:3]) == ["description", "a", "b"]
     assert (table["a"].fillna(-1) == table["b"].fillna(-1)).all()
+
+
+def test_touch_kernel_compiled_equals_its_python_reference() -> None:
+    from pmresearch.simulate.calibration import touch_series
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    ev = pd.DataFrame({"ts": T0 + pd.to_timedelta(np.sort(rng.integers(0, 600, n)) * 0.05, unit="s"),
+                       "token_id": rng.choice(["a", "b", "c"], n), "side": rng.choice(["bid", "ask"], n),
+                       "price": rng.integers(1, 100, n) / 100.0,
+                       "size": np.where(rng.random(n) < 0.3, 0.0, rng.integers(1, 500, n).astype(float))})
+    nb, py = touch_series(ev), touch_series(ev, compiled=False)
+    pd.testing.assert_frame_equal(nb, py)
+    assert nb["best_bid"].notna().any() and nb["best_ask"].notna().any()
+    # an independent replay with dicts: the last instant of token "a"
+    a = ev[ev["token_id"] == "a"]
+    a = a.iloc[np.argsort(a["ts"].to_numpy(), kind="stable")]
+    book: dict[tuple[str, float], float] = {}
+    for side, p, z in a[["side", "price", "size"]].itertuples(index=False):
+        book[(side, p)] = z
+    bids = [p for (sd, p), z in book.items() if sd == "bid" and z > 0]
+    asks = [p for (sd, p), z in book.items() if sd == "ask" and z > 0]
+    last = nb[nb["token_id"] == "a"].iloc[-1]
+    assert last["best_bid"] == pytest.approx(max(bids)) and last["best_ask"] == pytest.approx(min(asks))
+    assert last["ask_size"] == book[("ask", min(asks))]
