@@ -1,0 +1,226 @@
+"""The event-level maker book (pmresearch.simulate.maker_book): consistent books, the real statistics, the kernel.
+
+References: the books are replayed by pmresearch.data.books (replay, snapshots_from_events, best_quotes: code
+independent of the generator's kernel); the grid by pmresearch.rules.round_to_tick; the statistics by
+pmresearch.simulate.calibration (the same code measures the real sample); the real ranges are issue 13's table.
+The belief path is a Black-Scholes P(up) of a driftless GBM at 0.45 annual vol on a 0.25-s grid (the world's 4
+substeps per second).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from pmresearch import rules
+from pmresearch.config import ConfigError
+from pmresearch.data import books
+from pmresearch.data.schemas import validate
+from pmresearch.simulate import calibration
+from pmresearch.simulate import maker_book as mb
+
+T0 = 1_780_000_000_000_000  # epoch us, a round 5-min boundary
+US = 1_000_000
+
+
+def belief_path(rng: np.random.Generator, start_us: int, minutes: int, step_s: float = 0.25,
+                sigma_ann: float = 0.45) -> tuple[np.ndarray, np.ndarray]:
+    """Black-Scholes P(up) of a driftless GBM struck at the window's opening price."""
+    n = int(minutes * 60 / step_s)
+    ts = start_us + np.round(np.arange(n) * step_s * US).astype(np.int64)
+    sig = sigma_ann / math.sqrt(365 * 86400)
+    x = np.r_[0.0, np.cumsum(sig * math.sqrt(step_s) * rng.standard_normal(n - 1))]
+    tau = np.maximum(minutes * 60 - np.arange(n) * step_s, step_s)
+    return ts, norm.cdf(x / (sig * np.sqrt(tau)))
+
+
+def one_window(seed: int, minutes: int = 5, start: int = T0, **kw: object) -> tuple[
+        mb.BookRows, mb.BookRows, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ts, p = belief_path(rng, start, minutes)
+    ev, sn = mb.maker_book_events(ts, p, start, start + minutes * 60 * US, rng, **kw)  # type: ignore[arg-type]
+    return ev, sn, ts, p
+
+
+@pytest.fixture(scope="module")
+def window() -> tuple[pd.DataFrame, pd.DataFrame, mb.BookRows, np.ndarray, np.ndarray]:
+    ev, sn, ts, p = one_window(11)
+    return (mb.events_frame(ev, "m", ("U", "D")), mb.snapshots_frame(sn, "m", ("U", "D")), ev, ts, p)
+
+
+def test_event_rows_are_valid_book_events(window):
+    events, snaps, ev, _, _ = window
+    validate(events, "book_events", source="maker_book")  # schema and key (token_id, ts, side, price)
+    validate(snaps, "books", source="maker_book")
+    assert np.all(np.diff(ev.ts_us) >= 0)
+    assert (ev.ts_us[0] == T0) and ev.ts_us[-1] < T0 + 300 * US
+    first = events[events["ts"] == events["ts"].min()]
+    assert first.groupby("token_id").size().min() >= 95  # the first update gives every level
+    assert (first["size"] > 0).all()
+    p = events["price"].to_numpy()
+    np.testing.assert_array_equal(rules.round_to_tick(p, "nearest"), p)  # on the venue's grid
+    assert events["size"].min() == 0.0 and (events["size"] >= 0).all()
+
+
+def test_replayed_books_consistent_and_complementary(window):
+    events, _, _, _, _ = window
+    times = np.unique(events["ts"].to_numpy())
+    rng = np.random.default_rng(0)
+    for t in rng.choice(times, 40, replace=False):
+        book = books.replay(events, until=pd.Timestamp(t))
+        assert (book["size"] > 0).all()
+        sides = {(tok, side): g for (tok, side), g in book.groupby(["token_id", "side"])}
+        for tok in ("U", "D"):
+            bid, ask = sides.get((tok, "bid")), sides.get((tok, "ask"))
+            if bid is not None and ask is not None:
+                assert bid["price"].max() < ask["price"].min()  # never crossed
+        # Down bids mirror Up asks (and the reverse), level by level, sizes equal
+        for up_side, down_side in (("ask", "bid"), ("bid", "ask")):
+            u = sides[("U", up_side)].set_index("price")["size"]
+            d = sides[("D", down_side)]
+            mirrored = pd.Series(d["size"].to_numpy(), index=books.complement(d["price"].to_numpy()))
+            pd.testing.assert_series_equal(u.sort_index(), mirrored.sort_index(), check_names=False,
+                                           check_index_type=False)
+
+
+def test_kernel_snapshots_equal_the_books_module(window):
+    events, snaps, _, _, _ = window
+    ref = books.snapshots_from_events(events, every=2.0)
+    key = ["token_id", "ts", "side", "level"]
+    got = snaps.sort_values(key).reset_index(drop=True)
+    want = ref.sort_values(key).reset_index(drop=True)[got.columns]
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_categorical=False)
+    assert got["ts"].nunique() >= 140  # one per 2-s bucket of a 5-min window
+
+
+def test_mid_tracks_the_belief(window):
+    events, _, _, ts, p = window
+    best = books.best_quotes(events[events["outcome"] == "Up"])
+    t = best["ts"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
+    b = p[np.clip(np.searchsorted(ts, t, side="right") - 1, 0, len(p) - 1)]
+    both = best["best_bid"].notna() & best["best_ask"].notna()
+    mid = (best["best_bid"] + best["best_ask"]) / 2
+    half = (best["best_ask"] - best["best_bid"]) / 2
+    gap = (mid - b).abs() - half - 0.01
+    assert both.mean() > 0.95
+    assert gap[both].max() <= 1e-9
+    assert (mid - b).abs()[both].median() < 0.01  # and not only within the bound
+
+
+def test_numba_kernel_equals_plain_reference():
+    for seed in (1, 2):
+        nb_ev, nb_sn, _, _ = one_window(seed)
+        py_ev, py_sn, _, _ = one_window(seed, compiled=False)
+        for a, b in ((nb_ev, py_ev), (nb_sn, py_sn)):
+            for x, y in zip(a, b, strict=True):
+                np.testing.assert_array_equal(x, y)
+        assert len(nb_ev.ts_us) > 10_000
+
+
+def test_seeded_and_deterministic():
+    a, _, _, _ = one_window(5)
+    b, _, _, _ = one_window(5)
+    c, _, _, _ = one_window(6)
+    np.testing.assert_array_equal(a.size, b.size)
+    assert len(a.size) != len(c.size) or not np.array_equal(a.size, c.size)
+
+
+def test_thinning_near_window_end_and_near_edges():
+    p = mb.MakerBookParams()
+    _, sn, _, _ = one_window(3, minutes=15)
+    snaps = mb.snapshots_frame(sn, "m", ("U", "D"))
+    up = snaps[snaps["outcome"] == "Up"]
+    tau = (T0 + 900 * US - up["ts"].astype("datetime64[us, UTC]").astype("int64")) / US
+    near = up[(up["level"] <= 10) & (tau <= p.end_thin_s / 3)]
+    mid = up[(up["level"] <= 10) & (tau > 120) & (tau < 600)]
+    assert near["size"].median() < 0.75 * mid["size"].median()
+    levels = up.assign(tau=tau).groupby("ts").agg(n=("level", "size"), tau=("tau", "first"))
+    assert levels[levels["tau"] <= 5]["n"].median() < levels[levels["tau"] > 60]["n"].median()
+    # near 0/1 the sizes shrink: a belief pinned at 0.97 against one at 0.5 (same draws)
+    rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
+    ts = T0 + np.arange(0, 300 * US, US // 4)
+    a, _ = mb.maker_book_events(ts, np.full(ts.size, 0.5), T0, T0 + 300 * US, rng_a, snapshot_every_s=0)
+    b, _ = mb.maker_book_events(ts, np.full(ts.size, 0.97), T0, T0 + 300 * US, rng_b, snapshot_every_s=0)
+    assert np.median(b.size[b.size > 0]) < 0.8 * np.median(a.size[a.size > 0])
+
+
+def test_renewal_intervals_have_the_mixture_mean():
+    rng = np.random.default_rng(0)
+    w, m_burst, med, sig = 0.3, 0.02, 0.1, 1.0
+    t = mb.renewal_times(rng, 0, 20_000 * US, w, m_burst, med, sig)
+    mean = w * m_burst + (1 - w) * med * math.exp(sig**2 / 2)  # the mixture's mean (lognormal mean e^{mu+s^2/2})
+    d = np.diff(t) / US
+    assert abs(d.mean() - mean) < 0.03 * mean
+    # burst share: the exponential part puts mass below 10 ms the lognormal hardly has
+    p_short = w * (1 - math.exp(-0.01 / m_burst)) + (1 - w) * norm.cdf(math.log(0.01 / med) / sig)
+    assert abs(np.mean(d < 0.01) - p_short) < 0.01
+
+
+# the real ranges of issue 13 (calibration.REAL_RANGES), with the seed-to-seed spread of a 2-hour sample
+# measured over 5 seeds (sd, see the report): a single seed may stray by ~2 sd outside the real range
+WIDEN = {"touch_interval_median_s": 0.012, "touch_interval_mean_s": 0.08, "ask_change_interval_median_s": 0.004,
+         "ask_change_interval_mean_s": 0.015, "ask_size_p10": 2.0, "ask_size_median": 10.0, "ask_size_p90": 50.0}
+
+
+def test_statistics_in_the_real_ranges():
+    rng = np.random.default_rng(2026)
+    evs, sns, quotes = [], [], []
+    for minutes, count in ((5, 18), (15, 2)):  # 2 hours of books
+        for w in range(count):
+            start = T0 + w * minutes * 60 * US + (0 if minutes == 5 else 10**10)
+            ts, p = belief_path(rng, start, minutes)
+            ev, sn = mb.maker_book_events(ts, p, start, start + minutes * 60 * US, rng)
+            ids = (f"U{minutes}-{w}", f"D{minutes}-{w}")
+            evs.append(mb.events_frame(ev, f"m{minutes}-{w}", ids))
+            sns.append(mb.snapshots_frame(sn, f"m{minutes}-{w}", ids))
+            quotes.append(mb.up_quotes_from_snapshots(sn))
+    stats = {**calibration.book_event_stats(pd.concat(evs, ignore_index=True)),
+             **calibration.book_snapshot_stats(pd.concat(sns, ignore_index=True)),
+             **calibration.spread_stats(pd.concat(quotes, ignore_index=True))}
+    for name, extra in {**dict.fromkeys(("spread_median_c", "spread_p90_c", "levels_per_book"), 0.0),
+                        **WIDEN}.items():
+        lo, hi = calibration.REAL_RANGES[name]
+        if name == "levels_per_book":
+            lo = 0.97 * lo  # ~99
+        assert lo - extra <= stats[name] <= hi + extra, (name, stats[name], (lo, hi))
+
+
+def test_up_quotes_from_snapshots(window):
+    _, snaps, _, _, _ = window
+    _, sn, _, _ = one_window(11)
+    q = mb.up_quotes_from_snapshots(sn)
+    top = snaps[(snaps["outcome"] == "Up") & (snaps["level"] == 0)]
+    bid = top[top["side"] == "bid"].set_index("ts")["price"]
+    np.testing.assert_array_equal(q.set_index("ts")["best_bid_up"].reindex(bid.index).to_numpy(), bid.to_numpy())
+    ok = q["best_bid_up"].notna() & q["best_ask_down"].notna()
+    np.testing.assert_array_equal(books.complement(q["best_ask_down"][ok]), q["best_bid_up"][ok])
+    assert (q["best_ask_up"] > q["best_bid_up"]).all()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"size_p10": 200.0}, "size_p10 < size_median < size_p90"),
+    ({"spread_p1": 0.9, "spread_p2": 0.2}, "spread_p1 \\+ spread_p2 must be <= 1"),
+    ({"recenter_ticks": 2.0}, "recenter_ticks"),
+    ({"size_sigma": -1.0}, "size_sigma"),
+    ({"min_size": 50.0}, "min_size 50.0 is above size_p10"),
+])
+def test_bad_params_refused(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        mb.MakerBookParams(**kwargs)
+
+
+def test_bad_inputs_refused():
+    rng = np.random.default_rng(0)
+    ts = T0 + np.arange(10) * US
+    with pytest.raises(ValueError, match="belief_up must lie in"):
+        mb.maker_book_events(ts, np.full(10, 1.5), T0, T0 + 10 * US, rng)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        mb.maker_book_events(ts[::-1], np.full(10, 0.5), T0, T0 + 10 * US, rng)
+    with pytest.raises(ValueError, match="must be after"):
+        mb.maker_book_events(ts, np.full(10, 0.5), T0, T0, rng)
+    with pytest.raises(ValueError, match="equal-length"):
+        mb.maker_book_events(ts, np.full(9, 0.5), T0, T0 + 10 * US, rng)
