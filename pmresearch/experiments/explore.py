@@ -277,7 +277,8 @@ def run(cfg: ExploreConfig, *, root: Path | None = None, progress: bool = True) 
     clock = time.perf_counter()
     table = reliability_table(frames)
     timings["reliability_s"] = time.perf_counter() - clock
-    calib, stats = None, ()
+    calib: pd.DataFrame | None = None
+    stats: tuple[CalibrationStats, ...] = ()
     if cfg.calibration:
         clock = time.perf_counter()
         calib, stats = calibration_report(cfg, world, root)

@@ -245,7 +245,7 @@ def _best_levels(books: pd.DataFrame) -> pd.DataFrame:
     levels = b.groupby(keys, sort=False, observed=True).size().rename("levels")
     top = b[b["level"] == 0]
     wide = top.pivot_table(index=keys, columns="side", values=["price", "size"], aggfunc="first", observed=True)
-    wide.columns = [f"{s}_{v}" for v, s in wide.columns]
+    wide.columns = [f"{col[1]}_{col[0]}" for col in wide.columns]
     meta = top.drop_duplicates(keys).set_index(keys)[["slug", "outcome"]]
     out = meta.join(wide).join(levels)
     for col in ("bid_price", "ask_price", "bid_size", "ask_size"):
@@ -431,7 +431,8 @@ def kline_returns(klines: pd.DataFrame, symbol: str = "BTCUSDT") -> pd.Series:
     k = k.drop_duplicates("ts").sort_values("ts")
     r = pd.Series(np.log(k["close"].to_numpy(dtype="float64")), index=pd.DatetimeIndex(k["ts"])).diff()
     step = k["ts"].diff().to_numpy() == np.timedelta64(60, "s")
-    return r[step]
+    out: pd.Series = r[step]
+    return out
 
 
 def vol_stats(r: pd.Series) -> tuple[dict[str, float], pd.DataFrame]:
@@ -442,8 +443,9 @@ def vol_stats(r: pd.Series) -> tuple[dict[str, float], pd.DataFrame]:
     if len(r) == 0:
         return {"rv_annual": math.nan, "rv_hour_peak_to_trough": math.nan}, pd.DataFrame()
     rv = float(realized_vol(r.to_numpy(), 60.0 * len(r)))
-    rows = [{"hour": int(h), "rv": float(realized_vol(g.to_numpy(), 60.0 * len(g))), "n": len(g)}
-            for h, g in r.groupby(r.index.hour)]
+    hour = pd.DatetimeIndex(r.index).hour
+    rows = [{"hour": int(h), "rv": float(realized_vol(r[hour == h].to_numpy(), 60.0 * int((hour == h).sum()))),
+             "n": int((hour == h).sum())} for h in sorted(set(hour))]
     by_hour = pd.DataFrame(rows).set_index("hour")
     good = by_hour[by_hour["n"] >= 30]["rv"]
     cycle = float(good.max() / good.min()) if len(good) > 1 and good.min() > 0 else math.nan
@@ -475,7 +477,8 @@ def _minute_closes(frames: Mapping[str, pd.DataFrame]) -> list[tuple[str, pd.Ser
 
 def _log_returns(closes: pd.Series) -> pd.Series:
     lr = np.log(closes).diff()
-    return lr[closes.index.to_series().diff() == pd.Timedelta(minutes=1)]
+    out: pd.Series = lr[closes.index.to_series().diff() == pd.Timedelta(minutes=1)]
+    return out
 
 
 def mid_bs_stats(frames: Mapping[str, pd.DataFrame]) -> tuple[dict[str, float], list[str]]:
