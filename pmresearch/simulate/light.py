@@ -4,8 +4,10 @@ The full world simulates every sub-second step of every window. Checking that th
 calibrated needs tens of thousands of *independent* windows but only three things per window: the
 strike, the state at one decision time and the settlement value. Under instantaneous settlement
 this mode draws the exact increments between the three times (normal plus compound Poisson, the same
-:func:`~pmresearch.simulate.process.log_increments` as the full world); under TWAP settlement it draws
-the 1 Hz path over the window and both averaging lookbacks. Both use
+:func:`~pmresearch.simulate.process.log_increments` as the full world) and the oracle filter's lag
+jointly with them (:func:`~pmresearch.simulate.process.lag_step`, from its stationary law at the
+strike); under TWAP settlement it draws the 1 Hz path and lag over the window and both averaging
+lookbacks. Both use
 :func:`~pmresearch.simulate.process.true_prob_up` and the window-volatility law of the full world.
 """
 
@@ -21,7 +23,9 @@ from pmresearch.simulate.process import (
     WINDOW_S,
     draw_jump_counts,
     jump_rate_per_year,
+    lag_step,
     log_increments,
+    stationary_lag,
     true_prob_up,
     window_vols,
 )
@@ -68,30 +72,39 @@ def simulate_decisions(
     sigma = window_vols(cfg, to_utc(cfg.start), n_windows, rng)
     # the hour of day of each window only shapes sigma; windows are independent paths
     noise_sd = cfg.oracle_noise_bps * 1e-4
+    m_steps = cfg.substeps_per_s
     if settlement == "instant":
-        frac = rng.random(n_windows)
-        a = frac * length  # seconds from window start to the decision
-        inc1, _, _ = log_increments(rng, a, sigma, cfg, n_windows)
-        inc2, _, _ = log_increments(rng, length - a, sigma, cfg, n_windows)
+        a = np.round(rng.random(n_windows) * length * m_steps) / m_steps  # decision, on the path grid
+        lag0 = stationary_lag(cfg, rng, sigma)  # the oracle filter's state at the strike
+        inc1, z1, _ = log_increments(rng, a, sigma, cfg, n_windows)
+        lag1 = lag_step(cfg, rng, z1, sigma, a * m_steps, lag0)
+        inc2, z2, _ = log_increments(rng, length - a, sigma, cfg, n_windows)
+        lag2 = lag_step(cfg, rng, z2, sigma, (length - a) * m_steps, lag1)
         log_s0 = np.log(cfg.s0)
-        strike = np.exp(log_s0 + noise_sd * rng.standard_normal(n_windows))
+        strike = np.exp(log_s0 - lag0 + noise_sd * rng.standard_normal(n_windows))
         spot = np.exp(log_s0 + inc1)
-        end = np.exp(log_s0 + inc1 + inc2 + noise_sd * rng.standard_normal(n_windows))
+        end = np.exp(log_s0 + inc1 + inc2 - lag2 + noise_sd * rng.standard_normal(n_windows))
         tau_s = length - a
         known = np.zeros(n_windows)
+        lag = lag1
         lookback = 0
     elif settlement == "twap":
         lookback = twap_lookback_s or DEFAULT_TWAP_LOOKBACK_S[interval_minutes]
         n_pts = length + lookback  # 1 Hz ticks stamped t0-L+1 .. t1, relative index 0 .. n_pts-1
-        inc, _, _ = log_increments(rng, 1.0, sigma[:, None], cfg, (n_windows, n_pts - 1))
+        inc, z, _ = log_increments(rng, 1.0, sigma[:, None], cfg, (n_windows, n_pts - 1))
         log_s = np.log(cfg.s0) + np.concatenate([np.zeros((n_windows, 1)), np.cumsum(inc, axis=1)], axis=1)
-        log_o = log_s + noise_sd * rng.standard_normal(log_s.shape)
+        lags = np.empty(log_s.shape)
+        lags[:, 0] = stationary_lag(cfg, rng, sigma)
+        for j in range(1, n_pts):  # the filter state second by second (exact joint law with the increments)
+            lags[:, j] = lag_step(cfg, rng, z[:, j - 1], sigma, m_steps, lags[:, j - 1])
+        log_o = log_s - lags + noise_sd * rng.standard_normal(log_s.shape)
         o = np.exp(log_o)
         strike = o[:, :lookback].mean(axis=1)  # TWAP stamped at t0 (index lookback-1)
         end = o[:, -lookback:].mean(axis=1)
         d = rng.integers(0, length, n_windows)  # decision d whole seconds after t0
         idx = lookback - 1 + d
         spot = np.exp(log_s[np.arange(n_windows), idx])
+        lag = lags[np.arange(n_windows), idx]
         tau_s = (length - d).astype(np.float64)
         first_avg = n_pts - lookback  # index of the first tick of the settlement average
         cum = np.cumsum(log_o, axis=1)
@@ -99,9 +112,9 @@ def simulate_decisions(
     else:
         raise ValueError(f"settlement must be 'instant' or 'twap', got {settlement!r}")
     p = true_prob_up(cfg, spot=spot, strike=strike, tau_s=tau_s, sigma=sigma, twap_lookback_s=lookback,
-                     log_known_sum=known)
+                     log_known_sum=known, lag=lag)
     return pd.DataFrame({
-        "sigma": sigma, "tau_s": tau_s, "spot": spot, "strike": strike, "log_known_sum": known,
+        "sigma": sigma, "tau_s": tau_s, "spot": spot, "strike": strike, "log_known_sum": known, "lag": lag,
         "true_prob_up": p, "outcome": _TIE_UP.outcome(strike, end),
     })
 

@@ -7,9 +7,24 @@ Spot follows, within each 15-minute window ``w``,
 with ``J`` compound Poisson (``jumps_per_day``, log-jumps ``N(jump_mean, jump_sd^2)``). ``sigma_w`` is
 constant within a window and changes between windows: ``sigma_w = sigma exp(season(hour) + h_w) x
 (regime_high_mult if high regime)``, where ``h_w`` is a stationary Gaussian AR(1) and the regime a
-two-state Markov chain. The settlement oracle ticks once a second at ``O = S exp(eps)``,
-``eps ~ N(0, (oracle_noise_bps 1e-4)^2)`` i.i.d.: spot plus small relative noise, which keeps the true
-P(up) in closed form (:func:`true_prob_up`).
+two-state Markov chain.
+
+The settlement oracle (Chainlink Data Streams-like) is a smoothed, lagging view of the exchanges. Write
+``ln S = C + J`` (``C`` the drift-plus-diffusion part, ``J`` the jumps). On the path grid (steps of
+``h = 1 / substeps_per_s`` seconds) ``C`` is smoothed exponentially, ``E_j = a E_{j-1} + (1 - a) C_j``
+with ``a = exp(-h / oracle_smoothing_s)``, and the oracle ticks once a second at
+
+    ln O = E + J + eps = ln S - L + eps,        eps ~ N(0, (oracle_noise_bps 1e-4)^2) i.i.d.,
+
+where the *lag* ``L = C - E`` follows ``L_j = a (L_{j-1} + dC_j)``. Jumps (price gaps) reach the oracle
+at once; only the diffusive moves are smoothed, which makes its 1-s returns positively autocorrelated
+(variance ratio above 1). Seen from step ``g`` with lag ``L_g``, the oracle ``n`` steps ahead is
+
+    ln O_{g+n} = ln S_g - a^n L_g + sum_{j=1..n} (1 - a^j) dC_{g+n+1-j} + (J_{g+n} - J_g) + eps,
+
+Gaussian given the jump count, so the true P(up) stays a Merton series in closed form
+(:func:`true_prob_up`): the mean gains ``-a^n L_g`` and the diffusion variance is
+``sigma^2 h sum_j (1 - a^j)^2``. With ``oracle_smoothing_s = 0`` the oracle is spot plus noise.
 """
 
 from __future__ import annotations
@@ -17,10 +32,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import signal
 
 from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch._typing import FloatArray
-from pmresearch.pricing import JumpLaw, digital_twap, gaussian_jump_up_probability
+from pmresearch.pricing import JumpLaw, gaussian_jump_up_probability
+from pmresearch.pricing.digital import twap_log_moments
 from pmresearch.simulate.config import SimConfig
 
 __all__ = [
@@ -29,7 +46,11 @@ __all__ = [
     "draw_jumps",
     "jump_law",
     "jump_rate_per_year",
+    "lag_step",
     "log_increments",
+    "oracle_lag",
+    "smoothing_factor",
+    "stationary_lag",
     "true_prob_up",
     "window_vols",
 ]
@@ -113,6 +134,105 @@ def log_increments(
     return np.asarray(inc, dtype=np.float64), z, jumps
 
 
+def smoothing_factor(cfg: SimConfig) -> float:
+    """The oracle filter's per-step factor ``a = exp(-h / oracle_smoothing_s)`` (0: no smoothing)."""
+    if cfg.oracle_smoothing_s <= 0.0:
+        return 0.0
+    return float(np.exp(-1.0 / (cfg.substeps_per_s * cfg.oracle_smoothing_s)))
+
+
+def oracle_lag(cfg: SimConfig, continuous_inc: npt.ArrayLike, lag0: float = 0.0) -> FloatArray:
+    """The lag ``L = C - E`` after each path step, ``L_j = a (L_{j-1} + dC_j)``, from ``L_0 = lag0``.
+
+    ``continuous_inc`` holds the drift-plus-diffusion increments ``dC`` of ``ln S`` (no jumps).
+    """
+    a = smoothing_factor(cfg)
+    dc = np.asarray(continuous_inc, dtype=np.float64)
+    if a == 0.0:
+        return np.zeros(dc.shape)
+    out, _ = signal.lfilter([a], [1.0, -a], dc, zi=[a * lag0])
+    return np.asarray(out, dtype=np.float64)
+
+
+def lag_step(
+    cfg: SimConfig, rng: np.random.Generator, z: npt.ArrayLike, sigma: npt.ArrayLike, k_steps: npt.ArrayLike,
+    lag0: npt.ArrayLike,
+) -> FloatArray:
+    """The oracle lag ``k_steps`` path steps on, drawn jointly with the diffusion over those steps.
+
+    ``z`` is the standard normal of the continuous increment ``dC = drift k h + sigma sqrt(k h) z`` over the
+    ``k`` steps (as :func:`log_increments` draws it). Exactly: ``L_k = a^k L_0 + drift h A(k) + sigma
+    sqrt(h) (A(k) / sqrt(k) z + sqrt(B(k) - A(k)^2 / k) xi)`` with ``A(k) = sum_{j=1..k} a^j``, ``B(k) =
+    sum a^{2j}`` (the covariance of ``sum dC_i`` and ``sum a^{k+1-i} dC_i``), ``xi`` a fresh normal.
+    """
+    a = smoothing_factor(cfg)
+    z_a = np.asarray(z, dtype=np.float64)
+    if a == 0.0:
+        return np.zeros(z_a.shape)
+    k = np.asarray(k_steps, dtype=np.float64)
+    h = 1.0 / (cfg.substeps_per_s * SECONDS_PER_YEAR)
+    big_a, big_b = _geo(a, np.broadcast_to(k, z_a.shape), 1), _geo(a, np.broadcast_to(k, z_a.shape), 2)
+    safe_k = np.maximum(k, 1.0)
+    resid = np.sqrt(np.maximum(big_b - big_a * big_a / safe_k, 0.0))
+    xi = rng.standard_normal(z_a.shape)
+    sd = np.asarray(sigma, dtype=np.float64) * np.sqrt(h)
+    out = a**k * np.asarray(lag0, dtype=np.float64) + cfg.drift * h * big_a + sd * (big_a / np.sqrt(safe_k) * z_a
+                                                                                     + resid * xi)
+    return np.asarray(out, dtype=np.float64)
+
+
+def stationary_lag(cfg: SimConfig, rng: np.random.Generator, sigma: npt.ArrayLike) -> FloatArray:
+    """A draw of the lag from its stationary law at constant ``sigma``: mean ``drift h a / (1 - a)``,
+    variance ``sigma^2 h a^2 / (1 - a^2)``."""
+    a = smoothing_factor(cfg)
+    s = np.asarray(sigma, dtype=np.float64)
+    if a == 0.0:
+        return np.zeros(s.shape)
+    h = 1.0 / (cfg.substeps_per_s * SECONDS_PER_YEAR)
+    mean = cfg.drift * h * a / (1.0 - a)
+    return np.asarray(mean + s * np.sqrt(h * a * a / (1.0 - a * a)) * rng.standard_normal(s.shape), dtype=np.float64)
+
+
+def _geo(a: float, n: FloatArray, power: int) -> FloatArray:
+    """``sum_{j=1..n} a^(power j)`` (``n`` may be fractional: the closed form is used as is)."""
+    if a == 0.0:
+        return np.zeros(n.shape)
+    q = a**power
+    return np.asarray(q * (1.0 - q**n) / (1.0 - q), dtype=np.float64)
+
+
+def _smoothed_twap_moments(
+    a: float, m_steps: int, tau_s: FloatArray, lookback: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per element: ``(sum_k a^{n_k}, sum_k c_k, sum_i W_i^2)`` over the unknown ticks ``k`` of a TWAP.
+
+    Tick ``k`` (``k = 0..u-1`` before expiry) lies ``n_k = tau m - k m`` steps ahead; ``c_k = n_k -
+    A(n_k)`` is the sum of its filter weights ``1 - a^j`` and ``sum_i W_i^2`` the sum over future steps of
+    the squared total weight, ``sum_{k,l} sum_{j <= min} (1 - a^j)(1 - a^{j+d_kl})``: per pair with
+    ``n_k <= n_l`` and ``d = n_l - n_k``, ``n_k - A(n_k) - a^d A(n_k) + a^d B(n_k)`` with ``A(n) = sum a^j``,
+    ``B(n) = sum a^{2j}`` (for ``a = 0`` these reduce to ``sum min(n_k, n_l)``: the Brownian case).
+    """
+    shape = tau_s.shape
+    tau = tau_s.ravel()
+    u_all = np.where(tau > 0.0, np.minimum(np.floor(tau - 1e-9) + 1.0, lookback), 0.0)
+    uniq, inv = np.unique(np.stack([tau, u_all]), axis=1, return_inverse=True)
+    inv = np.asarray(inv).ravel()
+    t_u, u_u = uniq[0], uniq[1]
+    k = np.arange(lookback, dtype=np.float64)[None, :]
+    n_k = (t_u[:, None] - k) * m_steps
+    live = k < u_u[:, None]
+    n_k = np.where(live, n_k, 0.0)
+    big_a, big_b = _geo(a, n_k, 1), _geo(a, n_k, 2)
+    pw = np.where(live, a**n_k, 0.0) if a > 0 else np.zeros(n_k.shape)
+    diag = n_k - 2.0 * big_a + big_b
+    # pairs with the later ticks l < k (larger n_l, d = (k - l) m): sum_{r=1..k} a^{r m}
+    g = _geo(a, np.broadcast_to(k, n_k.shape).astype(np.float64), m_steps) if a > 0 else np.zeros(n_k.shape)
+    off = k * (n_k - big_a) + g * (big_b - big_a)
+    sq = np.where(live, diag + 2.0 * off, 0.0).sum(axis=1)
+    csum = np.where(live, n_k - big_a, 0.0).sum(axis=1)
+    return pw.sum(axis=1)[inv].reshape(shape), csum[inv].reshape(shape), sq[inv].reshape(shape)
+
+
 def true_prob_up(
     cfg: SimConfig,
     *,
@@ -123,27 +243,55 @@ def true_prob_up(
     twap_lookback_s: int = 0,
     log_known_sum: npt.ArrayLike = 0.0,
     include_jumps: bool = True,
+    lag: npt.ArrayLike = 0.0,
 ) -> FloatArray:
     """P(settlement value >= strike | the generating state) under the world's process.
 
-    ``spot`` is the latent spot at the decision, ``tau_s`` the seconds from that state to the
-    settlement stamp, ``sigma`` the window's diffusion vol. Instantaneous settlement
-    (``twap_lookback_s == 0``) is exact: ``sum_n Pois(n; lam tau) N((ln(S/K) + drift tau + n mu_j) /
-    sqrt(sigma^2 tau + n sd_j^2 + noise^2))`` (the Merton series with the oracle noise variance
-    added). TWAP settlement uses :func:`pmresearch.pricing.digital_twap` (``log_known_sum`` is the sum
-    of ``ln O`` over the average's ticks already stamped).
+    ``spot`` is the latent spot at the decision, ``lag`` the oracle filter's state there (``L = C - E``,
+    module docstring; 0 without smoothing), ``tau_s`` the seconds from that state to the settlement
+    stamp (a whole number of path steps in the world), ``sigma`` the window's diffusion vol.
+
+    Instantaneous settlement (``twap_lookback_s == 0``) is exact: with ``n = tau m`` steps of ``h``,
+    ``sum_k Pois(k; lam tau) N((ln(S/K) - a^n L + drift h sum_j c_j + k mu_j) / sqrt(sigma^2 h sum_j
+    c_j^2 + k sd_j^2 + noise^2))``, ``c_j = 1 - a^j`` (``a = 0``: the plain Merton series with the
+    oracle noise). TWAP settlement averages ``ln O`` over the lookback's ticks (geometric for
+    arithmetic, as :func:`pmresearch.pricing.digital_twap`): its Gaussian part is exact for the
+    filtered diffusion (:func:`_smoothed_twap_moments`), jumps between unknown ticks are moment-matched
+    as in ``digital_twap`` (``log_known_sum`` is the sum of ``ln O`` over the ticks already stamped).
     """
     law = jump_law(cfg)
     lam = law.lam if include_jumps else 0.0
     noise = cfg.oracle_noise_bps * 1e-4
-    if twap_lookback_s > 0:
-        return digital_twap(
-            log_known_sum, spot, strike, tau_s, sigma, twap_lookback_s,
-            drift=cfg.drift, lam=lam, mu_j=law.mu_j, sigma_j=law.sigma_j, noise_sd=noise,
-        )
-    tau = np.asarray(tau_s, dtype=np.float64) / SECONDS_PER_YEAR
+    a = smoothing_factor(cfg)
+    m_steps = cfg.substeps_per_s
+    h = 1.0 / (m_steps * SECONDS_PER_YEAR)
+    tau_arr = np.asarray(tau_s, dtype=np.float64)
     s = np.asarray(sigma, dtype=np.float64)
-    mean = np.log(np.asarray(spot, dtype=np.float64) / np.asarray(strike, dtype=np.float64)) + cfg.drift * tau
-    var = s * s * tau + noise * noise
-    jumps = [law.jump_class(tau)] if lam > 0 else []
-    return gaussian_jump_up_probability(mean, var, jumps)
+    log_s = np.log(np.asarray(spot, dtype=np.float64))
+    log_k = np.log(np.asarray(strike, dtype=np.float64))
+    lag_a = np.asarray(lag, dtype=np.float64)
+    if twap_lookback_s > 0:
+        shape = np.broadcast_shapes(tau_arr.shape, s.shape, log_s.shape, log_k.shape, lag_a.shape,
+                                    np.shape(log_known_sum))
+        tau_b = np.broadcast_to(tau_arr, shape)
+        n_ticks = float(twap_lookback_s)
+        u, _, _, u_first, span, w_mean, w_sq = twap_log_moments(tau_b, twap_lookback_s, 1.0)
+        pw, csum, sq = _smoothed_twap_moments(a, m_steps, tau_b, twap_lookback_s)
+        known = np.asarray(log_known_sum, dtype=np.float64)
+        mean = (known + u * log_s - pw * lag_a + cfg.drift * h * csum) / n_ticks - log_k
+        var = s * s * h * sq / (n_ticks * n_ticks) + u * noise * noise / (n_ticks * n_ticks)
+        jumps = []
+        if lam > 0:
+            frac = u / n_ticks
+            mj, sj = law.mu_j, law.sigma_j
+            jumps = [(lam * u_first, frac * mj, frac * frac * sj * sj),
+                     (lam * span, w_mean * mj, w_sq * (sj * sj + mj * mj) - (w_mean * mj) ** 2)]
+        return gaussian_jump_up_probability(mean, var, jumps)
+    tau = tau_arr / SECONDS_PER_YEAR
+    n = tau_arr * m_steps
+    big_a, big_b = _geo(a, n, 1), _geo(a, n, 2)
+    decay = a**n if a > 0 else np.zeros(n.shape)
+    mean = log_s - log_k - decay * lag_a + cfg.drift * h * (n - big_a)
+    var = s * s * h * (n - 2.0 * big_a + big_b) + noise * noise
+    classes = [law.jump_class(tau)] if lam > 0 else []
+    return gaussian_jump_up_probability(mean, var, classes)

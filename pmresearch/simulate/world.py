@@ -27,7 +27,7 @@ from pmresearch._typing import FloatArray, IntArray
 from pmresearch.config import to_mapping
 from pmresearch.simulate.config import SimConfig, make_config
 from pmresearch.simulate.oracle import push_update_indices, twap_values
-from pmresearch.simulate.process import WINDOW_S, log_increments, true_prob_up, window_vols
+from pmresearch.simulate.process import WINDOW_S, log_increments, oracle_lag, true_prob_up, window_vols
 
 __all__ = ["World", "simulate", "simulate_config"]
 
@@ -266,6 +266,7 @@ class _Paths(NamedTuple):
     log_s: FloatArray  # BTC log-price, n_steps + 1 points
     log_e: FloatArray  # ETH log-price, n_steps + 1 points
     truth: pd.DataFrame
+    lag: FloatArray  # oracle filter state L = C - E (process module) at every path step, n_steps + 1 points
 
 
 class _Oracle(NamedTuple):
@@ -314,7 +315,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     bar.update()
     klines_1s, klines, eth_klines = _kline_frames(cfg, grid, paths, rng)
     bar.update()
-    oracle = _oracle_feeds(cfg, grid, paths.log_s, rng)
+    oracle = _oracle_feeds(cfg, grid, paths, rng)
     bar.update()
     cum_log_o = np.cumsum(oracle.log_o)
     market_frames, quote_frames, book_frames, trade_frames = [], [], [], []
@@ -373,7 +374,10 @@ def _spot_paths(cfg: SimConfig, grid: _Grid, rng: _Streams) -> _Paths:
     z_eth = cfg.eth_rho * z + np.sqrt(1.0 - cfg.eth_rho**2) * rng.eth.standard_normal(n_steps)
     inc_e = cfg.drift * dt_y + cfg.eth_vol_ratio * sig_step * np.sqrt(dt_y) * z_eth + cfg.eth_jump_beta * jumps
     log_e = np.log(cfg.eth_s0) + np.concatenate([[0.0], np.cumsum(inc_e)])
-    return _Paths(sig_w=sig_w, log_s=log_s, log_e=log_e, truth=truth)
+    lag = np.empty(n_steps + 1)
+    lag[0] = 0.0  # the filter starts on the spot; the warm-up lets it reach its stationary law
+    lag[1:] = oracle_lag(cfg, inc - jumps)
+    return _Paths(sig_w=sig_w, log_s=log_s, log_e=log_e, truth=truth, lag=lag)
 
 
 def _one_second_bars(cfg: SimConfig, grid: _Grid, sig_w: FloatArray, log_path: FloatArray,
@@ -404,11 +408,12 @@ def _kline_frames(cfg: SimConfig, grid: _Grid, paths: _Paths,
     return klines_1s, klines, eth_klines
 
 
-def _oracle_feeds(cfg: SimConfig, grid: _Grid, log_s: FloatArray, rng: _Streams) -> _Oracle:
-    """The 1 Hz settlement stream (spot plus i.i.d. noise, latency, missing ticks) and the push feed."""
+def _oracle_feeds(cfg: SimConfig, grid: _Grid, paths: _Paths, rng: _Streams) -> _Oracle:
+    """The 1 Hz settlement stream (smoothed spot plus i.i.d. noise, latency, missing ticks) and the push feed."""
     n_sec, start_us = grid.n_sec, grid.start_us
     noise_sd = cfg.oracle_noise_bps * 1e-4
-    log_o = log_s[:: grid.m] + noise_sd * rng.oracle.standard_normal(n_sec + 1)  # ticks at 0..n_sec s
+    # ticks at 0..n_sec s: spot minus the filter lag, plus noise
+    log_o = (paths.log_s - paths.lag)[:: grid.m] + noise_sd * rng.oracle.standard_normal(n_sec + 1)
     oracle_px = np.exp(log_o)
     sec = np.arange(n_sec + 1, dtype=np.float64)
     lat = rng.latency.exponential(cfg.oracle_latency_s, n_sec + 1)
@@ -517,8 +522,9 @@ def _beliefs(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o
         sel = lb_q == L
         common = {"strike": mk.strike[w_of[sel]], "tau_s": tau_s[sel], "twap_lookback_s": int(L),
                   "log_known_sum": known_sum[sel]}
-        p_true[sel] = true_prob_up(cfg, spot=spot_q[sel], sigma=sigma_q[sel], **common)
+        p_true[sel] = true_prob_up(cfg, spot=spot_q[sel], sigma=sigma_q[sel], lag=paths.lag[g[sel]], **common)
         p_mm[sel] = true_prob_up(cfg, spot=spot_mm[sel], sigma=sigma_q[sel] * cfg.mm_vol_mult,
+                                 lag=paths.lag[g_mm[sel]],
                                  include_jumps=not cfg.mm_ignores_jumps, **common)
     return spot_q, p_true, p_mm
 

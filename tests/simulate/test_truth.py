@@ -1,5 +1,8 @@
 """The simulator's true P(up): calibrated against outcomes, equal to a Monte Carlo of its process.
 
+The oracle is a smoothed spot (``oracle_smoothing_s``, process module): the Monte Carlo references
+below run the filter recursion ``L_j = a (L_{j-1} + dC_j)`` step by step on the path grid with the
+simulator's own increments (:func:`log_increments`), independently of the closed forms under test.
 Calibration uses the light path mode: >= 20,000 independent windows with one uniformly random
 decision time each (fixed seed), judged by one Hosmer-Lemeshow test at the 1% level. The
 probabilities are not fitted to these outcomes, so the statistic is referred to chi-square with
@@ -12,8 +15,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pmresearch.simulate import make_config, simulate_decisions, true_prob_up
-from pmresearch.simulate.process import log_increments
+from pmresearch.simulate import SimConfig, make_config, simulate_decisions, true_prob_up
+from pmresearch.simulate.config import REALISTIC_PROCESS
+from pmresearch.simulate.process import log_increments, smoothing_factor
 
 N_WINDOWS = 20_000
 
@@ -29,13 +33,21 @@ def hosmer_lemeshow_pvalue(p: np.ndarray, y: np.ndarray, groups: int = 10) -> fl
     return float(stats.chi2.sf(stat, groups))
 
 
-# A world with frequent jumps so that the jump terms of the truth matter.
-CFG = make_config("edge", jumps_per_day=48.0, jump_sd=0.002, jump_mean=-0.0005, drift=2.0, seed=3)
+# A world with frequent large jumps so that the jump terms of the truth matter, with a smoothed oracle.
+CFG = make_config("edge", jumps_per_day=48.0, jump_sd=0.002, jump_mean=-0.0005, drift=2.0, seed=3,
+                  oracle_smoothing_s=1.6)
+# The calibrated process (smoothed oracle, 1,300 small jumps a day, vol of vol 0.67) with a drift and a jump mean.
+CFG_TAILS = make_config("edge", **{**REALISTIC_PROCESS, "jump_mean": -0.0001}, drift=2.0, seed=3)
+# The smoothing slowed down so that the filter state matters over many seconds.
+CFG_SLOW = make_config("edge", oracle_smoothing_s=8.0, drift=2.0, seed=3)
 
 
-@pytest.mark.parametrize(("interval", "settlement"), [(15, "instant"), (5, "instant"), (15, "twap"), (5, "twap")])
-def test_true_prob_is_calibrated(interval: int, settlement: str) -> None:
-    d = simulate_decisions(CFG, N_WINDOWS, interval_minutes=interval, settlement=settlement, seed=101)
+@pytest.mark.parametrize(("cfg", "interval", "settlement"), [
+    (CFG, 15, "instant"), (CFG, 5, "instant"), (CFG, 15, "twap"), (CFG, 5, "twap"),
+    (CFG_TAILS, 15, "instant"), (CFG_TAILS, 5, "twap"), (CFG_SLOW, 5, "instant"), (CFG_SLOW, 5, "twap"),
+])
+def test_true_prob_is_calibrated(cfg: SimConfig, interval: int, settlement: str) -> None:
+    d = simulate_decisions(cfg, N_WINDOWS, interval_minutes=interval, settlement=settlement, seed=101)
     assert len(d) >= 20_000
     p, y = d["true_prob_up"].to_numpy(), d["outcome"].to_numpy()
     assert hosmer_lemeshow_pvalue(p, y) > 0.01
@@ -50,48 +62,93 @@ def test_calibration_test_has_power() -> None:
     assert hosmer_lemeshow_pvalue(wrong, d["outcome"].to_numpy()) < 0.01
 
 
-STATES = [  # (ln S/K, tau_s, sigma)
-    (0.0, 600.0, 0.45), (0.001, 300.0, 0.6), (-0.002, 120.0, 0.3), (0.0005, 20.0, 0.45), (-0.0001, 3.0, 0.9),
+def smoothed_oracle_mc(cfg: SimConfig, rng: np.random.Generator, n: int, x: float, lag0: float, sigma: float,
+                       first_s: float, record_s: list[float] | np.ndarray) -> np.ndarray:
+    """Monte Carlo of ``ln O - eps`` (spot minus the filter lag) at ``first_s + record_s`` seconds ahead.
+
+    The path up to ``K`` steps before ``first_s`` is one exact increment (its weight in the lag at the
+    recorded ticks is below ``a^K < 1e-13``); from there the filter runs step by step. Returns (n, len).
+    """
+    m = cfg.substeps_per_s
+    a = smoothing_factor(cfg)
+    k_lead = int(np.ceil(30.0 * cfg.oracle_smoothing_s * m))
+    first = round(first_s * m)
+    agg = max(first - k_lead, 0)
+    log_x = np.full(n, x)
+    lag = np.full(n, lag0)
+    if agg > 0:
+        inc, _, _ = log_increments(rng, agg / m, sigma, cfg, n)
+        log_x += inc
+        lag *= a**agg
+    targets = {first + round(r * m): c for c, r in enumerate(record_s)}
+    out = np.empty((n, len(record_s)))
+    for step in range(agg + 1, max(targets) + 1):
+        inc, _, jumps = log_increments(rng, 1.0 / m, sigma, cfg, n)
+        log_x += inc
+        lag = a * (lag + inc - jumps)
+        if step in targets:
+            out[:, targets[step]] = log_x - lag
+    if 0 in targets and agg == first:  # the first record is now
+        out[:, targets[0]] = log_x - lag
+    return out
+
+
+STATES = [  # (ln S/K, lag, tau_s, sigma)
+    (0.0, 0.0, 600.0, 0.45), (0.001, 1e-4, 300.0, 0.6), (-0.002, -2e-4, 120.0, 0.3), (0.0005, 3e-4, 20.0, 0.45),
+    (-0.0001, -2e-4, 3.0, 0.9), (0.0001, 3e-4, 1.0, 0.45),
 ]
 
 
-@pytest.mark.parametrize(("x", "tau_s", "sigma"), STATES)
-def test_instant_truth_matches_monte_carlo(x: float, tau_s: float, sigma: float) -> None:
-    """Closed form vs 400,000 continuations drawn with the simulator's own increments, 4 SE."""
+@pytest.mark.parametrize("cfg", [CFG, CFG_TAILS, CFG_SLOW], ids=["jumps48", "tails", "slow"])
+@pytest.mark.parametrize(("x", "lag", "tau_s", "sigma"), STATES)
+def test_instant_truth_matches_monte_carlo(cfg: SimConfig, x: float, lag: float, tau_s: float, sigma: float) -> None:
+    """Closed form vs 200,000 continuations of the filtered path drawn step by step, 4 SE (exact law)."""
     rng = np.random.default_rng(7)
-    n = 400_000
-    inc, _, _ = log_increments(rng, tau_s, sigma, CFG, n)
-    noise = CFG.oracle_noise_bps * 1e-4 * rng.standard_normal(n)
-    mc = np.mean(x + inc + noise >= 0.0)
-    p = true_prob_up(CFG, spot=np.exp(x), strike=1.0, tau_s=tau_s, sigma=sigma)
+    n = 200_000
+    path = smoothed_oracle_mc(cfg, rng, n, x, lag, sigma, tau_s, [0.0])[:, 0]
+    noise = cfg.oracle_noise_bps * 1e-4 * rng.standard_normal(n)
+    mc = np.mean(path + noise >= 0.0)
+    p = true_prob_up(cfg, spot=np.exp(x), strike=1.0, tau_s=tau_s, sigma=sigma, lag=lag)
     se = np.sqrt(max(mc * (1 - mc), 1e-12) / n)
-    assert abs(p - mc) < 4 * se + 1e-6
+    assert abs(p - mc) < 4 * se + 1e-6, (p, mc, se)
+
+
+def test_lag_moves_the_truth() -> None:
+    """Control: the same Monte Carlo against the truth that ignores the lag state fails (3 s, lag 3 bp)."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+    path = smoothed_oracle_mc(CFG_SLOW, rng, n, 0.0001, 3e-4, 0.45, 3.0, [0.0])[:, 0]
+    mc = np.mean(path + CFG_SLOW.oracle_noise_bps * 1e-4 * rng.standard_normal(n) >= 0.0)
+    p0 = true_prob_up(CFG_SLOW, spot=np.exp(0.0001), strike=1.0, tau_s=3.0, sigma=0.45)
+    se = np.sqrt(mc * (1 - mc) / n)
+    assert abs(p0 - mc) > 10 * se
 
 
 # The TWAP truth is an approximation (geometric average, moment-matched jumps inside the lookback).
 # Measured against 200,000 continuations of the exact arithmetic TWAP on these states its error was
 # below 0.002 (most states well within 4 SE); the test allows 4 SE + 0.002.
-TWAP_STATES = [  # (ln S/K, tau_s, sigma, known ticks)
-    (0.0, 600.0, 0.45, 0), (0.0008, 90.0, 0.6, 0), (-0.0005, 45.0, 0.45, 15), (0.0002, 10.0, 0.9, 50),
+TWAP_STATES = [  # (ln S/K, lag, tau_s, sigma, known ticks)
+    (0.0, 0.0, 600.0, 0.45, 0), (0.0008, 1e-4, 90.0, 0.6, 0), (-0.0005, -2e-4, 45.0, 0.45, 15),
+    (0.0002, 3e-4, 10.0, 0.9, 50),
 ]
 
 
-@pytest.mark.parametrize(("x", "tau_s", "sigma", "n_known"), TWAP_STATES)
-def test_twap_truth_matches_monte_carlo(x: float, tau_s: float, sigma: float, n_known: int) -> None:
+@pytest.mark.parametrize("cfg", [CFG, CFG_TAILS, CFG_SLOW], ids=["jumps48", "tails", "slow"])
+@pytest.mark.parametrize(("x", "lag", "tau_s", "sigma", "n_known"), TWAP_STATES)
+def test_twap_truth_matches_monte_carlo(cfg: SimConfig, x: float, lag: float, tau_s: float, sigma: float,
+                                        n_known: int) -> None:
     lookback = 60
     rng = np.random.default_rng(8)
     n = 200_000
-    noise_sd = CFG.oracle_noise_bps * 1e-4
+    noise_sd = cfg.oracle_noise_bps * 1e-4
     known_log = x + noise_sd * rng.standard_normal(n_known)  # observed ticks (log price over strike)
     m = lookback - n_known  # unknown ticks, stamped tau_s - j seconds ahead (j = m-1 .. 0)
-    first, _, _ = log_increments(rng, tau_s - (m - 1), sigma, CFG, (n, 1))  # exact law up to the first
-    rest, _, _ = log_increments(rng, 1.0, sigma, CFG, (n, m - 1))  # then one-second steps
-    path = x + np.cumsum(np.concatenate([first, rest], axis=1), axis=1)
+    path = smoothed_oracle_mc(cfg, rng, n, x, lag, sigma, tau_s - (m - 1), np.arange(m, dtype=float))
     future = path + noise_sd * rng.standard_normal((n, m))
     avg = (np.exp(known_log).sum() + np.exp(future).sum(axis=1)) / lookback
     mc = np.mean(avg >= 1.0)
-    p = true_prob_up(CFG, spot=np.exp(x), strike=1.0, tau_s=tau_s, sigma=sigma, twap_lookback_s=lookback,
-                     log_known_sum=known_log.sum())
+    p = true_prob_up(cfg, spot=np.exp(x), strike=1.0, tau_s=tau_s, sigma=sigma,
+                     twap_lookback_s=lookback, log_known_sum=known_log.sum(), lag=lag)
     se = np.sqrt(mc * (1 - mc) / n)
     assert abs(p - mc) < 4 * se + 0.002, (p, mc, se)
 
