@@ -68,7 +68,8 @@ def main() -> None:
     print("one day, 384 markets (288 x 5m + 96 x 15m), both tokens:")
     for k, v in r.items():
         print(f"  {k:>14}: {v:,.2f}" if isinstance(v, float) else f"  {k:>14}: {v:,}")
-    print(f"  event rows / market: {r['event_rows'] / 384:,.0f}; snapshot rows / market: {r['snapshot_rows'] / 384:,.0f}")
+    print(f"  event rows / market: {r['event_rows'] / 384:,.0f}; "
+          f"snapshot rows / market: {r['snapshot_rows'] / 384:,.0f}")
     print(f"  peak RSS (whole process): {peak:,.0f} MB")
 
 

@@ -522,13 +522,16 @@ def maker_book_events(belief_ts_us: npt.ArrayLike, belief_up: npt.ArrayLike, win
 
 
 def _frame(rows: BookRows, slug: str, token_ids: tuple[str, str], with_level: bool) -> pd.DataFrame:
-    tok = pd.Categorical.from_codes(rows.token.astype(np.int8), categories=pd.Index(list(token_ids), dtype=object))
+    """Rows as a frame with dictionary-encoded text (categoricals: no Python string per row)."""
+    def cat(codes: npt.NDArray[np.int8], labels: list[str]) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
+
     out = pd.DataFrame({
-        "ts": pd.Series(rows.ts_us.view("datetime64[us]")).dt.tz_localize("UTC"),
-        "slug": slug,
-        "token_id": tok.astype(object),
-        "outcome": np.where(rows.token == 0, "Up", "Down").astype(object),
-        "side": np.where(rows.side == 0, "bid", "ask").astype(object),
+        "ts": pd.DatetimeIndex(rows.ts_us.view("datetime64[us]")).tz_localize("UTC"),
+        "slug": cat(np.zeros(rows.ts_us.size, np.int8), [slug]),
+        "token_id": cat(rows.token, list(token_ids)),
+        "outcome": cat(rows.token, ["Up", "Down"]),
+        "side": cat(rows.side, ["bid", "ask"]),
     })
     if with_level:
         out["level"] = rows.level.astype("int16")
@@ -540,7 +543,8 @@ def _frame(rows: BookRows, slug: str, token_ids: tuple[str, str], with_level: bo
 def events_frame(rows: BookRows, slug: str, token_ids: tuple[str, str]) -> pd.DataFrame:
     """``book_events`` rows (``ts, slug, token_id, outcome, side, price, size``) of :func:`maker_book_events`.
 
-    ``token_ids`` is ``(Up token id, Down token id)``. Not validated (the writer validates).
+    ``token_ids`` is ``(Up token id, Down token id)``. Text columns are categoricals (as the websocket
+    importer's chunks; ``.astype(object)`` for plain text). Not validated (the writer validates).
     """
     return _frame(rows, slug, token_ids, with_level=False)
 
