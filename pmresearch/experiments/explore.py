@@ -230,13 +230,17 @@ class ExploreResult(ExperimentResult):
 
     def headline(self) -> dict[str, Any]:
         """The figures written to ``reports/00_explore/<run>.json``: ``rows`` per kind, ``markets``,
-        ``brier_mid`` and ``brier_true``."""
-        return {
+        ``brier_mid`` and ``brier_true``; with ``calibration: true`` also ``calibration``: source label ->
+        statistic -> value (NaN written as null)."""
+        out: dict[str, Any] = {
             "rows": {kind: len(f) for kind, f in self.frames.items()},
             "markets": len(self.frames.get("markets", [])),
             "brier_mid": self.brier_mid,
             "brier_true": self.brier_true,
         }
+        if self.calibration_stats:
+            out["calibration"] = {s.label: dict(s.values) for s in self.calibration_stats}
+        return out
 
     def summary(self) -> Summary:
         """The inventory of the data (rows and time range per kind) and the quotes' calibration."""

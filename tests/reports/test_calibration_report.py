@@ -83,5 +83,7 @@ def test_explore_with_calibration(tmp_path: Path) -> None:
     ref = calibration_stats(frames_from_dir(tmp_path / "ref"))
     assert result.calibration.loc["spread_p90_c", "ref"] == ref["spread_p90_c"]
     assert "calibration" in result.summary().names
+    assert result.headline()["calibration"]["ref"]["spread_p90_c"] == ref["spread_p90_c"]
     off = run(from_mapping(Config, {"preset": "no-edge", "days": 0.5, "seed": 1}, what="test"), progress=False)
     assert off.calibration is None and "calibration" not in off.summary().names
+    assert "calibration" not in off.headline()

@@ -215,8 +215,8 @@ def test_real_sample_in_the_issue_ranges(shared_data) -> None:
     for name, (lo, hi) in REAL_RANGES.items():
         value = s[name]
         assert np.isfinite(value), (name, s.notes)
-        if name in REAL_OUTSIDE:  # near, within 15% of the range
-            assert lo * 0.85 <= value <= hi * 1.15, (name, value)
+        if name in REAL_OUTSIDE:  # near: within 25% of the range (the issue's rule for a single number)
+            assert lo * 0.75 <= value <= hi * 1.25, (name, value)
         else:
             assert inside(name, value), (name, value, (lo, hi))
 
