@@ -259,3 +259,40 @@ def test_touch_kernel_compiled_equals_its_python_reference() -> None:
     last = nb[nb["token_id"] == "a"].iloc[-1]
     assert last["best_bid"] == pytest.approx(max(bids)) and last["best_ask"] == pytest.approx(min(asks))
     assert last["ask_size"] == book[("ask", min(asks))]
+
+
+def test_mid_minus_black_scholes_by_hand() -> None:
+    """A market whose mid is the BS digital (strike recorded, spot the quote logger's, 60 1m returns of
+    +-1e-3: sigma = sqrt(60e-6 * year / 3600 s)) is 0 c off; the mid moved 2 c is 2 c off."""
+    from pmresearch._time import SECONDS_PER_YEAR
+    from pmresearch.pricing import digital_bs
+    from pmresearch.simulate.calibration import mid_bs_stats
+
+    start = T0 + pd.Timedelta(hours=2)
+    end = start + pd.Timedelta(minutes=15)
+    slug = f"btc-updown-15m-{int(start.timestamp())}"
+    n = 2 * 60 + 15
+    closes = 60_000.0 * np.exp(np.cumsum(np.tile([1e-3, -1e-3], n)[:n]))
+    klines = pd.DataFrame({"ts": T0 + pd.to_timedelta(np.arange(n), unit="min"), "open": closes, "close": closes,
+                           "symbol": "BTCUSDT", "interval": "1m"})
+    sigma = math.sqrt(60 * 1e-6 * SECONDS_PER_YEAR / 3600.0)
+    spot, strike = 60_010.0, 60_000.0
+    rows = []
+    for minute in (5, 10):
+        t = start + pd.Timedelta(minutes=minute)
+        p = float(digital_bs(spot, strike, (end - t).total_seconds() / SECONDS_PER_YEAR, sigma))
+        rows.append({"ts": t - pd.Timedelta(seconds=1), "slug": slug, "market_id": "m", "interval_minutes": 15,
+                     "window_start": start, "window_end": end, "strike": strike, "strike_logged": strike,
+                     "reference_price": spot, "best_bid_up": p - 0.005, "best_ask_up": p + 0.005,
+                     "best_bid_down": 1 - p - 0.005, "best_ask_down": 1 - p + 0.005, "source": "test"})
+    quotes = pd.DataFrame(rows)
+    markets = pd.DataFrame({"slug": [slug], "asset": ["BTC"], "interval_minutes": pd.array([15], dtype="int16"),
+                            "window_start": [start], "window_end": [end], "outcome_up": pd.array([1], dtype="Int8"),
+                            "outcome_from": ["resolution"], "strike": [strike], "source": ["test"]})
+    got, notes = mid_bs_stats({"markets": markets, "quotes": quotes, "klines": klines})
+    assert got["abs_mid_bs_5m_c"] == pytest.approx(0.0, abs=1e-9), notes
+    assert got["abs_mid_bs_10m_c"] == pytest.approx(0.0, abs=1e-9), notes
+    shifted = quotes.assign(best_bid_up=quotes["best_bid_up"] + 0.02, best_ask_up=quotes["best_ask_up"] + 0.02)
+    moved, _ = mid_bs_stats({"markets": markets, "quotes": shifted, "klines": klines})
+    assert moved["abs_mid_bs_5m_c"] == pytest.approx(2.0, abs=1e-9)
+    assert moved["abs_mid_bs_10m_c"] == pytest.approx(2.0, abs=1e-9)
