@@ -178,7 +178,8 @@ def _event_stream(rng: np.random.Generator, start_us: int, end_us: int,
 
 
 def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals: Any, uniforms: Any,
-                       start_us: int, fp: Any, snap_every_us: int, cap: int) -> tuple[Any, ...]:
+                       start_us: int, fp: Any, snap_every_us: int, cap: int,
+                       sn_cap: int) -> tuple[Any, ...]:
     """The reference book loop: Up-token books at each event, rows for both tokens.
 
     ``times``/``kinds``/``belief`` (the belief in ticks, 0..100) and ``tau_s`` (seconds to the window
@@ -187,21 +188,21 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
     snapshot of both books is taken at the first update (an event that changed a level) in each
     ``snap_every_us`` bucket (never when ``snap_every_us`` is 0). Returns ``(n_events, ev_ts, ev_tok,
     ev_side, ev_tick, ev_size, n_snap, sn_ts, sn_tok, sn_side, sn_level, sn_tick, sn_size, ok)``;
-    ``ok`` False when ``cap`` rows or a pool were too small (the caller retries larger).
+    ``ok`` False when ``cap`` event rows, ``sn_cap`` snapshot rows or a pool were too small (the caller
+    retries larger). A re-centre diffs the whole book; any other event changes one level, diffed alone.
     """
     n_tk = 100
-    ev_ts = np.zeros(cap, np.int64)
-    ev_tok = np.zeros(cap, np.int8)
-    ev_side = np.zeros(cap, np.int8)
-    ev_tick = np.zeros(cap, np.int16)
-    ev_size = np.zeros(cap, np.float64)
-    sn_cap = cap * 4 if snap_every_us > 0 else 1
-    sn_ts = np.zeros(sn_cap, np.int64)
-    sn_tok = np.zeros(sn_cap, np.int8)
-    sn_side = np.zeros(sn_cap, np.int8)
-    sn_level = np.zeros(sn_cap, np.int16)
-    sn_tick = np.zeros(sn_cap, np.int16)
-    sn_size = np.zeros(sn_cap, np.float64)
+    ev_ts = np.empty(cap, np.int64)
+    ev_tok = np.empty(cap, np.int8)
+    ev_side = np.empty(cap, np.int8)
+    ev_tick = np.empty(cap, np.int16)
+    ev_size = np.empty(cap, np.float64)
+    sn_ts = np.empty(sn_cap, np.int64)
+    sn_tok = np.empty(sn_cap, np.int8)
+    sn_side = np.empty(sn_cap, np.int8)
+    sn_level = np.empty(sn_cap, np.int16)
+    sn_tick = np.empty(sn_cap, np.int16)
+    sn_size = np.empty(sn_cap, np.float64)
     bid = np.zeros(n_tk, np.float64)  # Up bid size at tick k (0 none)
     ask = np.zeros(n_tk, np.float64)
     old_bid = np.zeros(n_tk, np.float64)
@@ -242,9 +243,10 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
         mult = edge
         if end_thin_s > 0.0 and tau < end_thin_s:
             mult = edge * (end_floor + (1.0 - end_floor) * max(tau, 0.0) / end_thin_s)
-        for j in range(n_tk):
-            old_bid[j] = bid[j]
-            old_ask[j] = ask[j]
+        full = k == 0  # a re-centre diffs the whole book; other events change one level (sj)
+        sj = -1
+        s_ask = False
+        s_old = 0.0
         kind = -1 if k == 0 else kinds[k - 1]
         # re-centre the base quotes on the belief: the stale side at once, the other side later
         mid = 0.5 * (base_b + base_a)
@@ -283,6 +285,11 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
                 base_a = ta
             if not (do_bid or do_ask):
                 continue
+            if not full:
+                for j in range(n_tk):
+                    old_bid[j] = bid[j]
+                    old_ask[j] = ask[j]
+                full = True
             prev_b = 0
             prev_a = n_tk
             for j in range(n_tk - 1, 0, -1):
@@ -329,6 +336,9 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
                 iz += 1
                 v = mu_size + z * (sig_lo if z < 0.0 else sig_hi)
                 size = max(np.round(np.exp(v) * mult, 2), min_size)
+                sj = j
+                s_ask = is_ask
+                s_old = ask[j] if is_ask else bid[j]
                 if is_ask:
                     if kind == ASK_SIZE and ask[j] == 0.0:
                         pass  # the best was pulled: a size change waits for its restore
@@ -349,6 +359,9 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
                         behind = True
                         break
                 if behind:
+                    sj = j
+                    s_ask = True
+                    s_old = ask[j]
                     ask[j] = 0.0
         elif kind == BID_FLICKER:
             j = base_b
@@ -359,6 +372,9 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
                         behind = True
                         break
                 if behind:
+                    sj = j
+                    s_ask = False
+                    s_old = bid[j]
                     bid[j] = 0.0
         elif kind == DEEP and pending == 0:
             u1 = uniforms[iu]
@@ -378,6 +394,9 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
                     iz += 1
                     size = max(np.round(depth_median * (1.0 + depth_slope * d) * np.exp(depth_sigma * z) * mult, 2),
                                min_size)
+                sj = j
+                s_ask = is_ask
+                s_old = ask[j] if is_ask else bid[j]
                 if is_ask:
                     ask[j] = size
                 else:
@@ -387,7 +406,18 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
             ok = False
             break
         ne0 = ne
-        for tok in range(2):
+        if not full:
+            if sj > 0:
+                cur = ask[sj] if s_ask else bid[sj]
+                if cur != s_old:
+                    for tok in range(2):
+                        ev_ts[ne] = t
+                        ev_tok[ne] = tok
+                        ev_side[ne] = (1 if s_ask else 0) if tok == 0 else (0 if s_ask else 1)
+                        ev_tick[ne] = sj if tok == 0 else n_tk - sj
+                        ev_size[ne] = cur
+                        ne += 1
+        for tok in range(2 if full else 0):
             for sd in range(2):
                 for j in range(1, n_tk):
                     if tok == 0:
@@ -507,11 +537,14 @@ def maker_book_events(belief_ts_us: npt.ArrayLike, belief_up: npt.ArrayLike, win
     kernel: Any = book_kernel_nb if compiled else book_kernel_python
     every_us = round(snapshot_every_s * _US)
     cap = 6 * n + 4 * N_TICKS
+    # at most one snapshot (two books, <= 2 x 99 levels each) per bucket the window touches
+    sn_cap = ((end - start) // every_us + 2) * 4 * N_TICKS if every_us > 0 else 1
     while True:
-        out = kernel(times, kinds, belief, tau, normals, uniforms, start, _float_params(p), every_us, cap)
+        out = kernel(times, kinds, belief, tau, normals, uniforms, start, _float_params(p), every_us, cap, sn_cap)
         if out[-1]:
             break
-        cap *= 2  # rare: large belief jumps refill many levels; pools grow with the same draws' prefix
+        cap *= 2
+        sn_cap *= 2  # rare: large belief jumps refill many levels; pools grow with the same draws' prefix
         normals = np.concatenate([normals, rng.standard_normal(normals.size)])
         uniforms = np.concatenate([uniforms, rng.random(uniforms.size)])
     ne, ns = out[0], out[6]
