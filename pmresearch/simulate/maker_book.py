@@ -406,17 +406,16 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
             ok = False
             break
         ne0 = ne
-        if not full:
-            if sj > 0:
-                cur = ask[sj] if s_ask else bid[sj]
-                if cur != s_old:
-                    for tok in range(2):
-                        ev_ts[ne] = t
-                        ev_tok[ne] = tok
-                        ev_side[ne] = (1 if s_ask else 0) if tok == 0 else (0 if s_ask else 1)
-                        ev_tick[ne] = sj if tok == 0 else n_tk - sj
-                        ev_size[ne] = cur
-                        ne += 1
+        if not full and sj > 0:
+            cur = ask[sj] if s_ask else bid[sj]
+            if cur != s_old:
+                for tok in range(2):
+                    ev_ts[ne] = t
+                    ev_tok[ne] = tok
+                    ev_side[ne] = (1 if s_ask else 0) if tok == 0 else (0 if s_ask else 1)
+                    ev_tick[ne] = sj if tok == 0 else n_tk - sj
+                    ev_size[ne] = cur
+                    ne += 1
         for tok in range(2 if full else 0):
             for sd in range(2):
                 for j in range(1, n_tk):
