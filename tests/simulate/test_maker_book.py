@@ -238,3 +238,34 @@ def test_cumulative_depth_as_in_the_real_books(window):
     for n, real in ((10, 4_600.0), (20, 9_700.0)):
         depth = asks[asks["level"] < n].groupby(["token_id", "ts"])["size"].sum().median()
         assert 0.7 * real <= depth <= 1.3 * real, (n, depth)
+
+
+@pytest.mark.parametrize("belief", [0.0, 0.004, 0.996, 1.0])
+def test_pinned_beliefs_give_valid_one_sided_books(belief):
+    rng = np.random.default_rng(4)
+    ts = T0 + np.arange(0, 60 * US, US // 4)
+    ev, _ = mb.maker_book_events(ts, np.full(ts.size, belief), T0, T0 + 60 * US, rng, snapshot_every_s=0)
+    events = mb.events_frame(ev, "m", ("U", "D"))
+    book = books.replay(events)
+    up = book[book["token_id"] == "U"]
+    bid, ask = up[up["side"] == "bid"]["price"], up[up["side"] == "ask"]["price"]
+    assert len(ask) >= 1 and (len(bid) == 0 or bid.max() < ask.min())
+    assert (book["size"] > 0).all()
+    if belief >= 0.99:
+        assert bid.max() >= 0.97  # pinned high: the bids stand at the top of the grid
+    else:
+        assert ask.min() <= 0.02
+
+
+def test_kernel_reports_a_short_buffer():
+    """A buffer too small for the rows is reported (ok False), never written past; the caller retries."""
+    rng = np.random.default_rng(0)
+    times, kinds = mb._event_stream(rng, T0, T0 + 10 * US, mb.MakerBookParams())
+    n = times.size
+    belief = np.full(n + 1, 50.0)
+    tau = (T0 + 10 * US - np.r_[T0, times]) / US
+    args = (times, kinds, belief, tau, rng.standard_normal(6 * n + 600), rng.random(6 * n + 64), T0,
+            mb._float_params(mb.MakerBookParams()), 2 * US)
+    assert mb.book_kernel_python(*args, 4 * 100 + 10, 10_000)[-1] is False
+    out = mb.book_kernel_nb(*args, 6 * n + 400, 10_000)
+    assert out[-1] and out[0] > 400
