@@ -160,3 +160,38 @@ def test_true_prob_limits() -> None:
     np.testing.assert_array_equal(p, [1.0, 1.0, 0.0])
     far = true_prob_up(cfg, spot=[110.0, 90.0], strike=100.0, tau_s=60.0, sigma=0.5)
     np.testing.assert_allclose(far, [1.0, 0.0], atol=1e-12)
+
+
+def test_lag_recursion_and_twap_moments_match_brute_force() -> None:
+    """``oracle_lag`` is the plain recursion ``L_j = a (L_{j-1} + dC_j)``; the TWAP moments equal direct
+    sums over the future steps of each unknown tick's weights ``1 - a^(n_k - i + 1)``."""
+    from pmresearch.simulate.process import _smoothed_twap_moments, oracle_lag
+
+    cfg = make_config("no-edge", oracle_smoothing_s=1.3, substeps_per_s=4)
+    a = smoothing_factor(cfg)
+    assert a == np.exp(-1.0 / (4 * 1.3))
+    dc = np.random.default_rng(0).standard_normal(500)
+    ref = np.empty(500)
+    prev = 0.7
+    for j in range(500):
+        prev = a * (prev + dc[j])
+        ref[j] = prev
+    np.testing.assert_allclose(oracle_lag(cfg, dc, lag0=0.7), ref, rtol=1e-12, atol=1e-14)
+    lookback, m = 7, 4
+    for tau in (1.0, 3.0, 7.0, 9.5, 20.0):
+        ticks = [tau - k for k in range(lookback) if tau - k > 0]
+        n_k = [round(t * m) for t in ticks]
+        n_max = max(n_k)
+        w = np.zeros(n_max + 1)  # total weight of future step i (1..n_max) in the sum of the unknown ticks
+        for n in n_k:
+            for i in range(1, n + 1):
+                w[i] += 1.0 - a ** (n - i + 1)
+        pw, csum, sq = _smoothed_twap_moments(a, m, np.array([tau]), lookback)
+        assert pw[0] == pytest.approx(sum(a**n for n in n_k), rel=1e-12)
+        assert csum[0] == pytest.approx(w.sum(), rel=1e-12)
+        assert sq[0] == pytest.approx((w**2).sum(), rel=1e-12)
+    # no smoothing: the Brownian sums of twap_log_moments (sum_min in steps)
+    pw, csum, sq = _smoothed_twap_moments(0.0, m, np.array([9.5]), lookback)
+    n_k = [round((9.5 - k) * m) for k in range(lookback)]
+    assert pw[0] == 0.0 and csum[0] == sum(n_k)
+    assert sq[0] == sum(min(p, q) for p in n_k for q in n_k)
