@@ -9,8 +9,10 @@ Down book is the exact mirror, Down bid at ``1 - p`` for an Up ask at ``p``, :fu
 
 * **base quotes**: a best bid ``B`` and best ask ``A = B + s`` with a base spread ``s`` of 1, 2 or 3
   ticks (drawn at each re-centre), centred on the maker's belief. At every event the maker re-centres
-  when the belief has left ``[mid - recenter_ticks, mid + recenter_ticks]``: ``|mid - belief|`` stays
-  below half the spread plus one tick at event times.
+  when the belief has left ``[mid - recenter_ticks, mid + recenter_ticks]`` (at most 1.5 ticks, so
+  ``|mid - belief| <= half-spread + 1 tick`` after every event). A share ``follow_prob`` of the
+  re-centres moves the stale side at once and the other side at the first event after an exponential
+  lag (``follow_mean_s``): touch changes come in pairs, the burstiness of the real books.
 * **events** come from independent renewal processes whose intervals are a mixture of a short
   exponential (bursts) and a lognormal (heavy tail): best-ask size changes, best-bid size changes,
   touch flickers (the best level of one side pulled, then restored after an exponential time) and
@@ -21,6 +23,11 @@ Down book is the exact mirror, Down bid at ``1 - p`` for an Up ask at ``p``, :fu
 * **thinning**: sizes drawn within ``end_thin_s`` of the window end are scaled down toward
   ``end_thin_floor``; near the end deep changes may remove their level (``end_remove_prob``); sizes
   are scaled by ``max(4 p (1 - p), edge_floor) ** edge_power`` for a belief ``p`` near 0 or 1.
+
+Times are epoch microseconds (int64) throughout, as the project's integer times. The interval
+statistics also depend on how fast the belief moves (re-centres are touch changes): the defaults are
+calibrated with a Black-Scholes belief on the world's 0.25-s grid (the P(up) of a driftless GBM with
+known vol, so the same at any vol level); a noisier or misjudged belief re-centres more often.
 
 The hot loop is :func:`book_kernel_python` (the reference) compiled with numba as
 :func:`book_kernel_nb`: every random number is drawn beforehand in NumPy, so the two give identical
@@ -75,8 +82,8 @@ class MakerBookParams(Validated):
     restore_mean_s: float = param(0.015, gt=0.0, le=60.0, doc="mean time until a pulled best level is restored (s)")
     deep_rate_per_s: float = param(2.0, ge=0.0, le=1000.0, doc="deep-level changes per second per book")
     # spread and re-centring
-    spread_p1: float = param(0.9, ge=0.0, le=1.0, doc="probability of a 1-tick base spread at a re-centre")
-    spread_p2: float = param(0.07, ge=0.0, le=1.0, doc="probability of a 2-tick base spread (else 3 ticks)")
+    spread_p1: float = param(0.93, ge=0.0, le=1.0, doc="probability of a 1-tick base spread at a re-centre")
+    spread_p2: float = param(0.05, ge=0.0, le=1.0, doc="probability of a 2-tick base spread (else 3 ticks)")
     recenter_ticks: float = param(1.5, ge=0.5, le=1.5, doc="re-centre when |base mid - belief| exceeds this (ticks)")
     follow_mean_s: float = param(0.01, ge=0.0, le=10.0,
                                  doc="mean lag of the second side of a re-centre (s); 0 moves both at once")
@@ -86,7 +93,7 @@ class MakerBookParams(Validated):
     size_median: float = param(146.0, gt=0.0, doc="best-level size, median before thinning")
     size_p90: float = param(520.0, gt=0.0, doc="best-level size, 90th percentile before thinning")
     min_size: float = param(5.0, gt=0.0, le=1000.0, doc="smallest level size (the venue's minimum order)")
-    depth_median: float = param(300.0, gt=0.0, doc="median size of a level one tick behind the best")
+    depth_median: float = param(380.0, gt=0.0, doc="median size of a level one tick behind the best")
     depth_slope: float = param(0.0, ge=0.0, le=10.0, doc="relative growth of a deep level's median size per tick")
     depth_sigma: float = param(1.0, ge=0.0, le=4.0, doc="log-sd of a deep level's size")
     # thinning

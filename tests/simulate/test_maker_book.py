@@ -227,11 +227,12 @@ def test_bad_inputs_refused():
         mb.maker_book_events(ts, np.full(9, 0.5), T0, T0 + 10 * US, rng)
 
 
-def test_cumulative_depth_as_in_the_real_books(window):
+def test_cumulative_depth_as_in_the_real_books():
     """Median depth of the best 10 (20) ask levels of the Up book, 4,600 (9,700) shares on the 2026-04-14
     recording's 2-s snapshots with the best bid in [0.10, 0.90] (measured with pmresearch.data.importers
-    .websocket_log, snapshot_every_s=2): within 30% here."""
-    _, snaps, _, _, _ = window
+    .websocket_log, snapshot_every_s=2): within 30% here, on 12 windows (a window keeps most deep levels)."""
+    snaps = pd.concat([mb.snapshots_frame(one_window(100 + i)[1], "m", (f"U{i}", f"D{i}")) for i in range(12)],
+                      ignore_index=True)
     top = snaps[(snaps["level"] == 0) & (snaps["side"] == "bid")].set_index(["token_id", "ts"])["price"]
     s = snaps.join(top.rename("bb"), on=["token_id", "ts"])
     asks = s[s["bb"].between(0.10, 0.90) & (s["side"] == "ask")]
