@@ -41,7 +41,9 @@ class TakerThreshold(Validated):
     edge_threshold: float = param(0.03, ge=0.0, le=1.0, doc="net edge (prob units, after fees) to trade")
     shares: float = param(20.0, ge=5.0, doc="order size in shares (venue minimum 5)")
     max_trades_per_window: int = param(1, ge=1, doc="positions per market window")
-    book_max_age_s: float = param(10.0, gt=0.0, doc="a fill needs a quote at most this old at the fill time")
+    book_max_age_s: float = param(10.0, gt=0.0, le=60.0,
+                                  doc="a fill needs a quote at most this old at the fill time (at most 60 s: an "
+                                      "older quote is not the book a taker would meet)")
 
 
 def fee_per_share(shares: float, price: np.ndarray, rate: np.ndarray, expo: np.ndarray) -> np.ndarray:

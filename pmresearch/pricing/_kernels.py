@@ -198,7 +198,9 @@ def _digital_block(
                 mean = x + (d - lam_kappa - 0.5 * v * v) * t
                 var = v * v * t
                 lt = la * t
-                if lt <= 0.0:
+                if not (math.isfinite(mean) & math.isfinite(var)):
+                    pass  # finite inputs whose moments overflow (sigma^2 beyond double): invalid, not a tail
+                elif lt <= 0.0:
                     z = mean / math.sqrt(var) if var > 0.0 else (np.inf if mean >= 0.0 else -np.inf)
                     # arithmetic, not `if`: these signs are random, a branch on them mispredicts
                     out[i] = np.float64(z > _NDTR_ONE)

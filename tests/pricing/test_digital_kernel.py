@@ -246,3 +246,7 @@ def test_out_of_range_inputs_name_the_overflowing_term(n: int) -> None:
     with pytest.raises(ValueError, match=r"expected jump count lam \* tau = 1e\+299 is beyond the Poisson series"):
         digital_merton(np.full(n, 100.0), 100.0, 0.1, 0.5, lam, 0.0, 0.01)
     assert np.isfinite(digital_merton(np.full(n, 100.0), 100.0, 0.1, 0.5, np.full(n, 4.0), 0.0, 0.01)).all()
+    # at expiry an overflowing variance is refused too (it used to read as "below the strike": 0 for S > K)
+    with pytest.raises(ValueError, match="out of the model's range"):
+        digital_bs(np.full(n, 2.0), 1.0, 0.0, sigma)
+    assert (digital_bs(np.full(n, 2.0), 1.0, 0.0, 0.5) == 1.0).all()
