@@ -543,8 +543,8 @@ def maker_book_events(belief_ts_us: npt.ArrayLike, belief_up: npt.ArrayLike, win
     kernel: Any = book_kernel_nb if compiled else book_kernel_python
     every_us = round(snapshot_every_s * _US)
     cap = 6 * n + 4 * N_TICKS
-    # at most one snapshot (two books, <= 2 x 99 levels each) per bucket the window touches
-    sn_cap = ((end - start) // every_us + 2) * 4 * N_TICKS if every_us > 0 else 1
+    # at most one snapshot (two books, <= 2 x 99 levels each) per update and per bucket the window touches
+    sn_cap = (min((end - start) // every_us + 2, n + 1) * 4 * N_TICKS) if every_us > 0 else 1
     while True:
         out = kernel(times, kinds, belief, tau, normals, uniforms, start, _float_params(p), every_us, cap, sn_cap)
         if out[-1]:

@@ -270,3 +270,15 @@ def test_kernel_reports_a_short_buffer():
     assert mb.book_kernel_python(*args, 4 * 100 + 10, 10_000)[-1] is False
     out = mb.book_kernel_nb(*args, 6 * n + 400, 10_000)
     assert out[-1] and out[0] > 400
+
+
+def test_fine_snapshot_cadence_snapshots_every_update():
+    """A cadence finer than the events (1 us) gives a snapshot after every update, as books.snapshots_from_events
+    with every=0, and stays within memory (the buffer is sized by updates, not by buckets)."""
+    rng = np.random.default_rng(8)
+    ts, p = belief_path(rng, T0, 1)
+    ev, sn = mb.maker_book_events(ts, p, T0, T0 + 20 * US, rng, snapshot_every_s=1e-6)
+    events = mb.events_frame(ev, "m", ("U", "D"))
+    ref = books.snapshots_from_events(events, every=0)
+    assert len(sn.ts_us) == len(ref)
+    assert np.unique(sn.ts_us).size == np.unique(ev.ts_us).size
