@@ -21,7 +21,8 @@ Down book is the exact mirror, Down bid at ``1 - p`` for an Up ask at ``p``, :fu
   ``size_p90`` exact before thinning); a deeper level's size is lognormal around
   ``depth_median * (1 + depth_slope * distance)``.
 * **thinning**: sizes drawn within ``end_thin_s`` of the window end are scaled down toward
-  ``end_thin_floor``; near the end deep changes may remove their level (``end_remove_prob``); sizes
+  ``end_thin_floor``, where extra deep changes (``end_deep_rate_per_s``) redraw or remove
+  (``end_remove_prob``) the levels; sizes
   are scaled by ``max(4 p (1 - p), edge_floor) ** edge_power`` for a belief ``p`` near 0 or 1.
 
 Times are epoch microseconds (int64) throughout, as the project's integer times. The interval
@@ -77,7 +78,7 @@ class MakerBookParams(Validated):
     size_sigma: float = param(1.1, gt=0.0, le=4.0, doc="best-level size process: log-sd of the lognormal part")
     flicker_burst_weight: float = param(0.7, ge=0.0, le=1.0, doc="touch flickers: share of burst intervals")
     flicker_burst_mean_s: float = param(0.03, gt=0.0, le=10.0, doc="touch flickers: mean burst interval (s)")
-    flicker_median_s: float = param(5.0, gt=0.0, le=600.0, doc="touch flickers: median of the lognormal part (s)")
+    flicker_median_s: float = param(4.5, gt=0.0, le=600.0, doc="touch flickers: median of the lognormal part (s)")
     flicker_sigma: float = param(1.3, gt=0.0, le=4.0, doc="touch flickers: log-sd of the lognormal part")
     restore_mean_s: float = param(0.015, gt=0.0, le=60.0, doc="mean time until a pulled best level is restored (s)")
     deep_rate_per_s: float = param(2.0, ge=0.0, le=1000.0, doc="deep-level changes per second per book")
@@ -99,6 +100,8 @@ class MakerBookParams(Validated):
     # thinning
     end_thin_s: float = param(30.0, ge=0.0, le=3600.0, doc="sizes thin over this many seconds before the window end")
     end_thin_floor: float = param(0.3, gt=0.0, le=1.0, doc="size multiplier at the window end")
+    end_deep_rate_per_s: float = param(10.0, ge=0.0, le=1000.0,
+                                       doc="extra deep-level changes per second within end_thin_s of the end")
     end_remove_prob: float = param(0.5, ge=0.0, le=1.0, doc="chance that a deep change removes its level at the end")
     edge_floor: float = param(0.2, gt=0.0, le=1.0, doc="floor of 4 p (1 - p) in the edge thinning")
     edge_power: float = param(0.5, ge=0.0, le=4.0, doc="power of 4 p (1 - p) scaling sizes near 0 or 1")
@@ -173,6 +176,10 @@ def _event_stream(rng: np.random.Generator, start_us: int, end_us: int,
         parts.append((back[back < end_us], restore))
     n_deep = rng.poisson(p.deep_rate_per_s * (end_us - start_us) / _US)
     parts.append((np.sort(rng.integers(start_us + 1, end_us, n_deep)).astype(np.int64), DEEP))
+    # the book thins before the end: extra deep changes (thinned sizes or removals) in the last end_thin_s
+    thin_from = max(start_us + 1, end_us - round(p.end_thin_s * _US))
+    n_end = rng.poisson(p.end_deep_rate_per_s * (end_us - thin_from) / _US) if end_us > thin_from else 0
+    parts.append((np.sort(rng.integers(thin_from, end_us, n_end)).astype(np.int64), DEEP))
     times = np.concatenate([t for t, _ in parts])
     kinds = np.concatenate([np.full(t.size, k, dtype=np.int8) for t, k in parts])
     order = np.argsort(times, kind="stable")
@@ -262,6 +269,8 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
         for step in range(2):
             do_bid = False
             do_ask = False
+            lag_bid = False  # the lagging side moves all but its last tick now
+            lag_ask = False
             if step == 0:
                 # a pending follow-up side: due, or forced by a new re-centre
                 if pending != 0 and (need or t >= due):
@@ -282,9 +291,11 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
                     do_bid = True
                     do_ask = True
                 else:
-                    # moving up, the asks go first and the bids follow (down: the reverse)
-                    do_ask = move > 0
-                    do_bid = move < 0
+                    # moving up, the asks go first and the bids follow, the last tick later (down: the reverse)
+                    do_ask = True
+                    do_bid = True
+                    lag_bid = move > 0
+                    lag_ask = move < 0
                     pending = 1 if move > 0 else 2
                     due = t + max(int(-np.log(1.0 - uniforms[iu + 1]) * follow_s * 1e6), 1)
                 iu += 2
@@ -307,6 +318,10 @@ def book_kernel_python(times: Any, kinds: Any, belief: Any, tau_s: Any, normals:
                 if ask[j] > 0.0:
                     prev_a = j
                     break
+            if lag_bid:
+                tb = max(tb - 1, prev_b)
+            if lag_ask:
+                ta = min(ta + 1, prev_a)
             for j in range(1, n_tk):
                 if do_bid:
                     if j > tb:
