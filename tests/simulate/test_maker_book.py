@@ -286,3 +286,24 @@ def test_fine_snapshot_cadence_snapshots_every_update():
     ref = books.snapshots_from_events(events, every=0)
     assert len(sn.ts_us) == len(ref)
     assert np.unique(sn.ts_us).size == np.unique(ev.ts_us).size
+
+
+def test_fifteen_minute_params_in_the_real_interval_ranges():
+    """15-minute windows with MakerBookParams.for_window(15): the interval statistics within 3 sd (the 5-minute
+    sample's sd) of the real ranges, measured on 5-minute markets (no 15-minute recording exists)."""
+    rng = np.random.default_rng(15)
+    evs = []
+    for w in range(8):
+        start = T0 + w * 900 * US
+        ts, p = belief_path(rng, start, 15)
+        ev, _ = mb.maker_book_events(ts, p, start, start + 900 * US, rng, mb.MakerBookParams.for_window(15),
+                                     snapshot_every_s=0)
+        evs.append(mb.events_frame(ev, f"m{w}", (f"U{w}", f"D{w}")))
+    stats = calibration.book_event_stats(pd.concat(evs, ignore_index=True))
+    for name, value in stats.items():
+        lo, hi = calibration.REAL_RANGES[name]
+        sd = SEED_SD[name]
+        assert calibration.inside(name, value) or lo - 3 * sd <= value <= hi + 3 * sd, (name, value, (lo, hi))
+    assert mb.MakerBookParams.for_window(5) == mb.MakerBookParams()
+    with pytest.raises(ConfigError, match="minutes must be 5 or 15"):
+        mb.MakerBookParams.for_window(60)
