@@ -43,7 +43,8 @@ def one_day(seed: int, frames: bool) -> dict[str, float]:
             start = DAY0 + w * minutes * 60 * US
             ts, p = belief_path(rng, start, minutes)
             t0 = time.perf_counter()
-            ev, sn = mb.maker_book_events(ts, p, start, start + minutes * 60 * US, rng)
+            ev, sn = mb.maker_book_events(ts, p, start, start + minutes * 60 * US, rng,
+                                          mb.MakerBookParams.for_window(minutes))
             t_gen += time.perf_counter() - t0
             n_ev += len(ev.ts_us)
             n_sn += len(sn.ts_us)
