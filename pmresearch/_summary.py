@@ -22,6 +22,7 @@ Notes:
 from __future__ import annotations
 
 import html
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,11 +147,15 @@ def summary_table(title: str, tables: Mapping[str, Any] | Iterable[tuple[str, An
     return Summary(title, pairs, tuple(notes))
 
 
-class SummaryMixin:
-    """Derive ``__str__`` and ``_repr_html_`` from ``summary()`` (which must return a :class:`Summary`)."""
+class SummaryMixin(ABC):
+    """Derive ``__str__`` and ``_repr_html_`` from ``summary()`` (which must return a :class:`Summary`).
 
-    def summary(self) -> Summary:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    ``summary`` is abstract: a result class that does not define it cannot be instantiated.
+    """
+
+    @abstractmethod
+    def summary(self) -> Summary:
+        """The result as one :class:`Summary`."""
 
     def __str__(self) -> str:
         return self.summary().as_text()

@@ -74,3 +74,12 @@ def test_mixin_derives_str_and_html_from_summary() -> None:
     assert str(r) == r.summary().as_text() and "2.5" in str(r)
     assert r._repr_html_() == r.summary().as_html()
     assert repr(r) == "_Result(value=2.5)"
+
+
+def test_a_result_without_summary_cannot_be_built() -> None:
+    @dataclass(frozen=True)
+    class _NoSummary(SummaryMixin):
+        value: float
+
+    with pytest.raises(TypeError, match=r"abstract method .?summary"):
+        _NoSummary(1.0)  # type: ignore[abstract]

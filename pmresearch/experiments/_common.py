@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import types
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
@@ -47,8 +48,9 @@ class ExperimentResult(SummaryMixin):
             if isinstance(value, dict):
                 object.__setattr__(self, name, frozen_mapping(value))
 
-    def headline(self) -> dict[str, Any]:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def headline(self) -> dict[str, Any]:
+        """The run's headline figures (``reports/<nb>/<run>.json``)."""
 
 
 
