@@ -61,6 +61,8 @@ def ranges_figure(stats: Sequence[CalibrationStats]) -> go.Figure:
     for i, s in enumerate(stats):
         y = [s.values.get(n, math.nan) / m for n, m in zip(names, mid, strict=True)]
         fig.add_trace(go.Scatter(x=names, y=y, mode="markers", name=s.label or f"source {i}",
+                                 customdata=[[s.values.get(n, math.nan), s.counts.get(n, 0)] for n in names],
+                                 hovertemplate="%{x}: %{customdata[0]:.4g} (n = %{customdata[1]:,})<extra></extra>",
                                  marker={"size": 10, "color": _COLORS[i % len(_COLORS)]}))
     fig.update_layout(title="Statistics against the real ranges (ratio to the range's middle; log scale)",
                       height=480, **_LAYOUT)

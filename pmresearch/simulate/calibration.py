@@ -114,6 +114,9 @@ class CalibrationStats(SummaryMixin):
         Per bin of the Up mid: ``n``, ``mean_mid``, ``share_up``.
     label : str
         What was measured.
+    counts : mapping of str to int
+        Statistic -> the sample size behind it (snapshots, intervals, returns, decision rows, markets; 0 where
+        the input is absent).
     """
 
     values: Mapping[str, float]
@@ -121,18 +124,20 @@ class CalibrationStats(SummaryMixin):
     rv_by_hour: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     mid_calibration: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     label: str = ""
+    counts: Mapping[str, int] = field(default_factory=lambda: types.MappingProxyType({}))
 
     def __getitem__(self, name: str) -> float:
         return self.values[name]
 
     @functools.cached_property
     def frame(self) -> pd.DataFrame:
-        """One row per statistic: ``description``, ``value``, ``real_low``, ``real_high``, ``inside``."""
+        """One row per statistic: ``description``, ``value``, ``n``, ``real_low``, ``real_high``, ``inside``."""
         rows = []
         for name, value in self.values.items():
             lo, hi = REAL_RANGES.get(name, (math.nan, math.nan))
             rows.append({"statistic": name, "description": DESCRIPTIONS.get(name, ""), "value": value,
-                         "real_low": lo, "real_high": hi, "inside": inside(name, value)})
+                         "n": self.counts.get(name, 0), "real_low": lo, "real_high": hi,
+                         "inside": inside(name, value)})
         return pd.DataFrame(rows).set_index("statistic")
 
     def summary(self) -> Summary:
@@ -210,6 +215,12 @@ def _frames_of(source: Any) -> tuple[dict[str, pd.DataFrame], str]:
 
 
 # ------------------------------------------------------------------------------------------------ statistics
+def _count(counts: dict[str, int] | None, names: Iterable[str], n: int) -> None:
+    """Record ``n``, the sample size behind each statistic of ``names`` (when a ``counts`` dict is given)."""
+    if counts is not None:
+        counts.update(dict.fromkeys(names, int(n)))
+
+
 def _quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     return [float(v) for v in np.quantile(x, qs)] if len(x) else [math.nan] * len(qs)
 
@@ -225,7 +236,7 @@ def _up_touch(q: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return bid, ask
 
 
-def spread_stats(quotes: pd.DataFrame) -> dict[str, float]:
+def spread_stats(quotes: pd.DataFrame, counts: dict[str, int] | None = None) -> dict[str, float]:
     """Up-token spread median and p90 in cents, on quote snapshots whose best Up bid is in [0.10, 0.90].
 
     The spread is ``best_ask_up - best_bid_up`` (the Down book's complement where the Up side is null:
@@ -235,6 +246,7 @@ def spread_stats(quotes: pd.DataFrame) -> dict[str, float]:
     ok = bid.between(*_BID_RANGE) & ask.notna()
     spread = np.round(((ask - bid)[ok] * 100.0).to_numpy(), 6)
     med, p90 = _quantiles(spread, (0.5, 0.9))
+    _count(counts, ("spread_median_c", "spread_p90_c"), len(spread))
     return {"spread_median_c": med, "spread_p90_c": p90}
 
 
@@ -254,7 +266,7 @@ def _best_levels(books: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def book_snapshot_stats(books: pd.DataFrame) -> dict[str, float]:
+def book_snapshot_stats(books: pd.DataFrame, counts: dict[str, int] | None = None) -> dict[str, float]:
     """Best-ask size p10 / median / p90 of the Up token on book snapshots whose best Up bid is in
     [0.10, 0.90], and the median number of price levels per book (bids plus asks of one token's snapshot).
 
@@ -270,6 +282,8 @@ def book_snapshot_stats(books: pd.DataFrame) -> dict[str, float]:
     size = pd.concat([up["ask_size"], down["bid_size"]])
     sel = size[bid_up.between(*_BID_RANGE) & size.notna()].to_numpy(dtype="float64")
     p10, med, p90 = _quantiles(sel, (0.1, 0.5, 0.9))
+    _count(counts, ("ask_size_p10", "ask_size_median", "ask_size_p90"), len(sel))
+    _count(counts, ("levels_per_book",), len(top))
     return {"ask_size_p10": p10, "ask_size_median": med, "ask_size_p90": p90,
             "levels_per_book": float(np.median(top["levels"])) if len(top) else math.nan}
 
@@ -358,13 +372,15 @@ def _change_intervals(touch: pd.DataFrame, cols: list[str]) -> np.ndarray:
     return np.concatenate(out) if out else np.array([])
 
 
-def book_event_stats(events: pd.DataFrame) -> dict[str, float]:
+def book_event_stats(events: pd.DataFrame, counts: dict[str, int] | None = None) -> dict[str, float]:
     """From full-depth book events (the book replayed per token, :func:`touch_series`): the interval
     between changes of the best bid or ask price (median, mean), and between changes of the best ask
     price or size (median, mean), in seconds."""
     touch = touch_series(events)
     a = _change_intervals(touch, ["best_bid", "best_ask"])
     b = _change_intervals(touch, ["best_ask", "ask_size"])
+    _count(counts, ("touch_interval_median_s", "touch_interval_mean_s"), len(a))
+    _count(counts, ("ask_change_interval_median_s", "ask_change_interval_mean_s"), len(b))
     nan = math.nan
     return {"touch_interval_median_s": float(np.median(a)) if len(a) else nan,
             "touch_interval_mean_s": float(np.mean(a)) if len(a) else nan,
@@ -388,7 +404,7 @@ def oracle_grid(oracle: pd.DataFrame) -> np.ndarray:
     return grid
 
 
-def oracle_stats(log_grid: np.ndarray) -> dict[str, float]:
+def oracle_stats(log_grid: np.ndarray, counts: dict[str, int] | None = None) -> dict[str, float]:
     """Oracle (Data Streams) 1-s returns on the 1-s grid of log prices: the lag-1 autocorrelation (over
     pairs of returns of three consecutive seconds) and the variance ratio at 60 s: variance of
     overlapping 60-s returns on the 1-s grid (gaps excluded: every second of the 60-s span present) over
@@ -399,11 +415,13 @@ def oracle_stats(log_grid: np.ndarray) -> dict[str, float]:
     pair = ok[1:] & ok[:-1]
     a, b = r1[:-1][pair], r1[1:][pair]
     ac1 = float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and np.std(a) > 0 and np.std(b) > 0 else math.nan
+    _count(counts, ("oracle_ac1",), len(a))
     vr = math.nan
     if len(lp) > 61 and ok.sum() > 2 and np.var(r1[ok]) > 0:
         bad = np.r_[0, np.cumsum(~ok)]
         full = (bad[60:] - bad[:-60]) == 0
         r60 = (lp[60:] - lp[:-60])[full]
+        _count(counts, ("oracle_vr60",), len(r60))
         if len(r60) > 2:
             vr = float(np.var(r60) / (60.0 * np.var(r1[ok])))
     return {"oracle_ac1": ac1, "oracle_vr60": vr}
@@ -481,7 +499,8 @@ def _log_returns(closes: pd.Series) -> pd.Series:
     return out
 
 
-def mid_bs_stats(frames: Mapping[str, pd.DataFrame]) -> tuple[dict[str, float], list[str]]:
+def mid_bs_stats(frames: Mapping[str, pd.DataFrame], counts: dict[str, int] | None = None
+                 ) -> tuple[dict[str, float], list[str]]:
     """Mean abs(market mid - Black-Scholes digital with 60-min realized vol) in cents at 5 and 10 minutes
     into 15-minute windows.
 
@@ -525,6 +544,8 @@ def mid_bs_stats(frames: Mapping[str, pd.DataFrame]) -> tuple[dict[str, float], 
         minute = round((t - ws).total_seconds() / 60.0)
         out[str(minute)].append(abs(mid - p))
     res = {f"abs_mid_bs_{m}m_c": float(100.0 * np.mean(v)) if v else math.nan for m, v in out.items()}
+    for m, v in out.items():
+        _count(counts, (f"abs_mid_bs_{m}m_c",), len(v))
     notes = [f"abs_mid_bs: {len(out['5'])} rows at 5 min, {len(out['10'])} at 10 min; RV from "
              + (", ".join(f"{k} ({v} rows)" for k, v in used.items()) or "nothing (< 30 returns in 60 min)")]
     return res, notes
@@ -574,6 +595,7 @@ def calibration_stats(frames: Mapping[str, pd.DataFrame], label: str = "") -> Ca
     A statistic whose input is absent is NaN, with a note naming the input.
     """
     values: dict[str, float] = {}
+    counts: dict[str, int] = {}
     notes: list[str] = []
 
     def missing(names: Iterable[str], what: str) -> None:
@@ -583,27 +605,28 @@ def calibration_stats(frames: Mapping[str, pd.DataFrame], label: str = "") -> Ca
 
     quotes, markets = frames.get("quotes"), frames.get("markets")
     if quotes is not None and len(quotes):
-        values.update(spread_stats(quotes))
+        values.update(spread_stats(quotes, counts))
     else:
         missing(["spread_median_c", "spread_p90_c"], "quotes")
     books = frames.get("books")
     if books is not None and len(books):
-        values.update(book_snapshot_stats(books))
+        values.update(book_snapshot_stats(books, counts))
     else:
         missing(["ask_size_p10", "ask_size_median", "ask_size_p90", "levels_per_book"], "book snapshots (books)")
     events = frames.get("book_events")
     if events is not None and len(events):
-        values.update(book_event_stats(events))
+        values.update(book_event_stats(events, counts))
     else:
         missing(["touch_interval_median_s", "touch_interval_mean_s", "ask_change_interval_median_s",
                  "ask_change_interval_mean_s"], "book events (book_events)")
     oracle = frames.get("oracle")
     grid = oracle_grid(oracle) if oracle is not None and len(oracle) else np.array([])
     if len(grid) > 61:
-        values.update(oracle_stats(grid))
+        values.update(oracle_stats(grid, counts))
         r1 = np.diff(grid)
         share, n = tail_share(r1[np.isfinite(r1)], 3600, 3600)
         values["tail_share_1s_pct"] = share
+        _count(counts, ("tail_share_1s_pct",), n)
         notes.append(f"tail_share_1s_pct: {n} oracle 1-s returns with 3,600 previous" if n else
                      "tail_share_1s_pct: NaN, fewer than 3,601 oracle 1-s returns")
     else:
@@ -613,12 +636,13 @@ def calibration_stats(frames: Mapping[str, pd.DataFrame], label: str = "") -> Ca
     if len(r):
         share, n = tail_share(r.to_numpy(), 1440, 720)
         values["tail_share_1m_pct"] = share
+        _count(counts, ("tail_share_1m_pct",), n)
         notes.append(f"tail_share_1m_pct: {n} 1m returns with >= 720 previous" if n else
                      "tail_share_1m_pct: NaN, fewer than 721 consecutive 1m returns")
     else:
         missing(["tail_share_1m_pct"], "BTCUSDT 1m klines")
     if markets is not None and quotes is not None and len(quotes):
-        res, more = mid_bs_stats(frames)
+        res, more = mid_bs_stats(frames, counts)
         values.update(res)
         notes.extend(more)
     else:
@@ -629,11 +653,13 @@ def calibration_stats(frames: Mapping[str, pd.DataFrame], label: str = "") -> Ca
     if markets is not None and len(markets):
         y = markets.drop_duplicates("slug")["outcome_up"].dropna().astype("float64")
         values["share_up"] = float(y.mean()) if len(y) else math.nan
+        _count(counts, ("share_up",), len(y))
         notes.append(f"share_up: {len(y)} markets with an outcome")
     else:
         missing(["share_up"], "markets")
     vol, by_hour = vol_stats(r)
     values.update(vol)
+    _count(counts, ("rv_annual", "rv_hour_peak_to_trough"), len(r))
     if not len(r):
         notes.append("rv_annual, rv_hour_peak_to_trough: NaN, no BTCUSDT 1m klines")
     calib = pd.DataFrame()
@@ -642,16 +668,21 @@ def calibration_stats(frames: Mapping[str, pd.DataFrame], label: str = "") -> Ca
     if len(calib):
         gap = (calib["share_up"] - calib["mean_mid"]).abs()
         values["mid_calibration_gap"] = float((gap * calib["n"]).sum() / calib["n"].sum())
+        _count(counts, ("mid_calibration_gap",), int(calib["n"].sum()))
     else:
         missing(["mid_calibration_gap"], "quotes of markets with an outcome")
     order = list(DESCRIPTIONS)
     ordered = {k: float(values[k]) for k in order if k in values}
-    return CalibrationStats(types.MappingProxyType(ordered), tuple(notes), by_hour, calib, label)
+    if quotes is not None and len(quotes):
+        _count(counts, ("quote_interval_median_s",), len(quotes))
+    sizes = {k: counts.get(k, 0) for k in ordered}
+    return CalibrationStats(types.MappingProxyType(ordered), tuple(notes), by_hour, calib, label,
+                            types.MappingProxyType(sizes))
 
 
 def calibration_table(*sources: Any, names: Iterable[str] | None = None) -> pd.DataFrame:
-    """Sources side by side: one row per statistic, a value column per source, the real range and an
-    ``inside <name>`` flag per source.
+    """Sources side by side: one row per statistic, a value and an ``n <name>`` column (the sample size behind
+    the value) per source, the real range and an ``inside <name>`` flag per source.
 
     Parameters
     ----------
@@ -666,6 +697,8 @@ def calibration_table(*sources: Any, names: Iterable[str] | None = None) -> pd.D
     out = pd.DataFrame({"description": pd.Series(DESCRIPTIONS)})
     for label, s in zip(labels, stats, strict=True):
         out[label] = pd.Series(dict(s.values))
+    for label, s in zip(labels, stats, strict=True):
+        out[f"n {label}"] = pd.Series(dict(s.counts), dtype="Int64").reindex(out.index).fillna(0)
     out["real range"] = [_range_text(n) for n in out.index]
     for label, s in zip(labels, stats, strict=True):
         out[f"inside {label}"] = [inside(n, s.values.get(n, math.nan)) for n in out.index]

@@ -118,8 +118,10 @@ def test_spread_by_hand_with_down_complement_and_bid_filter() -> None:
         "best_ask_down": [np.nan, np.nan, np.nan, 0.40, np.nan],
     })
     # spreads in cents of rows with bid in [0.10, 0.90]: 1, 3, (row 2 excluded), 2 (0.60 / 0.62), 2
-    got = spread_stats(q)
+    counts: dict[str, int] = {}
+    got = spread_stats(q, counts)
     assert got["spread_median_c"] == 2.0
+    assert counts == {"spread_median_c": 4, "spread_p90_c": 4}  # the four rows in the bid range
     assert got["spread_p90_c"] == pytest.approx(np.quantile([1, 3, 2, 2], 0.9))
     # control: a wider ask changes the answer
     q.loc[0, "best_ask_up"] = 0.55
@@ -165,7 +167,9 @@ def test_book_event_intervals_by_hand() -> None:
         (1.0, "bid", 0.40, 9),  # a level behind the touch: neither
         (1.6, "ask", 0.53, 4),  # best ask size: ask change
     ])
-    got = book_event_stats(ev)
+    counts: dict[str, int] = {}
+    got = book_event_stats(ev, counts)
+    assert counts["touch_interval_median_s"] == 1 and counts["ask_change_interval_mean_s"] == 2  # intervals
     # touch changes at 0.3, 0.6: one interval of 0.3 s
     assert got["touch_interval_median_s"] == pytest.approx(0.3)
     assert got["touch_interval_mean_s"] == pytest.approx(0.3)
@@ -233,6 +237,11 @@ def test_simulated_world_finite_or_nan_with_note() -> None:
     assert np.isfinite(s["spread_median_c"]) and np.isfinite(s["oracle_vr60"])
     table = calibration_table(s, s, names=("a", "b"))
     assert list(table.columns[:3]) == ["description", "a", "b"]
+    # every finite statistic says how many observations it stands on; the table carries them per source
+    assert all(s.counts[k] > 0 for k, v in s.values.items() if np.isfinite(v))
+    assert (table["n a"] == pd.Series(dict(s.counts))).all() and s.frame["n"].equals(pd.Series(dict(s.counts),
+                                                                                                 name="n"))
+    assert s.counts["share_up"] == w.markets["outcome_up"].notna().sum()
     assert (table["a"].fillna(-1) == table["b"].fillna(-1)).all()
 
 
