@@ -22,6 +22,7 @@ after), the same in DuckDB and PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
 from collections.abc import Iterable, Mapping
@@ -412,34 +413,234 @@ def book_at(store: Store, token_id: str, t: pd.Timestamp | str) -> pd.DataFrame:
     return replay(events, until=at)
 
 
-def best_quotes(events: pd.DataFrame) -> pd.DataFrame:
+#: Prices of :func:`best_quotes` are levels of a 0.001 grid on [0, 1] (the venue's finest tick).
+_QUOTE_SLOTS = 1001
+_QUOTE_TOL = 1e-9
+_QUOTE_COLUMNS = ["ts", "slug", "token_id", "outcome", "best_bid", "bid_size", "best_ask", "ask_size"]
+
+
+def _first_rows_python(codes: Any, mask: Any, n_tokens: int) -> Any:
+    """The first row of each token code (0 .. n_tokens - 1) where ``mask`` holds; -1 where none."""
+    first = np.full(n_tokens, -1, dtype=np.int64)
+    for i in range(codes.shape[0]):
+        t = codes[i]
+        if t >= 0 and mask[i] and first[t] < 0:
+            first[t] = i
+    return first
+
+
+def _quotes_kernel_python(us: Any, tok: Any, slot: Any, bid: Any, zero: Any, n_tokens: int) -> Any:
+    """Best levels of every token after each of its updates (the reference of :func:`_quotes_kernel_nb`).
+
+    Rows are given in the order of a stable sort by ``us`` (epoch us); ``tok`` the token code (0 ..
+    n_tokens - 1), ``slot`` the price as ``round(price * 1000)``, ``bid`` the side, ``zero`` a removal.
+    An update is a ``(us, token)`` pair; updates are numbered by time, ties by the token's first row at
+    that time (the order of ``_groups``), and a token's updates are applied in that order, each update's
+    rows in their order. Returns ``(n, us, token, bid_key, bid_set, ask_key, ask_set)`` per update: the
+    rows (in the input order) that inserted the best bid level (its price) and last set it (its size),
+    the same for the best ask, -1 where that side is empty.
+    """
+    n = us.shape[0]
+    # 1. updates: one per (us, token), numbered by time then first sight within the time
+    grp = np.empty(n, dtype=np.int64)
+    grp_us = np.empty(n, dtype=np.int64)
+    grp_tok = np.empty(n, dtype=np.int64)
+    mark = np.full(n_tokens, -1, dtype=np.int64)
+    gid = np.zeros(n_tokens, dtype=np.int64)
+    ng = 0
+    i = 0
+    while i < n:
+        j = i
+        while j < n and us[j] == us[i]:
+            t = tok[j]
+            if mark[t] != i:
+                mark[t] = i
+                gid[t] = ng
+                grp_us[ng] = us[i]
+                grp_tok[ng] = t
+                ng += 1
+            grp[j] = gid[t]
+            j += 1
+        i = j
+    # 2. rows by token (a stable counting sort: each token's rows stay in update order)
+    start = np.zeros(n_tokens + 1, dtype=np.int64)
+    for r in range(n):
+        start[tok[r] + 1] += 1
+    for t in range(n_tokens):
+        start[t + 1] += start[t]
+    fill = start[:-1].copy()
+    perm = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        t = tok[r]
+        perm[fill[t]] = r
+        fill[t] += 1
+    # 3. each token's book: the row that inserted each level (its price) and the row that last set it (size)
+    bid_key = np.full(_QUOTE_SLOTS, -1, dtype=np.int64)
+    bid_set = np.full(_QUOTE_SLOTS, -1, dtype=np.int64)
+    ask_key = np.full(_QUOTE_SLOTS, -1, dtype=np.int64)
+    ask_set = np.full(_QUOTE_SLOTS, -1, dtype=np.int64)
+    out_bk = np.empty(ng, dtype=np.int64)
+    out_bs = np.empty(ng, dtype=np.int64)
+    out_ak = np.empty(ng, dtype=np.int64)
+    out_as = np.empty(ng, dtype=np.int64)
+    for t in range(n_tokens):
+        a, b = start[t], start[t + 1]
+        bb = -1  # best bid slot, -1: none
+        ba = _QUOTE_SLOTS  # best ask slot, _QUOTE_SLOTS: none
+        for q in range(a, b):
+            r = perm[q]
+            k = slot[r]
+            if bid[r]:
+                if zero[r]:
+                    if bid_key[k] >= 0:
+                        bid_key[k] = -1
+                        bid_set[k] = -1
+                        if k == bb:
+                            bb = k - 1
+                            while bb >= 0 and bid_key[bb] < 0:
+                                bb -= 1
+                else:
+                    if bid_key[k] < 0:
+                        bid_key[k] = r
+                    bid_set[k] = r
+                    if k > bb:
+                        bb = k
+            else:
+                if zero[r]:
+                    if ask_key[k] >= 0:
+                        ask_key[k] = -1
+                        ask_set[k] = -1
+                        if k == ba:
+                            ba = k + 1
+                            while ba < _QUOTE_SLOTS and ask_key[ba] < 0:
+                                ba += 1
+                else:
+                    if ask_key[k] < 0:
+                        ask_key[k] = r
+                    ask_set[k] = r
+                    if k < ba:
+                        ba = k
+            g = grp[r]
+            if q + 1 == b or grp[perm[q + 1]] != g:  # the update's last row: its quotes
+                out_bk[g] = bid_key[bb] if bb >= 0 else -1
+                out_bs[g] = bid_set[bb] if bb >= 0 else -1
+                out_ak[g] = ask_key[ba] if ba < _QUOTE_SLOTS else -1
+                out_as[g] = ask_set[ba] if ba < _QUOTE_SLOTS else -1
+        for q in range(a, b):  # empty the book for the next token (only the slots it touched)
+            k = slot[perm[q]]
+            bid_key[k] = -1
+            bid_set[k] = -1
+            ask_key[k] = -1
+            ask_set[k] = -1
+    return ng, grp_us[:ng], grp_tok[:ng], out_bk, out_bs, out_ak, out_as
+
+
+@functools.cache
+def _quote_kernels_nb() -> tuple[Any, Any]:
+    """The compiled twins of :func:`_first_rows_python` and :func:`_quotes_kernel_python` (numba is
+    imported on first use, not with the data layer)."""
+    import numba
+
+    return (numba.njit(cache=True, nogil=True)(_first_rows_python),
+            numba.njit(cache=True, nogil=True)(_quotes_kernel_python))
+
+
+def _quote_price_slots(price: pd.Series, rows: Any) -> Any:
+    """``round(price * 1000)`` as int64; a ValueError naming the first row off the grid or outside [0, 1]
+    (``rows``: the positions of ``price``'s rows in the caller's frame)."""
+    try:
+        p = price.to_numpy(dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"best_quotes: column 'price' is not numeric ({exc})") from None
+    scaled = p * 1000.0
+    k = np.rint(scaled)
+    ok = (np.abs(p - k / 1000.0) <= _QUOTE_TOL) & (k >= 0) & (k <= _QUOTE_SLOTS - 1)  # False for NaN
+    if not ok.all():
+        pos = int(np.flatnonzero(~ok)[0])
+        raise ValueError(f"best_quotes: column 'price', row {int(rows[pos])} (index {price.index[pos]}): "
+                         f"{price.iloc[pos]} is not a multiple of 0.001 in [0, 1] (within {_QUOTE_TOL:g})")
+    return k.astype(np.int64)
+
+
+def _quote_values(col: pd.Series, rows: Any) -> list[Any]:
+    """The column's values at ``rows`` as Python objects (``tolist``), NaN where a row is -1."""
+    vals = col.take(np.where(rows >= 0, rows, 0)).tolist()
+    for i in np.flatnonzero(rows < 0).tolist():
+        vals[i] = np.nan
+    return vals
+
+
+def best_quotes(events: pd.DataFrame, *, compiled: bool = True) -> pd.DataFrame:
     """Best bid and ask (with their sizes) of every token after each of its updates.
+
+    An update is a token's rows at one ``ts``, applied in their order (size 0 removes a level, any
+    other size sets it). Prices must be multiples of 0.001 in [0, 1] (within 1e-9; a ValueError names
+    the first row that is not): each book is an array of 1001 levels, replayed by a numba kernel
+    (``compiled=False``: its plain-Python reference, the same rows). Text columns may be plain or
+    categorical, sizes floats or Decimal-like; rows without a token are ignored.
 
     Returns
     -------
     DataFrame
         ``ts, slug, token_id, outcome, best_bid, bid_size, best_ask, ask_size`` (NaN where that side
-        of the book is empty), one row per token and update time, in time order.
+        of the book is empty), one row per token and update time, in time order (ties: the tokens'
+        order of first sight at that time). ``slug`` and ``outcome`` are a token's first non-null.
     """
-    books: dict[str, tuple[Levels, Levels]] = {}
-    meta = _token_meta(events)
-    rows: list[tuple[Any, ...]] = []
-    for token, us, grp in _groups(events):
-        bids, asks = books.setdefault(token, ({}, {}))
-        for side, price, size in zip(grp["side"].tolist(), grp["price"].tolist(), grp["size"].tolist(), strict=True):
-            book = bids if side == "bid" else asks
-            if size == 0:
-                book.pop(price, None)
-            else:
-                book[price] = size
-        bb = max(bids) if bids else np.nan
-        ba = min(asks) if asks else np.nan
-        rows.append((us, *meta[token][:1], token, meta[token][1], bb, bids.get(bb, np.nan), ba,
-                     asks.get(ba, np.nan)))
-    frame = pd.DataFrame(rows, columns=["ts", "slug", "token_id", "outcome", "best_bid", "bid_size",
-                                        "best_ask", "ask_size"])
-    frame["ts"] = _utc_us(frame["ts"].to_numpy(dtype="int64"))
-    return frame
+    us_all = events["ts"].dt.tz_convert("UTC").astype("datetime64[us, UTC]").astype("int64").to_numpy()
+    token = events["token_id"]
+    if isinstance(token.dtype, pd.CategoricalDtype):
+        codes = token.cat.codes.to_numpy().astype(np.int64)
+        uniques: Any = token.cat.categories
+    else:
+        codes, uniques = pd.factorize(token, use_na_sentinel=True)
+        codes = codes.astype(np.int64)
+    n_tokens = len(uniques)
+    keep = np.flatnonzero(codes >= 0)
+    if keep.size == 0:
+        empty = pd.DataFrame([], columns=_QUOTE_COLUMNS)
+        empty["ts"] = _utc_us(np.zeros(0, dtype=np.int64))
+        return empty
+    if keep.size < len(events):
+        events = events.iloc[keep]
+        us_all, codes = us_all[keep], codes[keep]
+    slot = _quote_price_slots(events["price"], keep)
+    bid = (events["side"] == "bid").to_numpy(dtype=bool, na_value=False)
+    size = events["size"]
+    zero = np.asarray(size.to_numpy() == 0, dtype=bool)
+    first_rows, kernel = _quote_kernels_nb() if compiled else (_first_rows_python, _quotes_kernel_python)
+    order = np.argsort(us_all, kind="stable")
+    _, grp_us, grp_tok, bk, bs, ak, as_ = kernel(us_all[order], codes[order], slot[order], bid[order],
+                                                 zero[order], n_tokens)
+    # rows of the updates' quotes, as positions in ``events`` (the kernel's are in the sorted order)
+    bk, bs, ak, as_ = (np.where(r >= 0, order[np.maximum(r, 0)], -1) for r in (bk, bs, ak, as_))
+
+    # per token: str(token id) and its first non-null slug and outcome (in the rows' order)
+    used = np.unique(grp_tok)
+    meta: dict[str, list[Any]] = {"slug": [], "token_id": [str(uniques[t]) for t in used.tolist()], "outcome": []}
+    for name in ("slug", "outcome"):
+        col = events[name]
+        first = first_rows(codes, col.notna().to_numpy(), n_tokens)[used]
+        vals = col.take(np.maximum(first, 0)).tolist()
+        meta[name] = [str(v) if f >= 0 else None for v, f in zip(vals, first.tolist(), strict=True)]
+    # inferred as the rows of a plain frame would be (str, or object when all None): per token, then taken
+    text = pd.DataFrame(list(zip(meta["slug"], meta["token_id"], meta["outcome"], strict=True)),
+                        columns=["slug", "token_id", "outcome"])
+    text = text.take(np.searchsorted(used, grp_tok)).reset_index(drop=True)
+
+    price_col = events["price"]
+    if price_col.dtype.kind == "f" and size.dtype.kind == "f":
+        p = price_col.to_numpy(dtype="float64")
+        s = size.to_numpy(dtype="float64")
+        values = pd.DataFrame({
+            "best_bid": np.where(bk >= 0, p[bk], np.nan), "bid_size": np.where(bs >= 0, s[bs], np.nan),
+            "best_ask": np.where(ak >= 0, p[ak], np.nan), "ask_size": np.where(as_ >= 0, s[as_], np.nan)})
+    else:  # Python objects (Decimal, int, ...): the values themselves, typed as rows of a plain frame would be
+        values = pd.DataFrame(list(zip(_quote_values(price_col, bk), _quote_values(size, bs),
+                                       _quote_values(price_col, ak), _quote_values(size, as_), strict=True)),
+                              columns=["best_bid", "bid_size", "best_ask", "ask_size"])
+    frame = pd.concat([text, values], axis=1)
+    frame.insert(0, "ts", _utc_us(grp_us))
+    return frame[_QUOTE_COLUMNS]
 
 
 def up_quotes(best: pd.DataFrame, outcome: Mapping[str, str] | None = None) -> pd.DataFrame:
