@@ -39,9 +39,9 @@ def edge_world() -> World:
 
 @pytest.fixture(scope="session")
 def edge_world_dir(edge_world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``edge_world`` written as a data directory."""
+    """``edge_world`` written as a data directory, without its book files (tests of those write their own)."""
     out = tmp_path_factory.mktemp("edge_world")
-    edge_world.write(out)
+    edge_world.write(out, books=False)
     return out
 
 

@@ -139,8 +139,8 @@ def test_values_are_converted_losslessly_on_construction() -> None:
 def test_cross_field_checks_run_on_construction() -> None:
     with pytest.raises(ConfigError, match="intervals must be 5 and/or 15 minutes"):
         SimConfig(intervals=(10,))
-    with pytest.raises(ConfigError, match=r"quote_jitter_s .* must be smaller than quote_every_s"):
-        dataclasses.replace(SimConfig(), quote_jitter_s=3.0)
+    with pytest.raises(ConfigError, match=r"belief_step_s \(0.3\) must be a whole number of path steps"):
+        dataclasses.replace(SimConfig(), belief_step_s=0.3)
     with pytest.raises(ConfigError, match="not registered features"):
         GoNoGoConfig(vol_features=("vol__nope",))
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ __all__ = ["TRADE_COLUMNS", "TakerBacktest", "TakerThreshold", "backtest_taker_t
            "run_taker_threshold"]
 
 TRADE_COLUMNS = [
-    "t", "slug", "window_start", "window_end", "side", "p_model", "ask_seen", "edge", "t_fill", "price",
+    "t", "slug", "window_start", "window_end", "side", "p_model", "ask_seen", "edge", "t_fill", "book_source", "price",
     "shares", "fee", "capital", "label", "won", "pnl", "true_prob_up", "true_edge",
 ]
 
@@ -61,8 +62,12 @@ def _down_ask(bid_up: np.ndarray) -> np.ndarray:
     return rules.round_to_tick(1.0 - np.asarray(bid_up, dtype=np.float64), "up")
 
 
+TruthAt = Callable[[Any, Any], np.ndarray]
+
+
 def run_taker_threshold(
-    rows: pd.DataFrame, quotes: pd.DataFrame, markets: pd.DataFrame, strategy: TakerThreshold
+    rows: pd.DataFrame, quotes: pd.DataFrame, markets: pd.DataFrame, strategy: TakerThreshold, *,
+    touch: pd.DataFrame | None = None, truth: TruthAt | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Simulate the strategy over decision rows.
 
@@ -76,6 +81,15 @@ def run_taker_threshold(
     markets : DataFrame
         Canonical markets; their ``fee_rate``/``fee_exponent`` override the timeline when present.
     strategy : TakerThreshold
+    touch : DataFrame, optional
+        The Up token's best bid and ask after every update of the event-level book (``ts, slug,
+        best_bid_up, best_ask_up``; :func:`pmresearch.data.books.best_quotes` then
+        :func:`~pmresearch.data.books.up_quotes`). When given, an order fills at the touch standing at
+        its arrival (markets without touch rows fall back to ``quotes``), not at the ~2-s snapshot.
+    truth : callable, optional
+        ``truth(slugs, times) -> P(up)`` (simulated worlds, :func:`pmresearch.simulate.world.truth_at`):
+        the trades' ``true_prob_up`` is the truth at the fill's arrival; else the quotes' ``true_prob_up``
+        (the last quote at or before it) when they carry one.
 
     Returns
     -------
@@ -93,7 +107,7 @@ def run_taker_threshold(
     counts = {"signals": len(sig), "filled": 0, "missed": 0, "closed": 0, "unlabeled": 0}
     if sig.empty:
         return pd.DataFrame(columns=TRADE_COLUMNS), counts
-    sig, fillable, open_at_fill = _fills(sig, quotes, strategy)
+    sig, fillable, open_at_fill = _fills(sig, quotes, strategy, touch=touch, truth=truth)
     counts["closed"] = int((~open_at_fill).sum())
     filled = sig[fillable].sort_values("t", kind="stable")
     filled = filled.groupby("slug", sort=False).head(strategy.max_trades_per_window)
@@ -127,26 +141,43 @@ def _signals(rows: pd.DataFrame, markets: pd.DataFrame, strategy: TakerThreshold
     return r[r["edge"] >= strategy.edge_threshold].copy()
 
 
-def _fills(sig: pd.DataFrame, quotes: pd.DataFrame,
-           strategy: TakerThreshold) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _book_at(sig: pd.DataFrame, book: pd.DataFrame, max_age_s: float | None) -> pd.DataFrame:
+    """Columns of the last ``book`` row (``ts``, ``slug``) at or before each signal's ``t_fill``."""
+    q = book.sort_values("ts", kind="stable")
+    tol = pd.Timedelta(seconds=max_age_s) if max_age_s is not None else None
+    return pd.merge_asof(sig[["t_fill", "slug"]].reset_index(), q, left_on="t_fill", right_on="ts", by="slug",
+                         direction="backward", tolerance=tol).set_index("index").reindex(sig.index)
+
+
+def _fills(sig: pd.DataFrame, quotes: pd.DataFrame, strategy: TakerThreshold, *, touch: pd.DataFrame | None = None,
+           truth: TruthAt | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """The signals (sorted by fill time) with ``t_fill``, ``price`` (the ask standing after the taker
-    delay) and ``true_prob_up``; which of them fill, and which reach the book before the window closes."""
+    delay: from the event-level ``touch`` where the market has one, else the last quote at most
+    ``book_max_age_s`` old), ``book_source`` and ``true_prob_up``; which of them fill, and which reach the
+    book before the window closes."""
     delay = np.asarray(rules.taker_delay_at(pd.DatetimeIndex(sig["t"])), dtype=np.float64)
     sig["t_fill"] = (sig["t"] + pd.to_timedelta(delay, unit="s")).astype("datetime64[us, UTC]")
     qcols = ["slug", "ts", "best_bid_up", "best_ask_up"] + (["true_prob_up"] if "true_prob_up" in quotes else [])
-    q = quotes[qcols].sort_values("ts", kind="stable")
     sig = sig.sort_values("t_fill", kind="stable")
     # the book standing at the fill: the last quote known by then, at most book_max_age_s old
-    book = pd.merge_asof(sig[["t_fill", "slug"]].reset_index(), q, left_on="t_fill", right_on="ts", by="slug",
-                         direction="backward", tolerance=pd.Timedelta(seconds=strategy.book_max_age_s)
-                         ).set_index("index").reindex(sig.index)
+    book = _book_at(sig, quotes[qcols], strategy.book_max_age_s)
+    sig["book_source"] = "quotes"
+    if touch is not None and len(touch):
+        live = _book_at(sig, touch[["slug", "ts", "best_bid_up", "best_ask_up"]], strategy.book_max_age_s)
+        has = sig["slug"].isin(set(touch["slug"].astype(str))).to_numpy()
+        for col in ("best_bid_up", "best_ask_up"):
+            book[col] = np.where(has, live[col].to_numpy(dtype=np.float64), book[col].to_numpy(dtype=np.float64))
+        sig.loc[has, "book_source"] = "events"
     fill_px = np.where(sig["side"] == "Up", book["best_ask_up"].to_numpy(dtype=np.float64),
                        _down_ask(book["best_bid_up"].to_numpy(dtype=np.float64)))
     # an order reaching the book at or after the window's end does not trade (the market has closed)
     open_at_fill = (sig["t_fill"] < sig["window_end"]).to_numpy()
     fillable = open_at_fill & ~np.isnan(fill_px) & (fill_px <= sig["ask_seen"].to_numpy() + 1e-12)
     sig["price"] = fill_px
-    sig["true_prob_up"] = book.get("true_prob_up", np.nan)
+    if truth is not None:
+        sig["true_prob_up"] = truth(sig["slug"].to_numpy(), sig["t_fill"])
+    else:
+        sig["true_prob_up"] = book.get("true_prob_up", np.nan)
     return sig, fillable, open_at_fill
 
 
@@ -204,8 +235,9 @@ class TakerBacktest(SummaryMixin):
 
 
 def backtest_taker_threshold(
-    rows: pd.DataFrame, quotes: pd.DataFrame, markets: pd.DataFrame, strategy: TakerThreshold
+    rows: pd.DataFrame, quotes: pd.DataFrame, markets: pd.DataFrame, strategy: TakerThreshold, *,
+    touch: pd.DataFrame | None = None, truth: TruthAt | None = None,
 ) -> TakerBacktest:
     """:func:`run_taker_threshold` as a result object (:class:`TakerBacktest`)."""
-    trades, counts = run_taker_threshold(rows, quotes, markets, strategy)
+    trades, counts = run_taker_threshold(rows, quotes, markets, strategy, touch=touch, truth=truth)
     return TakerBacktest(strategy=strategy, trades=trades, counts=counts)

@@ -15,7 +15,7 @@ import dataclasses
 import gc
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -642,7 +642,7 @@ class _Reading:
 
 def _read_items(paths: Sequence[str | Path], reading: _Reading, *, tokens: Mapping[str, TokenInfo] | None,
                 symbol: str | None, interval: str | None, markets: Sequence[pd.DataFrame],
-                snapshot_every_s: float) -> Iterator[LoadItem]:
+                snapshot_every_s: float, exclude_kinds: Collection[str] = ()) -> Iterator[LoadItem]:
     """Read and validate the inputs file by file, yielding load items as each file is read (see :func:`collect`)."""
     files = _expand(paths)
     cache: dict[Path, pd.DataFrame] = {}
@@ -659,6 +659,9 @@ def _read_items(paths: Sequence[str | Path], reading: _Reading, *, tokens: Mappi
     for p in progress_bar(files, desc="read", unit="file"):
         if _is_metadata(p):
             reading.skipped.append((p, "metadata/readme"))
+            continue
+        if recognize(p) in exclude_kinds:
+            reading.skipped.append((p, f"excluded kind {recognize(p)}"))
             continue
         try:
             if _WS_RE.match(p.name) and recognize(p) is None:
@@ -679,6 +682,7 @@ def _read_items(paths: Sequence[str | Path], reading: _Reading, *, tokens: Mappi
             continue
         reading.notes.extend(more)
         reading.files.append(p)
+        got = [item for item in got if item[0] not in exclude_kinds]
         got.reverse()
         while got:  # hand each item over without keeping a reference to it
             item = got.pop()
@@ -721,8 +725,11 @@ def _release_freed_memory() -> None:
 
 
 def ingest(store: Store, paths: Sequence[str | Path], *, symbol: str | None = None,
-           interval: str | None = None) -> IngestReport:
+           interval: str | None = None, exclude_kinds: Collection[str] = ()) -> IngestReport:
     """Validate and load files and directories into ``store`` in ONE transaction.
+
+    ``exclude_kinds`` names data kinds not to load (e.g. ``("books", "book_events")``: a simulated
+    world's full-depth books, read from its files instead); their files are listed as skipped.
 
     Markets already stored also map websocket tokens to markets (their Up tokens, and by condition id
     their Down tokens). A directory loads every file it recognizes and reports each file it skips;
@@ -733,7 +740,7 @@ def ingest(store: Store, paths: Sequence[str | Path], *, symbol: str | None = No
         stored.append(store.query("SELECT * FROM polymarket_resolutions"))
     reading = _Reading()
     items = _read_items(paths, reading, tokens=None, symbol=symbol, interval=interval, markets=stored,
-                        snapshot_every_s=SNAPSHOT_EVERY_S)
+                        snapshot_every_s=SNAPSHOT_EVERY_S, exclude_kinds=frozenset(exclude_kinds))
     loaded = store.load_frames(items, validated=True)  # files are read as the load consumes them
     inserted = {KIND_TABLE[k]: 0 for k in reading.kinds}
     inserted.update(loaded)

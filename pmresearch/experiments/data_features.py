@@ -179,8 +179,10 @@ def open_store(cfg: DataFeaturesConfig, root: Path | None = None, *, progress: b
             spec = cfg.world
             world = simulate(spec.preset, days=spec.days, seed=spec.seed, start=spec.start, progress=progress)
             with tempfile.TemporaryDirectory(prefix="pmr-05-") as tmp:
-                world.write(Path(tmp) / "world")
+                world.write(Path(tmp) / "world", books=False)  # the full-depth books stay out of the store
                 loaded = store.load_data_dir(Path(tmp) / "world")
+                # the snapshots' best levels: what the book features and the quality report read
+                loaded.update(store.load_frames([("books", world.top_books, f"books_top_{world.tag}")]))
             source = spec.describe()
         counts = store.counts()
     except BaseException:

@@ -116,7 +116,7 @@ def _load(cfg: ExploreConfig, root: Path | None, *, progress: bool) -> tuple[dic
 def _world_frames(w: World) -> dict[str, pd.DataFrame]:
     klines = pd.concat([w.klines, w.klines_1s, w.eth_klines], ignore_index=True)
     return {"klines": klines, "oracle": pd.concat([w.oracle, w.oracle_push], ignore_index=True),
-            "markets": w.markets, "quotes": w.quotes, "books": w.books, "trades": w.trades}
+            "markets": w.markets, "quotes": w.quotes, "books": w.top_books, "trades": w.trades}
 
 
 def calibration_report(cfg: ExploreConfig, world: World | None, root: Path | None = None

@@ -41,8 +41,9 @@ import pandas as pd
 
 from pmresearch._paths import display_path
 from pmresearch._summary import Summary, summary_table
-from pmresearch.backtest.engine import TakerThreshold, backtest_taker_threshold
+from pmresearch.backtest.engine import TakerThreshold, TruthAt, backtest_taker_threshold
 from pmresearch.config import ConfigError, NestedConfig, RunnerParams, Validated, nested, param, to_mapping
+from pmresearch.data.books import best_quotes, up_quotes
 from pmresearch.data.importers import ingest
 from pmresearch.data.store import Store, connect
 from pmresearch.experiments._common import ExperimentResult, StepTimer
@@ -53,10 +54,28 @@ from pmresearch.labels.schedule import DecisionSchedule
 from pmresearch.metrics.trading import cluster_ratio_lower_bound
 from pmresearch.models import ModelA
 from pmresearch.simulate import WorldSpec, simulate_config
+from pmresearch.simulate.world import TRUE_PROBS_FILE, truth_at
 
 __all__ = [
-    "DEFAULT_VOL_FEATURES", "INPUT_AGES", "Config", "Criterion", "GoCriteria", "GoNoGoConfig", "GoNoGoResult", "Result",
-    "ensure_world", "evaluate", "model_probabilities", "run", "run_go_no_go", "source_counts",
+    "DEFAULT_VOL_FEATURES",
+    "INPUT_AGES",
+    "WORLD_BOOK_KINDS",
+    "Config",
+    "Criterion",
+    "GoCriteria",
+    "GoNoGoConfig",
+    "GoNoGoResult",
+    "Result",
+    "ensure_world",
+    "evaluate",
+    "model_probabilities",
+    "run",
+    "run_go_no_go",
+    "source_counts",
+    "store_touch",
+    "trade_clusters",
+    "world_touch",
+    "world_truth",
 ]
 
 #: The volatility features tried in order: klines first, then other spot sources under their own names.
@@ -92,7 +111,8 @@ class GoNoGoConfig(NestedConfig):
 
     runner: RunnerParams = nested(RunnerParams, doc="run name, data directory and store")  # noqa: RUF009
     world: WorldSpec = nested(WorldSpec, doc="the simulated world (when data_dir is empty)")  # noqa: RUF009
-    interval_minutes: int = param(15, choices=(5, 15), doc="market window length traded")
+    interval_minutes: int = param(15, choices=(0, 5, 15),
+                                  doc="market window length traded (0: both, clustered by 15-minute block)")
     every_s: float = param(30.0, gt=0.0, doc="seconds between decision times in a window")
     first_s: float = param(60.0, ge=0.0, doc="first decision, seconds after window start")
     last_s: float = param(30.0, ge=0.0, doc="last decision, at least this long before the end")
@@ -204,16 +224,25 @@ class GoNoGoResult(ExperimentResult):
 Result = GoNoGoResult
 
 
+def trade_clusters(trades: pd.DataFrame, cfg: GoNoGoConfig) -> pd.Series:
+    """The bootstrap's clusters: market windows, or 15-minute blocks when 5- and 15-minute markets are
+    pooled (``interval_minutes: 0``; their outcomes correlate, about 0.35)."""
+    if cfg.interval_minutes == 0 and len(trades):
+        return pd.Series(pd.DatetimeIndex(trades["window_start"]).floor("15min").astype(str), index=trades.index)
+    return trades["slug"]
+
+
 def evaluate(trades: pd.DataFrame, cfg: GoNoGoConfig) -> tuple[str, tuple[Criterion, ...]]:
-    """Apply the GO criteria of ``cfg`` to a trade list (``pnl``, ``capital``, ``slug``)."""
+    """Apply the GO criteria of ``cfg`` to a trade list (``pnl``, ``capital``, ``slug``, ``window_start``)."""
     n = len(trades)
     c = cfg.criteria
+    clusters = trade_clusters(trades, cfg)
     per_trade = cluster_ratio_lower_bound(
-        trades["pnl"], np.ones(n), trades["slug"], confidence=c.confidence,
+        trades["pnl"], np.ones(n), clusters, confidence=c.confidence,
         n_resamples=c.n_bootstrap, seed=c.bootstrap_seed,
     )
     per_capital = cluster_ratio_lower_bound(
-        trades["pnl"], trades["capital"], trades["slug"], confidence=c.confidence,
+        trades["pnl"], trades["capital"], clusters, confidence=c.confidence,
         n_resamples=c.n_bootstrap, seed=c.bootstrap_seed + 1,
     )
     level = f"{c.confidence:.0%}"
@@ -251,7 +280,7 @@ def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tu
     if path.exists():
         shutil.rmtree(path)
     world = simulate_config(sim_cfg, preset=w.preset, progress=progress)
-    world.write(path)
+    world.write(path, books=("book_events",), progress=progress)  # the taker reads the event-level book
     return path, dict(world.stats)
 
 
@@ -301,19 +330,24 @@ def input_ages(rows: pd.DataFrame) -> pd.DataFrame:
 def _read_inputs(cfg: GoNoGoConfig, store: Store) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Decision rows with the registered features and the chosen vol, the quotes and the markets."""
     ages = [f"{n}_age_s" for n in cfg.vol_features if f"{n}_age_s" in REGISTRY]
-    rows = build_feature_matrix(store, interval_minutes=cfg.interval_minutes, schedule=cfg.schedule,
+    interval = cfg.interval_minutes or None
+    rows = build_feature_matrix(store, interval_minutes=interval, schedule=cfg.schedule,
                                 names=[*cfg.vol_features, *ages])
     # every read ordered by its key, so both backends give the same frames row for row
-    quotes = store.query('SELECT * FROM polymarket_quotes WHERE interval_minutes = ? ORDER BY "slug", "ts"',
-                         [cfg.interval_minutes])
+    if interval is None:
+        quotes = store.query('SELECT * FROM polymarket_quotes ORDER BY "slug", "ts"')
+    else:
+        quotes = store.query('SELECT * FROM polymarket_quotes WHERE interval_minutes = ? ORDER BY "slug", "ts"',
+                             [interval])
     markets = store.read_table("polymarket_resolutions")
     return pd.concat([rows, choose_vol(rows, cfg.vol_features)], axis=1), quotes, markets
 
 
-def model_probabilities(rows: pd.DataFrame, quotes: pd.DataFrame) -> pd.DataFrame:
+def model_probabilities(rows: pd.DataFrame, quotes: pd.DataFrame, truth: TruthAt | None = None) -> pd.DataFrame:
     """``rows`` with ``p_model`` (Model A: the Black-Scholes digital on the chosen vol, the estimator
     notebook 06 scores; NaN where spot, strike or vol is unknown) and, on a simulated world, the
-    ``true_prob_up`` of the last quote at or before each decision."""
+    ``true_prob_up`` at each decision's own time ``t`` (``truth``, the world's truth grid; without it
+    the last quote's, an older world)."""
     rows = rows.copy()
     usable = (rows["spot"].notna() & rows["strike"].notna() & rows["vol"].notna()).to_numpy()
     p_model = np.full(len(rows), np.nan)
@@ -321,11 +355,13 @@ def model_probabilities(rows: pd.DataFrame, quotes: pd.DataFrame) -> pd.DataFram
         x = rows.loc[usable, ["spot", "strike", "tau_s", "vol"]]
         p_model[usable] = ModelA(pricer="bs", vol_column="vol").fit(x).predict_proba(x)[:, 1]
     rows["p_model"] = p_model
-    if "true_prob_up" in quotes and len(rows):
+    if truth is not None and len(rows):
+        rows["true_prob_up"] = truth(rows["slug"].to_numpy(), rows["t"])
+    elif "true_prob_up" in quotes and len(rows):
         q = quotes[["slug", "ts", "true_prob_up"]].sort_values(["ts", "slug"], kind="stable")
         order = rows.sort_values(["t", "slug"], kind="stable")
-        truth = pd.merge_asof(order[["t", "slug"]].reset_index(), q, left_on="t", right_on="ts", by="slug")
-        rows["true_prob_up"] = truth.set_index("index")["true_prob_up"].reindex(rows.index)
+        last = pd.merge_asof(order[["t", "slug"]].reset_index(), q, left_on="t", right_on="ts", by="slug")
+        rows["true_prob_up"] = last.set_index("index")["true_prob_up"].reindex(rows.index)
     return rows
 
 
@@ -335,31 +371,93 @@ def source_counts(rows: pd.DataFrame) -> dict[str, dict[str, int]]:
             for c in ("spot_source", "strike_source", "label_source", "vol_source")}
 
 
+#: Book kinds a run's store never copies from a simulated world: the taker reads the event-level book
+#: from the world's files (:func:`world_touch`), and the snapshots are not needed.
+WORLD_BOOK_KINDS = ("books", "book_events")
+
+
+def _intervals(cfg: GoNoGoConfig) -> tuple[int, ...]:
+    return (5, 15) if cfg.interval_minutes == 0 else (cfg.interval_minutes,)
+
+
+def world_touch(data_dir: Path, intervals: tuple[int, ...]) -> pd.DataFrame:
+    """The Up token's best bid and ask after every event of a world directory's event-level books
+    (``polymarket_btc_{5m,15m}_book_events_*``), read from the files (Up rows only: the Down book
+    mirrors it), by :func:`pmresearch.data.books.best_quotes`."""
+    parts = []
+    for interval in intervals:
+        for f in sorted(data_dir.glob(f"polymarket_btc_{interval}m_book_events_*.parquet")):
+            ev = pd.read_parquet(f, columns=["ts", "slug", "token_id", "outcome", "side", "price", "size"],
+                                 filters=[("outcome", "==", "Up")])
+            parts.append(up_quotes(best_quotes(ev)))
+            del ev
+    if not parts:
+        return pd.DataFrame(columns=["ts", "slug", "token_id", "best_bid_up", "best_ask_up"])
+    out = pd.concat(parts, ignore_index=True)
+    out["slug"] = out["slug"].astype(str)
+    return out
+
+
+def store_touch(store: Store, intervals: tuple[int, ...]) -> pd.DataFrame:
+    """The same from a store's ``polymarket_book_events`` (real recordings), both tokens of the markets of
+    ``intervals`` (a Down token's rows give the Up bid and ask by complement)."""
+    if not store.count("polymarket_book_events"):
+        return pd.DataFrame(columns=["ts", "slug", "token_id", "best_bid_up", "best_ask_up"])
+    likes = " OR ".join(f"slug LIKE 'btc-updown-{i}m-%'" for i in intervals)
+    ev = store.query("SELECT ts, slug, token_id, outcome, side, price, size FROM polymarket_book_events "
+                     f"WHERE {likes} ORDER BY token_id, ts, side, price")
+    if ev.empty:
+        return pd.DataFrame(columns=["ts", "slug", "token_id", "best_bid_up", "best_ask_up"])
+    for c in ("price", "size"):
+        ev[c] = ev[c].astype("float64")
+    ev["ts"] = pd.to_datetime(ev["ts"], utc=True).astype("datetime64[us, UTC]")
+    out = up_quotes(best_quotes(ev))
+    out["slug"] = out["slug"].astype(str)
+    return out
+
+
+def world_truth(data_dir: Path) -> TruthAt | None:
+    """``truth(slugs, times)`` from a world directory's truth grid (:data:`TRUE_PROBS_FILE`), else None."""
+    f = data_dir / TRUE_PROBS_FILE
+    if not f.exists():
+        return None
+    grid = pd.read_parquet(f)
+    return functools.partial(truth_at, grid)
+
+
 def run(cfg: GoNoGoConfig, *, root: Path | None = None, progress: bool = True) -> GoNoGoResult:
     """Run the whole slice for ``cfg`` and return the verdict with everything the report shows.
 
     ``root`` is where relative paths and ``data/`` resolve (default: the working directory);
-    ``progress`` shows progress bars over the steps and the simulation.
+    ``progress`` shows progress bars over the steps and the simulation. On a simulated world the
+    store gets every file but the books (:data:`WORLD_BOOK_KINDS`), the taker fills at the event-level
+    book standing at its order's arrival (:func:`world_touch`), and the truth is taken at each
+    decision's time and at each fill's arrival (:func:`world_truth`).
     """
     root = Path.cwd() if root is None else root
     with StepTimer(total=5, desc="go/no-go", enabled=progress) as steps:
         data_dir, world = ensure_world(cfg, root, progress=progress)
+        simulated = not cfg.runner.data_dir
         steps.lap("world")
         with connect(store_url(cfg, root)) as store:
-            report = ingest(store, [data_dir])  # what `pmresearch ingest` does, websocket recordings included
+            # what `pmresearch ingest` does, websocket recordings included; a world's books stay in its files
+            report = ingest(store, [data_dir], exclude_kinds=WORLD_BOOK_KINDS if simulated else ())
             steps.lap("load")
             rows, quotes, markets = _read_inputs(cfg, store)
+            touch = world_touch(data_dir, _intervals(cfg)) if simulated else store_touch(store, _intervals(cfg))
         steps.lap("features")
-        rows = model_probabilities(rows, quotes)
+        truth = world_truth(data_dir) if simulated else None
+        rows = model_probabilities(rows, quotes, truth)
         steps.lap("model")
-        backtest = backtest_taker_threshold(rows, quotes, markets, cfg.strategy)
+        backtest = backtest_taker_threshold(rows, quotes, markets, cfg.strategy, touch=touch, truth=truth)
         decision, criteria = evaluate(backtest.trades, cfg)
         steps.lap("backtest")
     trades = backtest.trades
     stats = dict(backtest.stats)
     if "true_edge" in trades and trades["true_edge"].notna().any():
         stats["mean_true_edge_per_share"] = float(trades["true_edge"].mean())
-    world = {**world, "files_read": len(report.files), "files_skipped": len(report.skipped)}
+    world = {**world, "files_read": len(report.files), "files_skipped": len(report.skipped),
+             "touch_rows": len(touch)}
     return GoNoGoResult(cfg, decision, criteria, stats, rows, trades, dict(backtest.counts), source_counts(rows),
                         input_ages(rows), world, steps.timings)
 

@@ -42,7 +42,7 @@ from pmresearch.labels import DecisionSchedule, decision_rows_from_frames
 from pmresearch.models import ModelA, VolForecasts, default_forecasters, model_a_variant, walk_forward_vol
 from pmresearch.pricing import JumpLaw, bipower_vol, fit_merton, range_vol, realized_vol, yang_zhang_vol
 from pmresearch.pricing.jumps import MertonFit, check_alpha
-from pmresearch.simulate import World, WorldParams, simulate
+from pmresearch.simulate import World, WorldParams, simulate, truth_at
 from pmresearch.simulate.process import jump_law
 
 __all__ = [
@@ -328,16 +328,14 @@ def jump_table(fit: MertonFit, world: World, alpha: float = 0.05) -> pd.DataFram
 
 
 def decision_frame(world: World, vf: VolForecasts, cfg: ModelAConfig) -> pd.DataFrame:
-    """Decision rows of the world with ``true_prob_up`` (the latest quote's, as of ``t``), the true
+    """Decision rows of the world with ``true_prob_up`` (the truth at ``t`` itself, :func:`truth_at`), the true
     sigma of the window holding ``t`` (``true_sigma``) and the vol forecasts as of ``t``
     (``vol__<model>_15m``)."""
     frames = {"markets": world.markets, "oracle": world.oracle, "klines": world.klines, "quotes": world.quotes,
-              "books": world.books}
+              "books": world.top_books}
     rows = decision_rows_from_frames(frames, interval_minutes=cfg.interval_minutes, schedule=cfg.schedule)
     order = rows[["t", "slug"]].reset_index().sort_values("t", kind="stable")
-    q = world.quotes[["slug", "ts", "true_prob_up"]].sort_values("ts", kind="stable")
-    truth_p = pd.merge_asof(order, q, left_on="t", right_on="ts", by="slug", direction="backward")
-    rows["true_prob_up"] = truth_p.set_index("index")["true_prob_up"].reindex(rows.index)
+    rows["true_prob_up"] = truth_at(world.true_probs, rows["slug"], rows["t"])  # the truth as of t itself
     tw = world.truth[["window_start", "sigma"]].sort_values("window_start")
     sig = pd.merge_asof(order, tw, left_on="t", right_on="window_start", direction="backward")
     rows["true_sigma"] = sig.set_index("index")["sigma"].reindex(rows.index)

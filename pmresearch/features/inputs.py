@@ -202,9 +202,10 @@ class FeatureInputs:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_world(cls, world: World) -> FeatureInputs:
-        """The inputs of a simulated :class:`~pmresearch.simulate.World` (Data Streams oracle)."""
+        """The inputs of a simulated :class:`~pmresearch.simulate.World` (Data Streams oracle; its books are
+        the snapshots' best :data:`~pmresearch.simulate.world.TOP_LEVELS` levels, all the book features read)."""
         return cls(spot_1m=world.klines, spot_1s=world.klines_1s, eth_1m=world.eth_klines, quotes=world.quotes,
-                   books=world.books, trades=world.trades, oracle=world.oracle)
+                   books=world.top_books, trades=world.trades, oracle=world.oracle)
 
     @classmethod
     def from_store(cls, store: Store, *, start: pd.Timestamp | str, end: pd.Timestamp | str,

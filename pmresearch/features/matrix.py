@@ -133,7 +133,7 @@ def build_feature_matrix_from_world(
     :func:`build_feature_matrix`; the rows from :func:`pmresearch.labels.decision_rows_from_frames`)."""
     upper = None if until is None else to_utc(until, what="until")
     frames = {"markets": world.markets, "oracle": world.oracle, "klines": world.klines, "quotes": world.quotes,
-              "books": world.books}
+              "books": world.top_books}
     rows = decision_rows_from_frames(frames, interval_minutes=interval_minutes, until=upper, **options)
     inputs = FeatureInputs.from_world(world)
     if upper is not None:

@@ -8,13 +8,23 @@ data directory that loads exactly like a real one. :func:`simulate_decisions` is
 from __future__ import annotations
 
 from pmresearch.simulate.calibration import CalibrationStats, calibration_stats, calibration_table
-from pmresearch.simulate.config import PRESETS, SimConfig, WorldParams, WorldSpec, make_config
+from pmresearch.simulate.config import (
+    PRESETS,
+    REALISTIC_PROCESS,
+    SIMPLE_PROCESS,
+    SimConfig,
+    WorldParams,
+    WorldSpec,
+    make_config,
+)
 from pmresearch.simulate.light import simulate_decisions, simulate_path
 from pmresearch.simulate.process import true_prob_up, window_vols
-from pmresearch.simulate.world import World, simulate, simulate_config
+from pmresearch.simulate.world import World, simulate, simulate_config, truth_at
 
 __all__ = [
     "PRESETS",
+    "REALISTIC_PROCESS",
+    "SIMPLE_PROCESS",
     "CalibrationStats",
     "SimConfig",
     "World",
@@ -28,5 +38,6 @@ __all__ = [
     "simulate_decisions",
     "simulate_path",
     "true_prob_up",
+    "truth_at",
     "window_vols",
 ]

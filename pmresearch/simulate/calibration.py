@@ -164,11 +164,26 @@ def inside(name: str, value: float) -> bool | None:
 
 
 # ------------------------------------------------------------------------------------------------ inputs
-def frames_from_world(world: World) -> dict[str, pd.DataFrame]:
+def frames_from_world(world: World, *, book_days: int | None = 1) -> dict[str, pd.DataFrame]:
     """The canonical frames of a simulated world by kind (1m BTC klines, the Data Streams oracle, markets,
-    quotes, book snapshots and book events where the world has them), read through its public attributes."""
+    quotes, book snapshots and book events), read through its public attributes.
+
+    The full-depth books are regenerated (:meth:`World.book_files`) for the first ``book_days`` UTC days
+    of each window length only (``None``: every day): a day holds ~24 M book rows, and the book
+    statistics are per-event and per-snapshot laws that one day of ~380 markets pins down (the real
+    sample has two days of books).
+    """
     out: dict[str, pd.DataFrame] = {}
     for kind in CALIBRATION_KINDS:
+        if kind in ("books", "book_events") and hasattr(world, "book_files"):
+            days: dict[int, list[str]] = {}
+            for interval, day in world.book_days():
+                days.setdefault(interval, []).append(day)
+            parts = [frame for interval, ds in days.items() for day in ds[:book_days]
+                     for _, frame in world.book_files(interval=interval, day=day, kinds=(kind,))]
+            if parts:
+                out[kind] = pd.concat(parts, ignore_index=True)
+            continue
         frame = getattr(world, kind, None)
         if isinstance(frame, pd.DataFrame):
             out[kind] = frame

@@ -7,7 +7,7 @@ from typing import Any
 
 from pmresearch.config import ConfigError, RunnerParams, Validated, from_mapping, param
 
-__all__ = ["PRESETS", "REALISTIC_PROCESS", "SimConfig", "WorldParams", "WorldSpec", "make_config"]
+__all__ = ["PRESETS", "REALISTIC_PROCESS", "SIMPLE_PROCESS", "SimConfig", "WorldParams", "WorldSpec", "make_config"]
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,10 @@ class SimConfig(Validated):
 
     Volatilities and drifts are annualized on the 24/7 year; intensities are per day where named so.
     Every field is checked on construction (:class:`pmresearch.config.Validated`), plus: ``intervals``
-    are 5 and/or 15 minutes, and ``quote_jitter_s < quote_every_s`` (quotes stay ordered).
+    are 5 and/or 15 minutes, and ``belief_step_s`` is a whole number of path steps.
+
+    The spot and oracle defaults are the calibration to the real sample (:data:`REALISTIC_PROCESS`);
+    the maker's books come from :mod:`pmresearch.simulate.maker_book` (its own calibrated parameters).
 
     Raises
     ------
@@ -33,18 +36,18 @@ class SimConfig(Validated):
     # --- BTC spot: log-diffusion with per-window volatility and Merton jumps ----------------------
     s0: float = param(65_000.0, gt=0.0, doc="BTC price at the start")
     substeps_per_s: int = param(4, ge=1, le=100, doc="path steps per second (sets the 1 s bar ranges)")
-    sigma: float = param(0.45, gt=0.0, le=5.0, doc="base annualized diffusion volatility")
+    sigma: float = param(0.30, gt=0.0, le=5.0, doc="base annualized diffusion volatility")
     drift: float = param(0.0, ge=-10.0, le=10.0, doc="annualized real-world log drift (excluding jumps)")
     vol_ar: float = param(0.9, ge=0.0, lt=1.0, doc="AR(1) persistence of log-vol from one 15-min window to the next")
-    vol_of_vol: float = param(0.2, ge=0.0, le=2.0, doc="stationary sd of the AR(1) log-vol component")
+    vol_of_vol: float = param(0.67, ge=0.0, le=2.0, doc="stationary sd of the AR(1) log-vol component")
     regime_high_mult: float = param(1.8, ge=1.0, le=10.0, doc="vol multiplier in the high-vol regime")
     regime_p_enter: float = param(0.01, ge=0.0, le=1.0, doc="per-window probability of entering the high regime")
     regime_p_exit: float = param(0.08, ge=0.0, le=1.0, doc="per-window probability of leaving the high regime")
     seasonality: float = param(0.25, ge=0.0, le=2.0, doc="amplitude of the intraday log-vol cycle")
     seasonality_peak_hour: float = param(15.0, ge=0.0, lt=24.0, doc="UTC hour of peak intraday volatility")
-    jumps_per_day: float = param(4.0, ge=0.0, le=10_000.0, doc="Merton jump intensity (per day)")
+    jumps_per_day: float = param(1300.0, ge=0.0, le=10_000.0, doc="Merton jump intensity (per day)")
     jump_mean: float = param(0.0, ge=-0.5, le=0.5, doc="mean log-jump size")
-    jump_sd: float = param(0.003, ge=0.0, le=0.5, doc="sd of the log-jump size")
+    jump_sd: float = param(0.00033, ge=0.0, le=0.5, doc="sd of the log-jump size")
     # --- volume -----------------------------------------------------------------------------------
     volume_per_s: float = param(0.3, gt=0.0, doc="mean BTC volume per second at typical activity")
     volume_abs_return_beta: float = param(0.6, ge=0.0, doc="volume multiplier slope on |return| / sd")
@@ -56,8 +59,8 @@ class SimConfig(Validated):
     eth_vol_ratio: float = param(1.25, gt=0.0, doc="ETH diffusion vol / BTC diffusion vol")
     eth_jump_beta: float = param(1.2, ge=0.0, doc="ETH log-jump = beta x BTC log-jump (common jumps)")
     # --- settlement oracle (Chainlink Data Streams-like) -------------------------------------------
-    oracle_noise_bps: float = param(0.5, ge=0.0, le=100.0, doc="sd of the oracle's i.i.d. log-noise (bp)")
-    oracle_smoothing_s: float = param(0.0, ge=0.0, le=120.0,
+    oracle_noise_bps: float = param(0.17, ge=0.0, le=100.0, doc="sd of the oracle's i.i.d. log-noise (bp)")
+    oracle_smoothing_s: float = param(1.6, ge=0.0, le=120.0,
                                       doc="time constant (s) of the oracle's exponential smoothing of the "
                                           "spot's diffusive moves (0: spot plus noise)")
     oracle_latency_s: float = param(0.6, ge=0.0, le=30.0, doc="mean delay from stamp to receipt")
@@ -68,16 +71,15 @@ class SimConfig(Validated):
     push_deviation: float = param(0.001, gt=0.0, le=0.5, doc="push feed: update on this relative move")
     push_heartbeat_s: int = param(60, ge=1, doc="push feed: update at least this often")
     # --- Polymarket market maker ------------------------------------------------------------------
-    quote_every_s: float = param(2.0, ge=0.25, le=60.0, doc="mean seconds between quote snapshots")
-    quote_jitter_s: float = param(0.5, ge=0.0, le=30.0, doc="uniform jitter added to each snapshot time")
-    book_every: int = param(5, ge=1, doc="write an L2 book every n-th quote snapshot")
-    book_levels: int = param(4, ge=1, le=10, doc="depth levels per side (3-5 in the spec)")
-    half_spread: float = param(0.005, ge=0.0, le=0.2, doc="maker's half spread around its belief")
-    depth_shares: float = param(150.0, gt=0.0, doc="median size at the best level (shares)")
-    depth_growth: float = param(1.6, ge=1.0, doc="size multiplier per level deeper")
+    quote_every_s: float = param(2.0, ge=0.25, le=60.0,
+                                 doc="cadence of the full-depth snapshots and of the quotes taken from them (s)")
+    belief_step_s: float = param(0.25, gt=0.0, le=2.0,
+                                 doc="the maker's belief and the truth are computed on this grid (s; a whole "
+                                     "number of path steps: the truth is exact at any instant when it is one step)")
     mm_stale_s: float = param(0.0, ge=0.0, le=600.0, doc="maker's spot is this many seconds stale")
     mm_vol_mult: float = param(1.0, gt=0.0, le=10.0, doc="maker's vol = true vol x this factor")
-    mm_noise: float = param(0.0, ge=0.0, le=3.0, doc="sd of logit noise on the maker's belief")
+    mm_noise: float = param(0.0, ge=0.0, le=3.0, doc="stationary sd of the AR(1) logit noise on the maker's belief")
+    mm_noise_time_s: float = param(19.0, gt=0.0, le=3600.0, doc="correlation time of the maker's logit noise (s)")
     mm_ignores_jumps: bool = param(False, doc="maker prices with a pure diffusion")
     taker_trades_per_min: float = param(1.5, ge=0.0, doc="noise-taker arrivals per minute per market")
     taker_size_shares: float = param(40.0, gt=0.0, doc="median noise-taker size (shares)")
@@ -86,32 +88,42 @@ class SimConfig(Validated):
         bad = [i for i in self.intervals if i not in (5, 15)]
         if bad or not self.intervals:
             raise ConfigError(f"simulator config: intervals must be 5 and/or 15 minutes, got {self.intervals}")
-        if self.quote_jitter_s >= self.quote_every_s:
-            raise ConfigError(f"simulator config: quote_jitter_s ({self.quote_jitter_s:g}) must be smaller than "
-                              f"quote_every_s ({self.quote_every_s:g}) (ordered quotes)")
+        steps = self.belief_step_s * self.substeps_per_s
+        if abs(steps - round(steps)) > 1e-9 or round(steps) < 1:
+            raise ConfigError(f"simulator config: belief_step_s ({self.belief_step_s:g}) must be a whole number of "
+                              f"path steps (1 / substeps_per_s = {1.0 / self.substeps_per_s:g} s)")
 
 
-#: Named worlds. ``no-edge``: the maker quotes the true P (nothing beats it after fees and spread);
-#: ``edge``: a stale, vol-misspecified, noisy maker leaves exploitable mispricing; ``hard``: the
-#: faults are small, so the edge sits close to the fee curve.
+#: Named worlds, all on the calibrated process and the event-level maker book. ``no-edge``: the maker
+#: quotes the true P (nothing beats it after fees and spread); ``realistic``: a maker a few seconds
+#: stale with a little noise, an edge of the size the real data allows; ``hard``: smaller faults, an edge
+#: near the fee curve; ``edge``: a stale, vol-misspecified, noisy maker (the plumbing's check).
+#: The true edges each gives are measured in the README ("Simulated worlds").
 PRESETS: dict[str, dict[str, Any]] = {
-    "no-edge": {"mm_stale_s": 0.0, "mm_vol_mult": 1.0, "mm_noise": 0.0, "half_spread": 0.005},
-    "edge": {"mm_stale_s": 20.0, "mm_vol_mult": 1.5, "mm_noise": 0.25, "half_spread": 0.005},
-    "hard": {"mm_stale_s": 3.0, "mm_vol_mult": 1.1, "mm_noise": 0.05, "half_spread": 0.005},
+    "no-edge": {"mm_stale_s": 0.0, "mm_vol_mult": 1.0, "mm_noise": 0.0},
+    "realistic": {"mm_stale_s": 6.0, "mm_vol_mult": 1.15, "mm_noise": 0.1},
+    "hard": {"mm_stale_s": 3.0, "mm_vol_mult": 1.1, "mm_noise": 0.05},
+    "edge": {"mm_stale_s": 20.0, "mm_vol_mult": 1.5, "mm_noise": 0.25},
 }
 
 
-#: Spot and oracle parameters calibrated to the real sample (issue 13, points 3-4), to merge into a preset
-#: or pass as overrides (``make_config("no-edge", **REALISTIC_PROCESS)``). The oracle smooths the spot's
-#: diffusive moves with a 1.6 s time constant plus 0.17 bp noise; 1,300 small jumps a day (sd 3.3 bp,
-#: passed to the oracle at once) give the 1-s tails, a log-vol of stationary sd 0.67 the 1-minute tails;
-#: the base vol 0.30 keeps the realized vol near the former defaults' (~55% a year with the jumps).
+#: The spot and oracle parameters calibrated to the real sample (issue 13, points 3-4): the simulator's
+#: defaults. The oracle smooths the spot's diffusive moves with a 1.6 s time constant plus 0.17 bp noise;
+#: 1,300 small jumps a day (sd 3.3 bp, passed to the oracle at once) give the 1-s tails, a log-vol of
+#: stationary sd 0.67 the 1-minute tails; the base vol 0.30 keeps the realized vol near ~55% a year.
 #: Measured (``tests/simulate/test_realism.py``, same definitions as the real sample): oracle 1-s lag-1
 #: autocorrelation 0.29 (real 0.24-0.33), variance ratio at 60 s 2.31 (2.1-2.4), share beyond 5 sd
 #: 0.53% (0.5-0.6%); Binance 1-minute share beyond 5 sd 0.30% (0.27-0.33%).
 REALISTIC_PROCESS: dict[str, Any] = {
     "sigma": 0.30, "vol_of_vol": 0.67, "jumps_per_day": 1300.0, "jump_sd": 0.00033, "jump_mean": 0.0,
     "oracle_noise_bps": 0.17, "oracle_smoothing_s": 1.6,
+}
+
+#: The former (pre-issue-13) process: few large jumps, spot plus white noise as the oracle. For tests
+#: whose estimators need a nearly jump-free path (``make_config("edge", **SIMPLE_PROCESS)``).
+SIMPLE_PROCESS: dict[str, Any] = {
+    "sigma": 0.45, "vol_of_vol": 0.2, "jumps_per_day": 4.0, "jump_sd": 0.003, "jump_mean": 0.0,
+    "oracle_noise_bps": 0.5, "oracle_smoothing_s": 0.0,
 }
 
 

@@ -10,12 +10,14 @@ import shutil
 import tempfile
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import signal, special
 
@@ -26,10 +28,17 @@ from pmresearch._time import to_utc
 from pmresearch._typing import FloatArray, IntArray
 from pmresearch.config import to_mapping
 from pmresearch.simulate.config import SimConfig, make_config
+from pmresearch.simulate.maker_book import (
+    BookRows,
+    MakerBookParams,
+    events_frame,
+    maker_book_events,
+    snapshots_frame,
+)
 from pmresearch.simulate.oracle import push_update_indices, twap_values
 from pmresearch.simulate.process import WINDOW_S, log_increments, oracle_lag, true_prob_up, window_vols
 
-__all__ = ["World", "simulate", "simulate_config"]
+__all__ = ["EDGE_SCHEDULE", "TOP_LEVELS", "TRUE_PROBS_FILE", "World", "simulate", "simulate_config", "truth_at"]
 
 _US = 1_000_000
 SOURCE = "simulator"
@@ -62,20 +71,31 @@ class World(SummaryMixin):
     klines, klines_1s, eth_klines
         BTCUSDT 1-minute and 1-second klines, ETHUSDT 1-minute klines.
     oracle
-        The 1 Hz settlement stream (Chainlink Data Streams-like: spot plus i.i.d. noise).
+        The 1 Hz settlement stream (Chainlink Data Streams-like: a smoothed spot plus noise).
     oracle_push
         The push-style feed derived from it (deviation or heartbeat rounds).
     markets
         5- and 15-minute markets with outcomes under the settlement rule in force.
     quotes
-        Best bid/ask snapshots (~every 2 s) with ``true_prob_up``, the ground truth.
-    books, trades
-        L2 book levels (both tokens) and the noise takers' trade prints.
+        The Up token's best bid/ask at each full-depth snapshot of the event-level book (~every
+        ``quote_every_s``, as the real logger recorded), with ``true_prob_up`` at each quote's own time.
+    top_books
+        Those snapshots' best :data:`TOP_LEVELS` levels per side (in memory; the full-depth snapshots are
+        :attr:`books`, the change events :attr:`book_events`, both regenerated on demand).
+    trades
+        The noise takers' prints, at the touch of the event-level book standing at their arrival.
     truth
         Ground truth of the generating process per 15-minute volatility window: ``window_start``,
         ``sigma`` (annualized diffusion vol), ``jump_steps`` (path steps holding a jump: the jump count
         but for the ~1e-5 chance of two in one sub-second step) and ``jump_sum`` (sum of log-jumps).
         Not a data file: it is what estimators are checked against.
+    true_probs
+        The true P(up) of every market on the belief grid (``ts, slug, true_prob_up``, every
+        ``belief_step_s``): the truth at any instant is the last grid value at or before it (exact when
+        the grid step is one path step, the default). :func:`truth_at` looks it up.
+    decision_edges
+        The true edge of every reference decision (:data:`EDGE_SCHEDULE`: ``t, slug, interval_minutes,
+        side, true_edge``), the per-row edge a strategy could at best capture (summarized in :attr:`stats`).
     """
 
     config: SimConfig
@@ -87,9 +107,13 @@ class World(SummaryMixin):
     oracle_push: pd.DataFrame
     markets: pd.DataFrame
     quotes: pd.DataFrame
-    books: pd.DataFrame
+    top_books: pd.DataFrame
     trades: pd.DataFrame
     truth: pd.DataFrame
+    true_probs: pd.DataFrame
+    decision_edges: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    book_inputs: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    book_counts: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     elapsed_s: float = field(default=0.0, compare=False)
 
     @property
@@ -101,7 +125,8 @@ class World(SummaryMixin):
         return f"sim-{self.preset}-s{c.seed}-{start}-{days}d"
 
     def files(self) -> dict[str, pd.DataFrame]:
-        """File name (with the data-directory prefix) -> frame, as :meth:`write` lays them out."""
+        """File name (with the data-directory prefix) -> frame of every file but the books (held in
+        memory; the books are written day by day, :meth:`book_files`)."""
         out: dict[str, pd.DataFrame] = {
             f"btcusdt_1m_{self.tag}.parquet": self.klines,
             f"btcusdt_1s_{self.tag}.parquet": self.klines_1s,
@@ -113,19 +138,69 @@ class World(SummaryMixin):
             sel = {
                 "markets": self.markets[self.markets["interval_minutes"] == interval],
                 "quotes": self.quotes[self.quotes["interval_minutes"] == interval],
-                "books": self.books[self.books["slug"].str.startswith(f"btc-updown-{interval}m-")],
                 "trades": self.trades[self.trades["slug"].str.startswith(f"btc-updown-{interval}m-")],
             }
             for kind, frame in sel.items():
                 out[f"polymarket_btc_{interval}m_{kind}_{self.tag}.parquet"] = frame.reset_index(drop=True)
         return out
 
-    def write(self, out_dir: str | Path) -> list[Path]:
-        """Write every file (Parquet, zstd) plus ``world.json`` into ``out_dir``; all or nothing.
+    def book_days(self) -> list[tuple[int, str]]:
+        """(window length, UTC day ``YYYYMMDD``) of every book file, in order."""
+        out = []
+        for inp in self.book_inputs:
+            days = pd.DatetimeIndex(_ts(inp.start_us, inp.t0)).strftime("%Y%m%d")
+            out += [(inp.interval, d) for d in dict.fromkeys(days)]
+        return out
 
-        Files are written to a temporary directory beside ``out_dir`` and moved in only when all
-        of them are complete.
+    def book_files(self, interval: int | None = None, day: str | None = None,
+                   kinds: tuple[str, ...] = ("book_events", "books")) -> Iterator[tuple[str, pd.DataFrame]]:
+        """File name -> frame of the books, one file per kind, window length and UTC day of the windows'
+        starts (``polymarket_btc_{5m,15m}_{book_events,books}_<tag>-<YYYYMMDD>.parquet``), regenerated
+        market by market (deterministic: the same rows as at :func:`simulate`). ``interval``/``day`` pick
+        one; a day of one window length holds ~4 M event rows and ~8.5 M snapshot rows (~80 MB of Parquet)."""
+        for inp in self.book_inputs:
+            if interval is not None and inp.interval != interval:
+                continue
+            days = np.asarray(pd.DatetimeIndex(_ts(inp.start_us, inp.t0)).strftime("%Y%m%d"))
+            for d in dict.fromkeys(days.tolist()):
+                if day is not None and d != day:
+                    continue
+                parts: dict[str, list[pd.DataFrame]] = {k: [] for k in kinds}
+                for i in np.flatnonzero(days == d):
+                    events, snaps = _market_books(inp, int(i))
+                    toks = (str(inp.tok_up[i]), str(inp.tok_dn[i]))
+                    if "book_events" in parts:
+                        parts["book_events"].append(events_frame(events, str(inp.slugs[i]), toks))
+                    if "books" in parts:
+                        parts["books"].append(snapshots_frame(snaps, str(inp.slugs[i]), toks))
+                for kind, frames in parts.items():
+                    frame = _concat_categorical(frames)
+                    yield f"polymarket_btc_{inp.interval}m_{kind}_{self.tag}-{d}.parquet", frame
+
+    @functools.cached_property
+    def book_events(self) -> pd.DataFrame:
+        """Every book change event (``book_events`` kind), regenerated (a day holds ~8 M rows: for small worlds)."""
+        return pd.concat([f for _, f in self.book_files(kinds=("book_events",))], ignore_index=True)
+
+    @functools.cached_property
+    def books(self) -> pd.DataFrame:
+        """Every full-depth snapshot (``books`` kind), regenerated (a day holds ~17 M rows: for small worlds)."""
+        return pd.concat([f for _, f in self.book_files(kinds=("books",))], ignore_index=True)
+
+    def write(self, out_dir: str | Path, *, books: bool | tuple[str, ...] = True,
+              progress: bool = False) -> list[Path]:
+        """Write every file (Parquet, zstd), the truth files and ``world.json`` into ``out_dir``; all or nothing.
+
+        The books are written one file per kind, window length and day (:meth:`book_files`), so memory
+        stays that of one day. Files are written to a temporary directory beside ``out_dir`` and moved in
+        only when all of them are complete. ``books=False`` leaves the book files out; a tuple of kinds
+        (``("book_events",)``) writes only those.
         """
+        kinds: tuple[str, ...] = ("book_events", "books") if books is True else (tuple(books) if books else ())
+        unknown = sorted(set(kinds) - {"book_events", "books"})
+        if unknown:
+            raise ValueError(f"World.write: books must be True, False or book kinds ('book_events', 'books'), "
+                             f"got {unknown}")
         target = Path(out_dir)
         target.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".sim-", dir=target))
@@ -134,9 +209,20 @@ class World(SummaryMixin):
             for name, frame in self.files().items():
                 frame.to_parquet(tmp / name, compression="zstd", index=False)
                 names.append(name)
+            if kinds:
+                bar = progress_bar(total=len(kinds) * len(self.book_days()), desc="write books", enabled=progress,
+                                   unit="file")
+                for name, frame in self.book_files(kinds=kinds):
+                    frame.to_parquet(tmp / name, compression="zstd", index=False, row_group_size=1_000_000)
+                    names.append(name)
+                    del frame
+                    bar.update()
+                bar.close()
             meta = {"preset": self.preset, "config": to_mapping(self.config), "summary": dict(self.stats)}
             self.truth.to_parquet(tmp / "truth_windows.parquet", compression="zstd", index=False)
             names.append("truth_windows.parquet")
+            self.true_probs.to_parquet(tmp / TRUE_PROBS_FILE, compression="zstd", index=False)
+            names.append(TRUE_PROBS_FILE)
             (tmp / "world.json").write_text(json.dumps(meta, indent=2, default=str))
             names.append("world.json")
             paths = []
@@ -158,20 +244,68 @@ class World(SummaryMixin):
             "end": str(self.klines["ts"].iloc[-1] + pd.Timedelta(minutes=1)),
             "markets": len(self.markets),
             "quotes": len(q),
-            "book_rows": len(self.books),
+            "book_event_rows": int(self.book_counts.get("book_events", 0)),
+            "book_rows": int(self.book_counts.get("books", 0)),
             "polymarket_trades": len(self.trades),
             "share_up": float(self.markets["outcome_up"].astype(float).mean()),
             "mean_abs_mid_minus_true": float((mid - q["true_prob_up"]).abs().mean()),
             "median_spread": float((q["best_ask_up"] - q["best_bid_up"]).median()),
+            **self._edge_stats(),
             "elapsed_s": round(self.elapsed_s, 2),
         })
 
+    def _edge_stats(self) -> dict[str, float]:
+        """Per-row true edge of the reference decisions: mean, quantiles and the share at >= 1 c."""
+        e = self.decision_edges["true_edge"].dropna() if len(self.decision_edges) else pd.Series(dtype=float)
+        if e.empty:
+            return {}
+        return {"decision_rows": int(e.size), "row_true_edge_mean": float(e.mean()),
+                "row_true_edge_p50": float(e.median()), "row_true_edge_p90": float(e.quantile(0.9)),
+                "row_share_edge_ge_1c": float((e >= 0.01).mean())}
+
     def summary(self) -> Summary:
-        """:attr:`stats` as a one-column table, and the files :meth:`write` lays out."""
-        files = pd.DataFrame({"rows": {name: len(frame) for name, frame in self.files().items()}})
+        """:attr:`stats` as a one-column table, and the files :meth:`write` lays out (books: rows per kind)."""
+        rows = {name: len(frame) for name, frame in self.files().items()}
+        rows.update({f"books ({kind}, {len(self.book_days())} files)": int(n) for kind, n in self.book_counts.items()})
+        files = pd.DataFrame({"rows": rows})
         return summary_table(f"Simulated world {self.tag}", {"world": self.stats, "files": files},
                              notes=("mean_abs_mid_minus_true: mean |quoted mid - true P(up)| over every quote "
-                                    "(the maker's distortion)",))
+                                    "(the maker's distortion and the half-spread)",
+                                    "row_true_edge_*: the better side's true P at t minus the ask of the event-level "
+                                    "book at t + the taker delay minus the taker fee, at every reference decision "
+                                    "(every 30 s from 60 s to 30 s before the end, 20 shares)"))
+
+
+TRUE_PROBS_FILE = "truth_prob_up.parquet"
+
+
+def truth_at(true_probs: pd.DataFrame, slugs: Any, times: Any) -> FloatArray:
+    """The true P(up) of markets ``slugs`` at ``times`` (equal-length sequences, tz-aware): the last
+    belief-grid value at or before each time (:attr:`World.true_probs`, or the world directory's
+    :data:`TRUE_PROBS_FILE`); NaN before a market's first grid point, after its window, or for an
+    unknown market."""
+    t = pd.Series(pd.DatetimeIndex(times))
+    if t.dt.tz is None:
+        raise ValueError("truth_at: times must be tz-aware UTC")
+    left = pd.DataFrame({"t": t.dt.tz_convert("UTC").astype("datetime64[us, UTC]"),
+                         "slug": pd.Series(slugs, dtype=object).astype(str).to_numpy(), "_pos": np.arange(len(t))})
+    if len(left) == 0:
+        return np.empty(0)
+    right = pd.DataFrame({"ts": pd.DatetimeIndex(true_probs["ts"]).astype("datetime64[us, UTC]"),
+                          "slug": true_probs["slug"].astype(str).to_numpy(),
+                          "p": true_probs["true_prob_up"].to_numpy(np.float64)})
+    end = right.groupby("slug")["ts"].max()
+    merged = pd.merge_asof(left.sort_values("t", kind="stable"), right.sort_values("ts", kind="stable"),
+                           left_on="t", right_on="ts", by="slug", direction="backward")
+    merged = merged.set_index("_pos").sort_index()
+    p = merged["p"].to_numpy(np.float64, copy=True)
+    # past the last grid point of its window (the market has closed) the truth is not a grid value
+    last = merged["slug"].map(end)
+    step = right["ts"].diff().dt.total_seconds()
+    step_s = float(step[step > 0].min()) if (step > 0).any() else 0.0
+    closed = (merged["t"] - last).dt.total_seconds().to_numpy(np.float64, na_value=np.nan) > step_s
+    p[closed] = np.nan
+    return p
 
 
 def simulate(
@@ -291,16 +425,6 @@ class _Markets(NamedTuple):
     frame: pd.DataFrame
 
 
-class _Quotes(NamedTuple):
-    """The maker's quotes of one window length."""
-
-    qt: FloatArray  # quote times, seconds from the world's start (by window, then time)
-    w_of: IntArray  # window of each quote
-    bid: FloatArray
-    ask: FloatArray
-    frame: pd.DataFrame
-
-
 def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = False) -> World:
     """Simulate the world described by ``cfg`` (see :func:`simulate`).
 
@@ -318,28 +442,36 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     oracle = _oracle_feeds(cfg, grid, paths, rng)
     bar.update()
     cum_log_o = np.cumsum(oracle.log_o)
-    market_frames, quote_frames, book_frames, trade_frames = [], [], [], []
+    market_frames, quote_frames, top_frames, trade_frames, truth_frames, inputs = [], [], [], [], [], []
+    edge_frames = []
+    counts = {"book_events": 0, "books": 0}
     for interval in cfg.intervals:
         mk = _markets(cfg, grid, interval, oracle.price)
-        qs = _quotes(cfg, grid, mk, paths, cum_log_o, rng)
-        snap = np.arange(qs.qt.size)[:: cfg.book_every]  # L2 books: every book_every-th snapshot
+        maker = _maker(cfg, grid, mk, paths, cum_log_o)
         market_frames.append(mk.frame)
-        quote_frames.append(qs.frame)
-        book_frames.append(_books(cfg, rng.book, grid.start_us, qs.qt[snap], mk.slugs[qs.w_of[snap]],
-                                  mk.tok_up[qs.w_of[snap]], mk.tok_dn[qs.w_of[snap]], qs.bid[snap], qs.ask[snap]))
-        trade_frames.append(_taker_trades(cfg, rng.trade, grid.start_us, mk.t0, mk.t1, mk.slugs, mk.tok_up,
-                                          mk.tok_dn, qs.qt, qs.w_of, qs.bid, qs.ask))
+        quote_frames.append(maker.quotes)
+        top_frames.append(maker.top_books)
+        trade_frames.append(maker.trades)
+        truth_frames.append(maker.true_probs)
+        inputs.append(maker.books)
+        edge_frames.append(maker.decision_edges)
+        counts["book_events"] += int(maker.event_rows.sum())
+        counts["books"] += int(maker.snapshot_rows.sum())
     bar.update()
     markets = pd.concat(market_frames, ignore_index=True)
     quotes = pd.concat(quote_frames, ignore_index=True).sort_values(["ts", "slug"], ignore_index=True)
-    books = pd.concat(book_frames, ignore_index=True)
+    top_books = pd.concat(top_frames, ignore_index=True)
     trades = pd.concat(trade_frames, ignore_index=True).sort_values(["ts", "trade_id"], ignore_index=True)
+    true_probs = pd.concat([f.assign(slug=f["slug"].astype(str)) for f in truth_frames], ignore_index=True)
+    true_probs["slug"] = true_probs["slug"].astype("category")
     bar.update()
     bar.close()
     return World(
         config=cfg, preset=preset, klines=klines, klines_1s=klines_1s, eth_klines=eth_klines,
-        oracle=oracle.stream, oracle_push=oracle.push, markets=markets, quotes=quotes, books=books,
-        trades=trades, truth=paths.truth, elapsed_s=time.perf_counter() - t_clock,
+        oracle=oracle.stream, oracle_push=oracle.push, markets=markets, quotes=quotes, top_books=top_books,
+        trades=trades, truth=paths.truth, true_probs=true_probs,
+        decision_edges=pd.concat(edge_frames, ignore_index=True), book_inputs=tuple(inputs),
+        book_counts=types.MappingProxyType(counts), elapsed_s=time.perf_counter() - t_clock,
     )
 
 
@@ -490,16 +622,6 @@ def _markets(cfg: SimConfig, grid: _Grid, interval: int, oracle_px: FloatArray) 
     return _Markets(interval, t0, t1, lb, strike, slugs, market_ids, tok_up, tok_dn, frame)
 
 
-def _quote_times(cfg: SimConfig, mk: _Markets, rng: np.random.Generator) -> tuple[FloatArray, IntArray]:
-    """Quote times every ``quote_every_s`` plus jitter, strictly inside each window, and their window."""
-    n_q = int(mk.interval * 60 / cfg.quote_every_s)
-    offsets = np.arange(n_q) * cfg.quote_every_s
-    qt = (mk.t0[:, None] + offsets[None, :] + rng.random((mk.t0.size, n_q)) * cfg.quote_jitter_s).ravel()
-    w_of = np.repeat(np.arange(mk.t0.size), n_q)
-    ok = qt < mk.t1[w_of]
-    return qt[ok], w_of[ok]
-
-
 def _beliefs(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: FloatArray,
              qt: FloatArray, w_of: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """At each quote time: the spot, the true P(up) and the maker's P(up) (stale, vol-misjudged)."""
@@ -529,29 +651,193 @@ def _beliefs(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o
     return spot_q, p_true, p_mm
 
 
-def _maker_book(cfg: SimConfig, p_mm: FloatArray, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
-    """The maker's best bid and ask: its belief (with AR(1) logit noise) minus and plus the half spread."""
-    if cfg.mm_noise > 0:
-        rho = 0.9
-        e = rng.standard_normal(p_mm.size) * cfg.mm_noise * np.sqrt(1.0 - rho * rho)
-        ar = signal.lfilter([1.0], [1.0, -rho], e)
-        p_mm = special.expit(special.logit(np.clip(p_mm, 1e-6, 1.0 - 1e-6)) + ar)
-    bid = rules.round_to_tick(p_mm - cfg.half_spread, "down")
-    ask = rules.round_to_tick(p_mm + cfg.half_spread, "up")
-    bid = np.minimum(bid, 0.998)
-    ask = np.where(ask <= bid, rules.round_to_tick(bid + rules.tick_size(bid), "nearest"), ask)
-    return bid, ask
+def _belief_grid(cfg: SimConfig, mk: _Markets) -> tuple[FloatArray, IntArray, int]:
+    """The belief grid of one window length: every ``belief_step_s`` from each window's start (seconds
+    from the world's start, by window then time), the window of each point, and points per window."""
+    n_b = round(mk.interval * 60 / cfg.belief_step_s)
+    offsets = np.arange(n_b) * cfg.belief_step_s
+    return (mk.t0[:, None] + offsets[None, :]).ravel(), np.repeat(np.arange(mk.t0.size), n_b), n_b
 
 
-def _quotes(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: FloatArray,
-            rng: _Streams) -> _Quotes:
-    """The maker's best bid/ask snapshots of one window length, with the true P(up) at each."""
-    qt, w_of = _quote_times(cfg, mk, rng.quote_times)
-    spot_q, p_true, p_mm = _beliefs(cfg, grid, mk, paths, cum_log_o, qt, w_of)
-    bid, ask = _maker_book(cfg, p_mm, rng.mm)
+def _maker_noise(cfg: SimConfig, p_mm: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """The maker's belief with AR(1) logit noise (stationary sd ``mm_noise``, correlation time
+    ``mm_noise_time_s``) along the belief grid."""
+    if cfg.mm_noise <= 0:
+        return p_mm
+    rho = float(np.exp(-cfg.belief_step_s / cfg.mm_noise_time_s))
+    e = rng.standard_normal(p_mm.size) * cfg.mm_noise * np.sqrt(1.0 - rho * rho)
+    first = cfg.mm_noise * rng.standard_normal()  # the stationary law from the first point
+    ar, _ = signal.lfilter([1.0], [1.0, -rho], e, zi=np.array([rho * first]))
+    return np.asarray(special.expit(special.logit(np.clip(p_mm, 1e-6, 1.0 - 1e-6)) + ar), dtype=np.float64)
+
+
+class _BookInputs(NamedTuple):
+    """What regenerates the maker's books of one window length exactly (:func:`_market_books`)."""
+
+    interval: int
+    seed: int
+    start_us: int
+    t0: IntArray
+    t1: IntArray
+    slugs: np.ndarray
+    tok_up: np.ndarray
+    tok_dn: np.ndarray
+    grid_s: FloatArray  # belief grid offsets within a window (s)
+    belief: FloatArray  # the maker's P(up) on the grid, [window, point]
+    snapshot_every_s: float
+
+
+def _market_books(inp: _BookInputs, i: int) -> tuple[BookRows, BookRows]:
+    """Book events and full-depth snapshots of window ``i``: a deterministic function of the world's seed,
+    the window length and the window's start (its own random stream), so any subset regenerates alone."""
+    start_us = inp.start_us + int(inp.t0[i]) * _US
+    end_us = inp.start_us + int(inp.t1[i]) * _US
+    ts = start_us + np.round(inp.grid_s * _US).astype(np.int64)
+    rng = np.random.default_rng([inp.seed, 0xB00C, inp.interval, int(inp.t0[i])])
+    return maker_book_events(ts, inp.belief[i], start_us, end_us, rng, MakerBookParams.for_window(inp.interval),
+                             snapshot_every_s=inp.snapshot_every_s)
+
+
+@numba.njit(cache=True)
+def _touch_kernel(ts: Any, token: Any, side: Any, tick: Any, size: Any) -> tuple[Any, Any, Any]:  # pragma: no cover
+    """The Up token's (token 0) best bid and ask tick after each of its update times (-1: empty side)."""
+    bids = np.zeros(101)
+    asks = np.zeros(101)
+    n = ts.size
+    out_ts = np.empty(n, np.int64)
+    out_bid = np.empty(n, np.int64)
+    out_ask = np.empty(n, np.int64)
+    k = 0
+    i = 0
+    while i < n:
+        t = ts[i]
+        touched = False
+        while i < n and ts[i] == t:
+            if token[i] == 0:
+                if side[i] == 0:
+                    bids[tick[i]] = size[i]
+                else:
+                    asks[tick[i]] = size[i]
+                touched = True
+            i += 1
+        if touched:
+            bb = -1
+            for j in range(100, -1, -1):
+                if bids[j] > 0:
+                    bb = j
+                    break
+            ba = -1
+            for j in range(101):
+                if asks[j] > 0:
+                    ba = j
+                    break
+            out_ts[k] = t
+            out_bid[k] = bb
+            out_ask[k] = ba
+            k += 1
+    return out_ts[:k], out_bid[:k], out_ask[:k]
+
+
+def _touch(events: BookRows) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """The Up token's best bid and ask after each of its updates (times, bid, ask; NaN where empty)."""
+    ts, bb, ba = _touch_kernel(events.ts_us, events.token, events.side, events.tick.astype(np.int64),
+                               events.size.astype(np.float64))
+    return ts, np.where(bb >= 0, bb / 100.0, np.nan), np.where(ba >= 0, ba / 100.0, np.nan)
+
+
+#: The reference decision schedule of :attr:`World.decision_edges` (the go/no-go's default): every 30 s
+#: from 60 s after a window's start to 30 s before its end, orders of this many shares.
+EDGE_SCHEDULE = {"first_s": 60, "every_s": 30, "last_s": 30, "shares": 20.0}
+
+
+def _decision_edges(mk: _Markets, i: int, touch: tuple[npt.NDArray[np.int64], FloatArray, FloatArray],
+                    p_true: FloatArray, step_s: float, start_us: int) -> pd.DataFrame:
+    """The true edge of each reference decision of window ``i`` (:data:`EDGE_SCHEDULE`): the better
+    side's true P at ``t`` minus the ask standing at ``t`` + the taker delay (the event-level touch)
+    minus the taker fee per share at that ask."""
+    sch = EDGE_SCHEDULE
+    t = np.arange(mk.t0[i] + sch["first_s"], mk.t1[i] - sch["last_s"] + 1e-9, sch["every_s"], dtype=np.float64)
+    ts = _ts(start_us, t)
+    p = p_true[np.round((t - mk.t0[i]) / step_s).astype(np.int64)]
+    delay = np.asarray(rules.taker_delay_at(ts), dtype=np.float64)
+    arrival_us = start_us + np.round((t + delay) * _US).astype(np.int64)
+    ts_touch, bid_t, ask_t = touch
+    k = np.searchsorted(ts_touch, arrival_us, side="right") - 1
+    bid = np.where(k >= 0, bid_t[k.clip(min=0)], np.nan)
+    ask = np.where(k >= 0, ask_t[k.clip(min=0)], np.nan)
+    ask_dn = rules.round_to_tick(1.0 - bid, "up")
+    rate, expo = rules.fees_at(pd.DatetimeIndex(ts))
+    n = sch["shares"]
+    e_up = p - ask - rules.taker_fee(n, ask, rate, expo) / n
+    e_dn = (1.0 - p) - ask_dn - rules.taker_fee(n, ask_dn, rate, expo) / n
+    return pd.DataFrame({"t": ts, "slug": str(mk.slugs[i]), "interval_minutes": np.int16(mk.interval),
+                         "side": np.where(e_up >= e_dn, "Up", "Down"), "true_edge": np.maximum(e_up, e_dn)})
+
+
+def _take(rows: BookRows, keep: npt.NDArray[np.bool_]) -> BookRows:
+    """The rows where ``keep``."""
+    return BookRows(rows.ts_us[keep], rows.token[keep], rows.side[keep], rows.tick[keep], rows.size[keep],
+                    rows.level[keep])
+
+
+class _Maker(NamedTuple):
+    """The maker's side of one window length: quotes, top-of-book snapshots, trades, truth, counts."""
+
+    quotes: pd.DataFrame
+    top_books: pd.DataFrame
+    trades: pd.DataFrame
+    true_probs: pd.DataFrame
+    books: _BookInputs
+    event_rows: IntArray  # book event rows per window
+    snapshot_rows: IntArray
+    decision_edges: pd.DataFrame
+
+
+TOP_LEVELS = 10  # levels per side kept in memory (World.top_books)
+
+
+def _maker(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: FloatArray) -> _Maker:
+    """Beliefs on the grid, the event-level books, the ~2-s quotes taken from their snapshots (with the
+    truth at each quote's own time), the noise takers' trades at the touch standing at their arrival."""
+    qt_b, w_b, n_b = _belief_grid(cfg, mk)
+    _, p_true_b, p_mm_b = _beliefs(cfg, grid, mk, paths, cum_log_o, qt_b, w_b)
+    belief = _maker_noise(cfg, p_mm_b, np.random.default_rng([cfg.seed, 0x3A3A, mk.interval])).reshape(mk.t0.size, n_b)
+    inp = _BookInputs(mk.interval, cfg.seed, grid.start_us, mk.t0, mk.t1, mk.slugs, mk.tok_up, mk.tok_dn,
+                      np.arange(n_b, dtype=np.float64) * cfg.belief_step_s, belief, cfg.quote_every_s)
     start_us = grid.start_us
+    snaps_all, w_snap, trades, edges = [], [], [], []
+    n_ev = np.zeros(mk.t0.size, dtype=np.int64)
+    n_sn = np.zeros(mk.t0.size, dtype=np.int64)
+    for i in range(mk.t0.size):
+        events, snaps = _market_books(inp, i)
+        n_ev[i], n_sn[i] = events.ts_us.size, snaps.ts_us.size
+        keep = snaps.level < TOP_LEVELS
+        snaps_all.append(_take(snaps, keep))
+        w_snap.append(np.full(int(keep.sum()), i, dtype=np.int64))
+        touch = _touch(events)
+        trades.append(_taker_trades(cfg, mk, i, touch, start_us))
+        edges.append(_decision_edges(mk, i, touch, p_true_b[w_b == i], cfg.belief_step_s, start_us))
+    top_rows = BookRows(*(np.concatenate([getattr(r, f) for r in snaps_all]) for f in BookRows._fields))
+    w_top = np.concatenate(w_snap)
+    top = _top_frame(top_rows, w_top, mk)
+    # quotes: the Up token's level 0 at each snapshot time (both sides present)
+    best = (top_rows.level == 0) & (top_rows.token == 0)
+    key = w_top[best] * (1 << 44) + (top_rows.ts_us[best] - start_us)  # (window, time) as one sortable key
+    uniq, inv = np.unique(key, return_inverse=True)
+    bid = np.full(uniq.size, np.nan)
+    ask = np.full(uniq.size, np.nan)
+    sd = top_rows.side[best]
+    bid[inv[sd == 0]] = top_rows.price[best][sd == 0]
+    ask[inv[sd == 1]] = top_rows.price[best][sd == 1]
+    w_of = uniq >> 44
+    qts_us = start_us + (uniq & ((1 << 44) - 1))
+    ok = ~(np.isnan(bid) & np.isnan(ask))  # a one-sided book is quoted with NaN on its empty side, as logged
+    qts_us, w_of, bid, ask = qts_us[ok], w_of[ok], bid[ok], ask[ok]
+    qt = (qts_us - start_us) / _US
+    spot_q, p_true, _ = _beliefs(cfg, grid, mk, paths, cum_log_o, qt, w_of)
+    ts_q = pd.Series(pd.DatetimeIndex(qts_us.astype("datetime64[us]")).tz_localize("UTC"))
     frame = pd.DataFrame({
-        "ts": _ts(start_us, qt), "slug": pd.array(mk.slugs[w_of], dtype="str"),
+        "ts": ts_q, "slug": pd.array(mk.slugs[w_of], dtype="str"),
         "market_id": pd.array(mk.market_ids[w_of], dtype="str"),
         "interval_minutes": np.full(qt.size, mk.interval, dtype=np.int16),
         "window_start": _ts(start_us, mk.t0[w_of]), "window_end": _ts(start_us, mk.t1[w_of]),
@@ -560,73 +846,69 @@ def _quotes(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o:
         "best_bid_down": _mirror(ask), "best_ask_down": _mirror(bid),
         "source": SOURCE, "true_prob_up": p_true,
     })
-    return _Quotes(qt=qt, w_of=w_of, bid=bid, ask=ask, frame=frame)
+    true_probs = pd.DataFrame({
+        "ts": _ts(start_us, qt_b),
+        "slug": pd.Categorical.from_codes(w_b, categories=pd.Index(mk.slugs.astype(object))),
+        "true_prob_up": p_true_b,
+    })
+    trade_frame = pd.concat(trades, ignore_index=True)
+    return _Maker(frame, top, trade_frame, true_probs, inp, n_ev, n_sn, pd.concat(edges, ignore_index=True))
 
 
-def _books(
-    cfg: SimConfig, rng: np.random.Generator, start_us: int, ts_s: FloatArray, slug: np.ndarray,
-    tok_up: np.ndarray, tok_dn: np.ndarray, bid: FloatArray, ask: FloatArray,
-) -> pd.DataFrame:
-    """L2 levels of both tokens at each snapshot; levels step one tick away from the best."""
-    n, k = bid.size, cfg.book_levels
-    bids = np.empty((n, k))
-    asks = np.empty((n, k))
-    bids[:, 0], asks[:, 0] = bid, ask
-    for j in range(1, k):
-        # one tick away; levels that leave [0.001, 0.999] stay outside it and are dropped below
-        bids[:, j] = rules.round_to_tick(bids[:, j - 1] - rules.tick_size(bids[:, j - 1]), "nearest", clip=False)
-        asks[:, j] = rules.round_to_tick(asks[:, j - 1] + rules.tick_size(asks[:, j - 1]), "nearest", clip=False)
-    scale = cfg.depth_shares * cfg.depth_growth ** np.arange(k)
-    bid_sz = np.round(scale * np.exp(0.5 * rng.standard_normal((n, k))), 2)
-    ask_sz = np.round(scale * np.exp(0.5 * rng.standard_normal((n, k))), 2)
-    level = np.tile(np.arange(k), n)
-    parts = []
-    # Up token: its own bids and asks; Down token: bids mirror Up asks, asks mirror Up bids.
-    for token, outcome, side, px, sz in (
-        (tok_up, "Up", "bid", bids, bid_sz), (tok_up, "Up", "ask", asks, ask_sz),
-        (tok_dn, "Down", "bid", _mirror(asks, clip=False), ask_sz),
-        (tok_dn, "Down", "ask", _mirror(bids, clip=False), bid_sz),
-    ):
-        valid = ((px >= 0.001) & (px <= 0.999)).ravel()
-        parts.append(pd.DataFrame({
-            "ts": _ts(start_us, np.repeat(ts_s, k))[valid].to_numpy(),
-            "slug": np.repeat(slug, k)[valid], "token_id": np.repeat(token, k)[valid],
-            "outcome": outcome, "side": side, "level": level[valid].astype(np.int16),
-            "price": px.ravel()[valid], "size": sz.ravel()[valid],
-        }))
-    out = pd.concat(parts, ignore_index=True)
-    for col in ("slug", "token_id", "outcome", "side"):
-        out[col] = out[col].astype("str")
-    return out.sort_values(["ts", "token_id", "side", "level"], ignore_index=True)
+def _top_frame(rows: BookRows, w_of: IntArray, mk: _Markets) -> pd.DataFrame:
+    """``books``-kind rows of several windows at once (text columns dictionary-encoded, as
+    :func:`~pmresearch.simulate.maker_book.snapshots_frame`)."""
+    def cat(codes: IntArray, labels: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(labels, dtype=object)))
 
-
-def _taker_trades(
-    cfg: SimConfig, rng: np.random.Generator, start_us: int, t0: IntArray, t1: IntArray, slugs: np.ndarray,
-    tok_up: np.ndarray, tok_dn: np.ndarray, qt: FloatArray, w_of: IntArray, bid: FloatArray, ask: FloatArray,
-) -> pd.DataFrame:
-    """Noise takers hitting the maker's best quote standing at their arrival."""
-    length = t1 - t0
-    counts = rng.poisson(cfg.taker_trades_per_min * length / 60.0)
-    w = np.repeat(np.arange(t0.size), counts)
-    t = t0[w] + rng.random(w.size) * length[w]
-    # latest quote of the same window at or before t (quotes are ordered by window, then time)
-    key_q = w_of * 1e5 + (qt - t0[w_of])
-    key_t = w * 1e5 + (t - t0[w])
-    qi = np.searchsorted(key_q, key_t, side="right") - 1
-    valid = (qi >= 0) & (w_of[qi.clip(min=0)] == w)
-    w, t, qi = w[valid], t[valid], qi[valid]
-    up = rng.random(w.size) < 0.5
-    buy = rng.random(w.size) < 0.5
-    price_up = np.where(buy, ask[qi], bid[qi])
-    price = np.where(up, price_up, _mirror(np.where(buy, bid[qi], ask[qi])))
-    qty = np.round(cfg.taker_size_shares * np.exp(0.8 * rng.standard_normal(w.size)), 2)
-    slug = slugs[w]
-    seq = np.arange(w.size)
+    n_w = mk.t0.size
     return pd.DataFrame({
-        "ts": _ts(start_us, t), "price": price, "qty": qty,
-        "side": pd.array(np.where(buy, "buy", "sell"), dtype="str"),
-        "received_at": _ts(start_us, t + 0.05 + rng.exponential(0.1, w.size)),
-        "symbol": pd.array(np.where(up, tok_up[w], tok_dn[w]), dtype="str"), "venue": "polymarket",
-        "slug": pd.array(slug, dtype="str"), "outcome": pd.array(np.where(up, "Up", "Down"), dtype="str"),
-        "trade_id": pd.array([f"{s}-{i}" for s, i in zip(slug, seq, strict=True)], dtype="str"),
+        "ts": pd.DatetimeIndex(rows.ts_us.view("datetime64[us]")).tz_localize("UTC"),
+        "slug": cat(w_of, mk.slugs),
+        "token_id": cat(w_of + n_w * rows.token.astype(np.int64), np.concatenate([mk.tok_up, mk.tok_dn])),
+        "outcome": cat(rows.token.astype(np.int64), np.array(["Up", "Down"])),
+        "side": cat(rows.side.astype(np.int64), np.array(["bid", "ask"])),
+        "level": rows.level.astype(np.int16), "price": rows.price, "size": rows.size.astype(np.float64),
+    })
+
+
+def _concat_categorical(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate frames whose text columns are categoricals, keeping them categorical (union of
+    the categories; ``pd.concat`` would fall back to object text)."""
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("slug", "token_id", "outcome", "side"):
+        if col in out and not isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = pd.Categorical(pd.api.types.union_categoricals([f[col] for f in frames]))
+    return out
+
+
+def _taker_trades(cfg: SimConfig, mk: _Markets, i: int, touch: tuple[npt.NDArray[np.int64], FloatArray, FloatArray],
+                  start_us: int) -> pd.DataFrame:
+    """Noise takers of window ``i`` hitting the best quote of the event-level book standing at their arrival."""
+    rng = np.random.default_rng([cfg.seed, 0x7AD3, mk.interval, int(mk.t0[i])])
+    length = float(mk.t1[i] - mk.t0[i])
+    n = int(rng.poisson(cfg.taker_trades_per_min * length / 60.0))
+    t = np.sort(mk.t0[i] + rng.random(n) * length)
+    t_us = start_us + np.round(t * _US).astype(np.int64)
+    ts_touch, bid_t, ask_t = touch
+    k = np.searchsorted(ts_touch, t_us, side="right") - 1
+    valid = k >= 0
+    k = k.clip(min=0)
+    bid, ask = bid_t[k], ask_t[k]
+    valid &= ~(np.isnan(bid) | np.isnan(ask))
+    up = rng.random(n) < 0.5
+    buy = rng.random(n) < 0.5
+    qty = np.round(cfg.taker_size_shares * np.exp(0.8 * rng.standard_normal(n)), 2)
+    lat = 0.05 + rng.exponential(0.1, n)
+    price = np.where(up, np.where(buy, ask, bid), _mirror(np.where(buy, bid, ask)))
+    sel = np.flatnonzero(valid)
+    slug = str(mk.slugs[i])
+    return pd.DataFrame({
+        "ts": _ts(start_us, t[sel]), "price": price[sel], "qty": qty[sel],
+        "side": pd.array(np.where(buy[sel], "buy", "sell"), dtype="str"),
+        "received_at": _ts(start_us, t[sel] + lat[sel]),
+        "symbol": pd.array(np.where(up[sel], str(mk.tok_up[i]), str(mk.tok_dn[i])), dtype="str"),
+        "venue": "polymarket", "slug": pd.array(np.full(sel.size, slug), dtype="str"),
+        "outcome": pd.array(np.where(up[sel], "Up", "Down"), dtype="str"),
+        "trade_id": pd.array([f"{slug}-{j}" for j in range(sel.size)], dtype="str"),
     })

@@ -21,7 +21,7 @@ from pmresearch.data.cleaning import (
     flag_quotes,
     receipt_offset,
 )
-from pmresearch.simulate import simulate
+from pmresearch.simulate import SIMPLE_PROCESS, simulate
 from pmresearch.simulate.oracle import push_update_indices
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
@@ -210,7 +210,7 @@ def test_receipt_offset_recovers_a_planted_clock_error_and_the_real_collectors(s
 
 
 def _exchange_and_oracle(seed: int) -> tuple[pd.Series, pd.Series]:
-    w = simulate("edge", days=0.25, seed=seed)
+    w = simulate("edge", days=0.25, seed=seed, **SIMPLE_PROCESS)  # unsmoothed: the planted lag is the only lag
     k = w.klines_1s
     ex = pd.Series(k["close"].to_numpy(), index=pd.DatetimeIndex(k["ts"]) + S)  # a close is known at bar end
     orc = pd.Series(w.oracle["price"].to_numpy(), index=pd.DatetimeIndex(w.oracle["ts"]))

@@ -14,9 +14,13 @@ from pmresearch.simulate import World
 
 def test_simulator_output_passes_the_same_validation_as_real_files(edge_world: World) -> None:
     files = edge_world.files()
+    interval, day = edge_world.book_days()[0]
+    books = dict(edge_world.book_files(interval=interval, day=day))  # one day of one window length
+    assert len(books) == 2 and all(len(f) for f in books.values())
+    files = {**files, **books}
     checked = validate_files(files)
     kinds = {recognize(name) for name in files}
-    assert {"klines", "oracle", "markets", "quotes", "books", "trades"} <= kinds
+    assert {"klines", "oracle", "markets", "quotes", "books", "book_events", "trades"} <= kinds
     for name, frame in checked.items():
         assert len(frame) == len(files[name]), name
         for col, dtype in frame.dtypes.items():

@@ -275,10 +275,11 @@ def test_catalog_table() -> None:
 
 def test_from_store_matches_from_world(tmp_path: Path) -> None:
     world = simulate("edge", days=0.25, seed=5)
-    world.write(tmp_path)
+    world.write(tmp_path, books=False)
     with DuckDBStore("duckdb:///:memory:") as store:
         store.create_tables()
         store.load_data_dir(tmp_path)
+        store.load_frames([("books", world.top_books, "top_books")])  # the snapshots' best levels, as from_world
         start, end = world.klines["ts"].min(), world.klines["ts"].max() + pd.Timedelta(minutes=1)
         inp = FeatureInputs.from_store(store, start=start, end=end)
         until = start + pd.Timedelta(hours=3)

@@ -41,7 +41,7 @@ def world() -> World:
 @pytest.fixture(scope="module")
 def world_dir(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("world_store")
-    world.write(out)
+    world.write(out, books=False)  # the full-depth books stay out of the store: its best levels are loaded below
     return out
 
 
@@ -56,6 +56,7 @@ def builds(world: World, world_dir: Path, tmp_path_factory: pytest.TempPathFacto
     offsets in full (``full``) and at ``_until`` (``early``). The tests store them on each backend."""
     with connect(f"duckdb:///{tmp_path_factory.mktemp('build')}/b.duckdb") as store:
         store.load_data_dir(world_dir)
+        store.load_frames([("books", world.top_books, "top_books")])
         seed = {"interval_minutes": 15, "offsets": OFFSETS}  # the seed's offsets fit 15-minute windows
         return {"all": build_feature_matrix(store), "full": build_feature_matrix(store, **seed),
                 "early": build_feature_matrix(store, until=_until(world), **seed)}
@@ -217,6 +218,7 @@ def test_cli_store_flag(world: World, world_dir: Path, store_url: str, tmp_path:
     until = _until(world)
     with connect(store_url) as store:
         store.load_data_dir(world_dir)
+        store.load_frames([("books", world.top_books, "top_books")])
     out = tmp_path / "f.parquet"
     base = ["features", "--db", store_url, "--interval", "15", "--every", "1m", "--out", str(out)]
     res = CliRunner().invoke(app, base)

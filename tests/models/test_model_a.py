@@ -21,11 +21,12 @@ from pmresearch._time import SECONDS_PER_YEAR
 from pmresearch.models import MODEL_A_VARIANTS, GarchForecaster, HVForecaster, ModelA, model_a_variant, walk_forward_vol
 from pmresearch.pricing import JumpLaw, digital_bs, digital_merton
 from pmresearch.pricing.jumps import MertonFit
-from pmresearch.simulate import make_config
+from pmresearch.simulate import SIMPLE_PROCESS, make_config
 from pmresearch.simulate.light import simulate_decisions
 from pmresearch.simulate.process import jump_law
 
-CFG = make_config("no-edge", seed=21, jumps_per_day=24.0, jump_sd=0.004)
+# the former process (spot plus white noise as the oracle, no smoothing lag: Model A has none), with jumps
+CFG = make_config("no-edge", seed=21, **{**SIMPLE_PROCESS, "jumps_per_day": 24.0, "jump_sd": 0.004})
 
 
 @pytest.fixture(scope="module")

@@ -30,14 +30,14 @@ from pmresearch.pricing.vol import (
     vol_asof,
     yang_zhang_vol,
 )
-from pmresearch.simulate import World, make_config, simulate_path
+from pmresearch.simulate import SIMPLE_PROCESS, World, make_config, simulate, simulate_path
 
 
 def _windows(n_windows: int, window_s: int, step_s: float, steps_per_bar: int, gap_steps: int, seed: int,
              **knobs: float) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, float]:
     """Bars of ``n_windows`` consecutive windows from one light path; returns bars reshaped
     (window, bar), true IV and QV vols per window, and the bar length in seconds."""
-    cfg = make_config("edge", **knobs)
+    cfg = make_config("edge", **{**SIMPLE_PROCESS, **knobs})  # the jump-light process the tolerances assume
     n_steps = round(n_windows * window_s / step_s)
     path = simulate_path(cfg, n_steps, step_s=step_s, seed=seed)
     x = np.concatenate([[np.log(cfg.s0)], path["log_price"].to_numpy()])
@@ -102,10 +102,17 @@ def test_discrete_range_factor_exact_limits() -> None:
     assert discrete_range_factor("parkinson", n) == pytest.approx(approx, abs=0.01)
 
 
-def test_world_one_second_bars_recover_window_truth(edge_world: World) -> None:
+@pytest.fixture(scope="module")
+def simple_world() -> World:
+    """One day of the former, jump-light process (4 jumps a day: most windows are jump-free)."""
+    return simulate("edge", days=1.0, seed=11, intervals=(15,), **SIMPLE_PROCESS)
+
+
+def test_world_one_second_bars_recover_window_truth(simple_world: World) -> None:
     """The full world's 1-second klines (4 sub-second points per bar) against its ``truth`` table:
     jump-free 15-minute windows, median |relative error| < 5% (96 windows of one day); and its
     1-minute klines over jump-free hours (Garman-Klass 2.9%, Yang-Zhang 2.9% on this seed)."""
+    edge_world = simple_world
     kl = edge_world.klines_1s
     truth = edge_world.truth
     n_win = len(truth)
@@ -253,7 +260,7 @@ def test_ewma_variance_matches_pandas_including_missing_bars() -> None:
 def test_intraday_seasonality_recovers_the_simulator_cycle() -> None:
     """60 days of 1-minute returns from the world's vol law (seasonality 0.25 peaking at 15:00 UTC):
     hourly factors within 10% of the true ``exp(season)`` cycle (normalized)."""
-    cfg = make_config("edge", seasonality=0.25, jumps_per_day=0.0)
+    cfg = make_config("edge", **{**SIMPLE_PROCESS, "seasonality": 0.25, "jumps_per_day": 0.0})
     path = simulate_path(cfg, 60 * 1440, step_s=60.0, seed=3)
     r = pd.Series(np.diff(path["log_price"].to_numpy(), prepend=np.log(cfg.s0)),
                   index=pd.DatetimeIndex(path["ts"] - pd.Timedelta(minutes=1)))

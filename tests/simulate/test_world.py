@@ -189,8 +189,10 @@ def test_write_and_read_back(edge_world: World, edge_world_dir: Path) -> None:
 def test_bad_configs_are_clear_errors() -> None:
     with pytest.raises(ConfigError, match="unknown key"):
         make_config("edge", sigmaa=0.3)
-    with pytest.raises(ConfigError, match="half_spread"):
-        make_config("edge", half_spread=-0.1)
+    with pytest.raises(ConfigError, match="mm_noise_time_s"):
+        make_config("edge", mm_noise_time_s=-0.1)
+    with pytest.raises(ConfigError, match="unknown key 'half_spread'"):
+        make_config("edge", half_spread=0.01)  # a knob of the old snapshot maker: now the book's own law
     with pytest.raises(ValueError, match="unknown preset"):
         make_config("bogus")
     with pytest.raises(ValueError, match="15-minute boundary"):
