@@ -9,6 +9,7 @@ import pytest
 
 from pmresearch.data import DuckDBStore, SchemaError, read_file, validate
 from pmresearch.data.store import parse_duckdb_url
+from pmresearch.simulate import simulate
 
 
 def test_real_sample_loads_and_reloading_changes_nothing(shared_data: Path) -> None:
@@ -28,7 +29,25 @@ def test_simulated_world_loads_like_a_data_dir(edge_world_dir: Path) -> None:
     with DuckDBStore("duckdb:///:memory:") as store:
         counts = store.load_data_dir(edge_world_dir)
         assert counts["polymarket_resolutions"] == 92 + 276  # warm-up hour, then 15- and 5-minute markets
-        assert store.count("polymarket_quotes") == counts["polymarket_quotes"]
+        # every table the directory fills holds what the load reported, and something
+        for table, n in counts.items():
+            assert store.count(table) == n > 0, table
+        # written with books=False: no full-depth book tables
+        assert not {"polymarket_books", "polymarket_book_events"} & set(counts)
+
+
+def test_simulated_world_with_books_loads_its_book_files(tmp_path: Path) -> None:
+    """A tiny world written with its book files: the book tables hold exactly the world's book rows."""
+    world = simulate("edge", days=0.125, seed=2, intervals=(5,))
+    world.write(tmp_path / "world")
+    assert world.book_counts["book_events"] > 0 and world.book_counts["books"] > 0
+    with DuckDBStore("duckdb:///:memory:") as store:
+        counts = store.load_data_dir(tmp_path / "world")
+        assert counts["polymarket_book_events"] == world.book_counts["book_events"]
+        assert counts["polymarket_books"] == world.book_counts["books"]
+        assert store.count("polymarket_book_events") == world.book_counts["book_events"]
+        assert store.count("polymarket_books") == world.book_counts["books"]
+        assert store.count("polymarket_quotes") == counts["polymarket_quotes"] == len(world.quotes)
 
 
 def _quotes(shared_data: Path) -> pd.DataFrame:

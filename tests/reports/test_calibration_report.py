@@ -56,8 +56,12 @@ def test_table_and_figures_of_two_sources() -> None:
 
 
 def test_a_world_written_and_read_back_measures_the_same(tmp_path: Path) -> None:
-    """Same code on both: a world in memory and the same world as a data directory give the same statistics."""
-    w = simulate("no-edge", days=0.5, seed=1, progress=False)
+    """Same code on both: a world in memory and the same world as a data directory give the same statistics.
+
+    Three hours of 15-minute markets (books and all, ~1 M book rows) keep every statistic but the 1-minute
+    tail share finite (that needs 720 minutes of history) in seconds; a 5-minute-market world would lose
+    the mid-vs-BS statistics (15-minute windows)."""
+    w = simulate("no-edge", days=0.125, seed=1, intervals=(15,), progress=False)
     w.write(tmp_path / "world")
     mem = calibration_stats(frames_from_world(w))
     disk = calibration_stats(frames_from_dir(tmp_path / "world"))
@@ -66,14 +70,16 @@ def test_a_world_written_and_read_back_measures_the_same(tmp_path: Path) -> None
     for name in mem.values:
         assert disk[name] == pytest.approx(mem[name], rel=1e-9, nan_ok=True), name
     # control: another seed measures differently
-    other = calibration_stats(frames_from_world(simulate("no-edge", days=0.5, seed=2, progress=False)))
+    other = calibration_stats(frames_from_world(simulate("no-edge", days=0.125, seed=2, intervals=(15,),
+                                                         progress=False)))
     assert other["oracle_vr60"] != mem["oracle_vr60"]
 
 
 def test_explore_with_calibration(tmp_path: Path) -> None:
-    w = simulate("no-edge", days=0.5, seed=3, progress=False)
+    # a 3-hour reference of 15-minute markets; the run's own world is 3 hours too (its Config has no intervals)
+    w = simulate("no-edge", days=0.125, seed=3, intervals=(15,), progress=False)
     w.write(tmp_path / "ref")
-    cfg = from_mapping(Config, {"preset": "no-edge", "days": 0.5, "seed": 1, "calibration": True,
+    cfg = from_mapping(Config, {"preset": "no-edge", "days": 0.125, "seed": 1, "calibration": True,
                                 "calibration_reference": "ref"}, what="test")
     result = run(cfg, root=tmp_path, progress=False)
     assert result.calibration is not None
@@ -84,6 +90,6 @@ def test_explore_with_calibration(tmp_path: Path) -> None:
     assert result.calibration.loc["spread_p90_c", "ref"] == ref["spread_p90_c"]
     assert "calibration" in result.summary().names
     assert result.headline()["calibration"]["ref"]["spread_p90_c"] == ref["spread_p90_c"]
-    off = run(from_mapping(Config, {"preset": "no-edge", "days": 0.5, "seed": 1}, what="test"), progress=False)
+    off = run(from_mapping(Config, {"preset": "no-edge", "days": 0.125, "seed": 1}, what="test"), progress=False)
     assert off.calibration is None and "calibration" not in off.summary().names
     assert "calibration" not in off.headline()

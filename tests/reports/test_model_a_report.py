@@ -15,13 +15,22 @@ from pmresearch.experiments import model_a as ma
 from pmresearch.labels import DecisionSchedule
 from pmresearch.models import ModelA, VolForecasts
 from pmresearch.reports import model_a_report as plots
-from pmresearch.simulate import World, simulate
+from pmresearch.simulate import SIMPLE_PROCESS, World, simulate
 
 
 @pytest.fixture(scope="module")
 def world() -> World:
     """A quarter-day world with many jumps (24 windows, about a dozen jumps)."""
     return simulate("no-edge", days=0.25, seed=3, jumps_per_day=48.0)
+
+
+@pytest.fixture(scope="module")
+def big_jump_world() -> World:
+    """The same quarter day under the former, jump-light process (:data:`SIMPLE_PROCESS`: jumps of sd 0.003,
+    ~57 one-second diffusion sds at sigma 0.45) with 48 jumps a day: every jump stands out of the diffusion.
+    The calibrated default's jumps (sd 0.00033, ~6 one-second sds at sigma 0.30, 1,300 a day) are mostly
+    below what the Merton MLE can tell from the diffusion (it finds about a quarter of their intensity)."""
+    return simulate("no-edge", days=0.25, seed=3, **(SIMPLE_PROCESS | {"jumps_per_day": 48.0}))
 
 
 def test_config_rejects_what_the_notebook_cannot_do() -> None:
@@ -76,7 +85,8 @@ def test_true_expected_variance_is_diffusion_plus_the_jump_law(world: World) -> 
     assert var.index[0] == world.truth["window_start"].iloc[0]
 
 
-def test_jump_table_puts_the_truth_beside_the_fit(world: World) -> None:
+def test_jump_table_puts_the_truth_beside_the_fit(big_jump_world: World) -> None:
+    world = big_jump_world
     fit = ma.fit_jumps(world)
     table = ma.jump_table(fit, world)
     assert table.loc["lam", "truth"] == world.config.jumps_per_day * 365

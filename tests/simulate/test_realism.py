@@ -24,7 +24,7 @@ import pandas as pd
 
 from pmresearch.simulate import SimConfig, make_config, simulate_path
 from pmresearch.simulate import world as sim_world
-from pmresearch.simulate.config import REALISTIC_PROCESS
+from pmresearch.simulate.config import REALISTIC_PROCESS, SIMPLE_PROCESS
 
 
 def _tail_share(r: np.ndarray, window: int, min_periods: int) -> float:
@@ -93,10 +93,13 @@ def test_spot_one_minute_tails_match_real() -> None:
 
 
 def test_oracle_without_smoothing_fails_the_autocorrelation_range() -> None:
-    """Control: the default oracle (spot plus white noise) has negative autocorrelation, ratio < 1, and its
-    spot the former 1-minute tails (0.11%, outside the real range)."""
-    ac, vr, _ = _oracle_stats(_oracle_log_prices(make_config("no-edge", days=1.0, seed=0)))
+    """Control: the former, unsmoothed process (:data:`SIMPLE_PROCESS`: spot plus white noise, no oracle
+    smoothing, 4 jumps a day) has negative oracle autocorrelation and ratio < 1, and its spot the former
+    1-minute tails (0.11%, outside the real range). The defaults are now the calibrated, smoothed process,
+    so the control sets the former process explicitly."""
+    assert SIMPLE_PROCESS["oracle_smoothing_s"] == 0.0
+    ac, vr, _ = _oracle_stats(_oracle_log_prices(make_config("no-edge", **SIMPLE_PROCESS, days=1.0, seed=0)))
     assert ac < 0.0 and vr < 1.0
-    cfg = make_config("no-edge", seed=0)
+    cfg = make_config("no-edge", **SIMPLE_PROCESS, seed=0)
     p = simulate_path(cfg, 400 * 1440, step_s=60.0)
     assert _tail_share(np.diff(np.concatenate([[np.log(cfg.s0)], p["log_price"].to_numpy()])), 1440, 720) < 0.002
