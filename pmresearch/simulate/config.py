@@ -101,7 +101,7 @@ class SimConfig(Validated):
 #: The true edges each gives are measured in the README ("Simulated worlds").
 PRESETS: dict[str, dict[str, Any]] = {
     "no-edge": {"mm_stale_s": 0.0, "mm_vol_mult": 1.0, "mm_noise": 0.0},
-    "realistic": {"mm_stale_s": 6.0, "mm_vol_mult": 1.15, "mm_noise": 0.1},
+    "realistic": {"mm_stale_s": 3.0, "mm_vol_mult": 1.05, "mm_noise": 0.06},
     "hard": {"mm_stale_s": 3.0, "mm_vol_mult": 1.1, "mm_noise": 0.05},
     "edge": {"mm_stale_s": 20.0, "mm_vol_mult": 1.5, "mm_noise": 0.25},
 }
