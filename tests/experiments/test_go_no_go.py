@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pmresearch._summary import Summary
-from pmresearch.experiments.go_no_go import Config, evaluate, run
+from pmresearch.experiments.go_no_go import Config, ensure_world, evaluate, run, world_touch
 
 
 def test_verdict_requires_every_criterion() -> None:
@@ -49,6 +49,31 @@ def test_go_no_go_finds_the_edge_that_is_there(preset: str, expected: str, tmp_p
         result.stats["trades"] = 0.0  # type: ignore[index]  # read-only
     with pytest.raises(TypeError):
         result.sources["label_source"]["x"] = 1  # type: ignore[index]
+    tr = result.trades
+    assert (tr["book_source"] == "events").all()  # every fill read the event-level book
+    assert head["mean_true_edge_per_share"] == pytest.approx(truth)
+    if preset == "no-edge":
+        _no_snapshot_gift(cfg, tmp_path, tr)
+
+
+def _no_snapshot_gift(cfg: Config, root: Path, tr: pd.DataFrame) -> None:
+    """Issue 13's acceptance on ``no-edge``: the maker quotes the true P, so a trade's true edge is minus
+    (half-spread + fee) of the book it hit, on average within 0.3 c; and the realized PnL per share agrees
+    with the mean true edge within 2.5 standard errors clustered by window (hand-written sandwich SE)."""
+    data_dir, _ = ensure_world(cfg, root)  # the run's world, reused from world.json
+    touch = world_touch(data_dir, (cfg.interval_minutes,) if cfg.interval_minutes else (5, 15)).sort_values("ts")
+    at = pd.merge_asof(tr[["slug", "t_fill"]].reset_index().sort_values("t_fill", kind="stable"),
+                       touch[["slug", "ts", "best_bid_up", "best_ask_up"]].astype({"slug": str}),
+                       left_on="t_fill", right_on="ts", by="slug", direction="backward").set_index("index").sort_index()
+    half = (at["best_ask_up"] - at["best_bid_up"]).to_numpy() / 2.0  # Down's spread mirrors Up's
+    fee = (tr["fee"] / tr["shares"]).to_numpy()
+    expected = -(half + fee).mean()
+    assert len(tr) >= 30 and np.isfinite(half).all()
+    assert abs(tr["true_edge"].mean() - expected) < 0.003, (tr["true_edge"].mean(), expected)
+    x = (tr["pnl"] / tr["shares"]).to_numpy()
+    dev = pd.Series(x - x.mean()).groupby(tr["slug"].to_numpy()).sum()
+    se = float(np.sqrt((dev**2).sum())) / len(x)
+    assert abs(x.mean() - tr["true_edge"].mean()) < 2.5 * se, (x.mean(), tr["true_edge"].mean(), se)
 
 
 def test_db_may_be_a_plain_path(tmp_path: Path) -> None:
