@@ -25,8 +25,10 @@ def test_simulate_writes_a_data_directory(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "wrote" in out.output
     data = read_data_dir(tmp_path)
-    assert set(data.frames) == {"klines", "oracle", "markets", "quotes", "books", "trades"}
+    assert set(data.frames) == {"klines", "oracle", "markets", "quotes", "book_events", "books", "trades"}
     assert set(data.frames["markets"]["interval_minutes"]) == {5}
+    book_files = sorted(p.name for p in tmp_path.glob("polymarket_btc_5m_book*"))
+    assert [n.split("_sim-")[0] for n in book_files] == ["polymarket_btc_5m_book_events", "polymarket_btc_5m_books"]
 
 
 def test_simulate_bad_knob_is_one_clear_line(tmp_path: Path) -> None:

@@ -1,17 +1,21 @@
 """The simulator's output pinned bit for bit: any refactoring of :func:`simulate_config` must keep these.
 
-The hashes are SHA-256 (first 16 hex digits) of ``pandas.util.hash_pandas_object(frame, index=True)``,
-recorded from the code as of commit 9ece4bf (before ``simulate_config`` was split into steps) with
-pandas 2.2 / numpy 2 as pinned by ``constraints.txt``. The worlds are small (half a day and a quarter
-day) and cover both window lengths, the timeline, forced-TWAP settlement, missing oracle ticks and the
-maker's noise on and off.
+The hashes are SHA-256 (first 16 hex digits) of ``pandas.util.hash_pandas_object(frame, index=True)``.
 
-Issue 13 rewrote the truth's variance as ``sigma^2 h n`` (path steps) for ``sigma^2 tau``: the default
-worlds are unchanged bit for bit but for the quotes' ``true_prob_up``, which agrees with the former
-values within 6.7e-13 on both worlds (measured against the previous commit's code); the quotes'
-other columns are pinned. ``REALISTIC_EDGE`` / ``REALISTIC_HARD_TWAP``: the same worlds with
-:data:`~pmresearch.simulate.config.REALISTIC_PROCESS` (smoothed oracle, fat tails), recorded at the
-issue-13 commit (same pandas / numpy).
+Spot, oracle, markets and truth (``klines, klines_1s, eth_klines, oracle, oracle_push, markets,
+truth``) are the pins of the former simulator, unchanged by issue 13's event-level books (checked at
+that commit, pandas 3.1 / numpy 2.4):
+
+* ``SIMPLE_EDGE``: ``simulate("edge", days=0.5, seed=11, intervals=(15, 5), oracle_missing_rate=0.01,
+  **SIMPLE_PROCESS)`` reproduces the former ``EDGE`` hashes (recorded at commit 9ece4bf, pandas 2.2,
+  on the then-default process) of all seven frames, and its pinned kline and oracle values.
+* ``REALISTIC_EDGE``: the same world on the default (calibrated) process reproduces the former
+  ``REALISTIC_EDGE`` hashes (recorded with ``**REALISTIC_PROCESS``, now the defaults) of all seven
+  frames; ``HARD_TWAP``'s ``markets`` and ``oracle_push`` reproduce the former ``REALISTIC_HARD_TWAP``.
+
+The maker's side (``quotes, top_books, trades, true_probs, decision_edges`` and one day of
+:meth:`World.book_files`) was recorded from the code at issue 13's event-book commit (3d9e67f,
+event-level maker books, quotes from their ~2-s snapshots), pandas 3.1 / numpy 2.4.
 """
 
 from __future__ import annotations
@@ -21,92 +25,98 @@ import hashlib
 import pandas as pd
 import pytest
 
-from pmresearch.simulate import simulate
-from pmresearch.simulate.config import REALISTIC_PROCESS
+from pmresearch.simulate import SIMPLE_PROCESS, World, simulate
 
 
 def _digest(frame: pd.DataFrame) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()).hexdigest()[:16]
 
 
-EDGE = {  # simulate("edge", days=0.5, seed=11, intervals=(15, 5), oracle_missing_rate=0.01)
+SIMPLE_EDGE = {  # simulate("edge", days=0.5, seed=11, intervals=(15, 5), oracle_missing_rate=0.01, **SIMPLE_PROCESS)
+    # the former EDGE pins (commit 9ece4bf)
     "klines": (720, "3a785676fdf6b17f"),
     "klines_1s": (43200, "dc2abbc887a04ed1"),
     "eth_klines": (720, "87c2b124c2160395"),
     "oracle": (42751, "bb22260ab05ac9cc"),
     "oracle_push": (868, "af4723667894af96"),
     "markets": (176, "2e7a003643021d57"),
-    "quotes_but_truth": (39600, "64d3944fa8be7f3c"),
-    "books": (123924, "47db15cdeb28f539"),
-    "trades": (1999, "5ec920b56d2db2a8"),
     "truth": (48, "c423f9ef0f0473e4"),
+    # recorded at issue 13's event-book commit (3d9e67f)
+    "quotes": (39598, "0b11ef25bba4eca7"),
+    "top_books": (1490074, "57192764accc994c"),
+    "trades": (1913, "baafbf9ea09d5dd2"),
+    "true_probs": (316800, "08d34fb8f977232c"),
+    "decision_edges": (2288, "428e791c0974a32a"),
 }
 
-HARD_TWAP = {  # simulate("hard", days=0.25, seed=4, settlement="twap", intervals=(5,), mm_noise=0.0)
-    "markets": (60, "a93cd7495764ae5e"),
-    "quotes_but_truth": (9000, "d43c8496ab7e2f42"),
-    "books": (27414, "83546f2cb641d636"),
-    "trades": (472, "92aac56de28314da"),
-    "oracle_push": (372, "6dd448fbe2d2f1f5"),
-}
-
-REALISTIC_EDGE = {  # as EDGE, with **REALISTIC_PROCESS
+REALISTIC_EDGE = {  # as SIMPLE_EDGE on the default (calibrated) process
+    # the former REALISTIC_EDGE pins (issue 13, smoothed-oracle commit)
     "klines": (720, "73b2e3479e9fb012"),
     "klines_1s": (43200, "67f6e108cd66f646"),
     "eth_klines": (720, "657424d403e99ba3"),
     "oracle": (42751, "a1f16bab2fd619d4"),
     "oracle_push": (871, "8ddc7213d348b237"),
     "markets": (176, "66c97674b465b602"),
-    "quotes": (39600, "286c4d4057fe8bf1"),
-    "books": (123446, "7db026fa2c247827"),
-    "trades": (1999, "cff08de7998a03b8"),
     "truth": (48, "3422e7221b4a9514"),
+    # recorded at issue 13's event-book commit (3d9e67f)
+    "quotes": (39598, "61d3ed27e14e71de"),
+    "top_books": (1471614, "7040eb0478609d0d"),
+    "trades": (1906, "49613b2a58b29571"),
+    "true_probs": (316800, "a1deec14d84bee60"),
+    "decision_edges": (2288, "310a7db4e3cb7469"),
 }
 
-REALISTIC_HARD_TWAP = {  # as HARD_TWAP, with **REALISTIC_PROCESS
-    "markets": (60, "4b962d52a162bb81"),
-    "quotes": (9000, "14ccefbfac8e6ecf"),
-    "books": (27628, "cedf1f755cafaf3b"),
-    "trades": (472, "645f2a84cbc0690c"),
-    "oracle_push": (371, "8b745296a26832c2"),
+HARD_TWAP = {  # simulate("hard", days=0.25, seed=4, settlement="twap", intervals=(5,), mm_noise=0.0)
+    "markets": (60, "4b962d52a162bb81"),  # the former REALISTIC_HARD_TWAP pin
+    "oracle_push": (371, "8b745296a26832c2"),  # the former REALISTIC_HARD_TWAP pin
+    "quotes": (9000, "dda9679413bd4cde"),
+    "top_books": (325066, "fb93f61c541e3f9f"),
+    "trades": (419, "485d007dccbfa882"),
+    "true_probs": (72000, "2c686cd5a72d67fc"),
+    "decision_edges": (480, "3ea7b43acc90b3a8"),
+}
+
+BOOK_FILES = {  # simulate("hard", days=0.125, seed=4, intervals=(5,)).book_files(5, "20260615")
+    "polymarket_btc_5m_book_events_sim-hard-s4-20260615-0p125d-20260615.parquet": (339362, "5ecdbe781259e2e4"),
+    "polymarket_btc_5m_books_sim-hard-s4-20260615-0p125d-20260615.parquet": (704364, "655a0e1a74d1c1e8"),
 }
 
 
-def _frame(world, name: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    if name == "quotes_but_truth":
-        return world.quotes.drop(columns="true_prob_up")  # type: ignore[no-any-return]
-    return getattr(world, name)  # type: ignore[no-any-return]
+def _pins(world: World, names: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
+    return {n: (len(getattr(world, n)), _digest(getattr(world, n))) for n in names}
 
 
 @pytest.fixture(scope="module")
-def edge_half_day():  # type: ignore[no-untyped-def]
-    return simulate("edge", days=0.5, seed=11, intervals=(15, 5), oracle_missing_rate=0.01)
+def simple_edge() -> World:
+    return simulate("edge", days=0.5, seed=11, intervals=(15, 5), oracle_missing_rate=0.01, **SIMPLE_PROCESS)
 
 
-@pytest.mark.parametrize("name", sorted(EDGE))
-def test_edge_world_is_pinned(edge_half_day, name: str) -> None:  # type: ignore[no-untyped-def]
-    frame = _frame(edge_half_day, name)
-    assert (len(frame), _digest(frame)) == EDGE[name]
+@pytest.mark.parametrize("name", sorted(SIMPLE_EDGE))
+def test_simple_edge_world_is_pinned(simple_edge: World, name: str) -> None:
+    frame = getattr(simple_edge, name)
+    assert (len(frame), _digest(frame)) == SIMPLE_EDGE[name]
 
 
-def test_edge_world_pinned_values(edge_half_day) -> None:  # type: ignore[no-untyped-def]
-    # a few values printed with repr() by the same run as the hashes: exact equality, except the truth,
-    # whose variance is now summed as sigma^2 h n for sigma^2 tau (rounding, < 1e-12)
-    assert abs(float(edge_half_day.quotes["true_prob_up"].iloc[100]) - 0.4970868125606554) < 1e-12
-    assert float(edge_half_day.klines["close"].iloc[-1]) == 67971.98936687011
-    assert float(edge_half_day.oracle["price"].iloc[500]) == 64994.06874426829
+def test_simple_edge_world_pinned_values(simple_edge: World) -> None:
+    # printed with repr() by the run that recorded the hashes (the kline and oracle values: the former pins)
+    assert float(simple_edge.quotes["true_prob_up"].iloc[100]) == 0.49410548763701156
+    assert float(simple_edge.klines["close"].iloc[-1]) == 67971.98936687011
+    assert float(simple_edge.oracle["price"].iloc[500]) == 64994.06874426829
+
+
+def test_realistic_edge_world_is_pinned() -> None:
+    w = simulate("edge", days=0.5, seed=11, intervals=(15, 5), oracle_missing_rate=0.01)
+    assert _pins(w, REALISTIC_EDGE) == REALISTIC_EDGE
+    assert float(w.quotes["true_prob_up"].iloc[100]) == 0.5047327248083119
+    assert float(w.klines["close"].iloc[-1]) == 67749.44823659376
+    assert float(w.oracle["price"].iloc[500]) == 64953.787400513946
 
 
 def test_twap_world_is_pinned() -> None:
     w = simulate("hard", days=0.25, seed=4, settlement="twap", intervals=(5,), mm_noise=0.0)
-    assert {n: (len(_frame(w, n)), _digest(_frame(w, n))) for n in HARD_TWAP} == HARD_TWAP
+    assert _pins(w, HARD_TWAP) == HARD_TWAP
 
 
-def test_realistic_worlds_are_pinned() -> None:
-    w = simulate("edge", days=0.5, seed=11, intervals=(15, 5), oracle_missing_rate=0.01, **REALISTIC_PROCESS)
-    assert {n: (len(_frame(w, n)), _digest(_frame(w, n))) for n in REALISTIC_EDGE} == REALISTIC_EDGE
-    assert float(w.quotes["true_prob_up"].iloc[100]) == 0.5022092338732396
-    assert float(w.klines["close"].iloc[-1]) == 67749.44823659376
-    assert float(w.oracle["price"].iloc[500]) == 64953.787400513946
-    w2 = simulate("hard", days=0.25, seed=4, settlement="twap", intervals=(5,), mm_noise=0.0, **REALISTIC_PROCESS)
-    assert {n: (len(_frame(w2, n)), _digest(_frame(w2, n))) for n in REALISTIC_HARD_TWAP} == REALISTIC_HARD_TWAP
+def test_book_files_are_pinned() -> None:
+    w = simulate("hard", days=0.125, seed=4, intervals=(5,))
+    assert {name: (len(f), _digest(f)) for name, f in w.book_files(5, "20260615")} == BOOK_FILES
