@@ -80,8 +80,9 @@ class World(SummaryMixin):
         The Up token's best bid/ask at each full-depth snapshot of the event-level book (~every
         ``quote_every_s``, as the real logger recorded), with ``true_prob_up`` at each quote's own time.
     top_books
-        Those snapshots' best :data:`TOP_LEVELS` levels per side (in memory; the full-depth snapshots are
-        :attr:`books`, the change events :attr:`book_events`, both regenerated on demand).
+        Those snapshots' best :data:`TOP_LEVELS` levels per side (regenerated on first use, then cached: a
+        day holds ~3 M rows; the full-depth snapshots are :attr:`books`, the change events
+        :attr:`book_events`, also regenerated on demand).
     trades
         The noise takers' prints, at the touch of the event-level book standing at their arrival.
     truth
@@ -107,7 +108,6 @@ class World(SummaryMixin):
     oracle_push: pd.DataFrame
     markets: pd.DataFrame
     quotes: pd.DataFrame
-    top_books: pd.DataFrame
     trades: pd.DataFrame
     truth: pd.DataFrame
     true_probs: pd.DataFrame
@@ -176,6 +176,22 @@ class World(SummaryMixin):
                 for kind, frames in parts.items():
                     frame = _concat_categorical(frames)
                     yield f"polymarket_btc_{inp.interval}m_{kind}_{self.tag}-{d}.parquet", frame
+
+    @functools.cached_property
+    def top_books(self) -> pd.DataFrame:
+        """The full-depth snapshots' best :data:`TOP_LEVELS` levels per side (``books`` kind), every window
+        regenerated (:meth:`book_files`' rows, cut to the top levels; ~110 MB a simulated day)."""
+        frames = []
+        for inp in self.book_inputs:
+            parts, w_of = [], []
+            for i in range(inp.t0.size):
+                _, snaps = _market_books(inp, i)
+                keep = snaps.level < TOP_LEVELS
+                parts.append(_take(snaps, keep))
+                w_of.append(np.full(int(keep.sum()), i, dtype=np.int64))
+            rows = BookRows(*(np.concatenate([getattr(r, f) for r in parts]) for f in BookRows._fields))
+            frames.append(_top_frame(rows, np.concatenate(w_of), inp))
+        return pd.concat(frames, ignore_index=True)
 
     @functools.cached_property
     def book_events(self) -> pd.DataFrame:
@@ -259,9 +275,12 @@ class World(SummaryMixin):
         e = self.decision_edges["true_edge"].dropna() if len(self.decision_edges) else pd.Series(dtype=float)
         if e.empty:
             return {}
+        good = e[e >= 0.01]
         return {"decision_rows": int(e.size), "row_true_edge_mean": float(e.mean()),
-                "row_true_edge_p50": float(e.median()), "row_true_edge_p90": float(e.quantile(0.9)),
-                "row_share_edge_ge_1c": float((e >= 0.01).mean())}
+                "row_true_edge_p10": float(e.quantile(0.1)), "row_true_edge_p50": float(e.median()),
+                "row_true_edge_p90": float(e.quantile(0.9)), "row_share_edge_ge_1c": float((e >= 0.01).mean()),
+                "perfect_taker_trades": int(good.size),
+                "perfect_taker_edge_mean": float(good.mean()) if good.size else float("nan")}
 
     def summary(self) -> Summary:
         """:attr:`stats` as a one-column table, and the files :meth:`write` lays out (books: rows per kind)."""
@@ -273,7 +292,10 @@ class World(SummaryMixin):
                                     "(the maker's distortion and the half-spread)",
                                     "row_true_edge_*: the better side's true P at t minus the ask of the event-level "
                                     "book at t + the taker delay minus the taker fee, at every reference decision "
-                                    "(every 30 s from 60 s to 30 s before the end, 20 shares)"))
+                                    "(every 30 s from 60 s to 30 s before the end, 20 shares)",
+                                    "perfect_taker_*: a taker who knows the truth and buys every reference row whose "
+                                    "true edge is >= 1 c: its trades and their mean true edge per share (the most a "
+                                    "model could capture; a real model's trades are noisier, see the go/no-go)"))
 
 
 TRUE_PROBS_FILE = "truth_prob_up.parquet"
@@ -442,7 +464,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     oracle = _oracle_feeds(cfg, grid, paths, rng)
     bar.update()
     cum_log_o = np.cumsum(oracle.log_o)
-    market_frames, quote_frames, top_frames, trade_frames, truth_frames, inputs = [], [], [], [], [], []
+    market_frames, quote_frames, trade_frames, truth_frames, inputs = [], [], [], [], []
     edge_frames = []
     counts = {"book_events": 0, "books": 0}
     for interval in cfg.intervals:
@@ -450,7 +472,6 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
         maker = _maker(cfg, grid, mk, paths, cum_log_o)
         market_frames.append(mk.frame)
         quote_frames.append(maker.quotes)
-        top_frames.append(maker.top_books)
         trade_frames.append(maker.trades)
         truth_frames.append(maker.true_probs)
         inputs.append(maker.books)
@@ -460,7 +481,6 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     bar.update()
     markets = pd.concat(market_frames, ignore_index=True)
     quotes = pd.concat(quote_frames, ignore_index=True).sort_values(["ts", "slug"], ignore_index=True)
-    top_books = pd.concat(top_frames, ignore_index=True)
     trades = pd.concat(trade_frames, ignore_index=True).sort_values(["ts", "trade_id"], ignore_index=True)
     true_probs = pd.concat([f.assign(slug=f["slug"].astype(str)) for f in truth_frames], ignore_index=True)
     true_probs["slug"] = true_probs["slug"].astype("category")
@@ -468,8 +488,8 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     bar.close()
     return World(
         config=cfg, preset=preset, klines=klines, klines_1s=klines_1s, eth_klines=eth_klines,
-        oracle=oracle.stream, oracle_push=oracle.push, markets=markets, quotes=quotes, top_books=top_books,
-        trades=trades, truth=paths.truth, true_probs=true_probs,
+        oracle=oracle.stream, oracle_push=oracle.push, markets=markets, quotes=quotes, trades=trades,
+        truth=paths.truth, true_probs=true_probs,
         decision_edges=pd.concat(edge_frames, ignore_index=True), book_inputs=tuple(inputs),
         book_counts=types.MappingProxyType(counts), elapsed_s=time.perf_counter() - t_clock,
     )
@@ -784,7 +804,6 @@ class _Maker(NamedTuple):
     """The maker's side of one window length: quotes, top-of-book snapshots, trades, truth, counts."""
 
     quotes: pd.DataFrame
-    top_books: pd.DataFrame
     trades: pd.DataFrame
     true_probs: pd.DataFrame
     books: _BookInputs
@@ -805,13 +824,13 @@ def _maker(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: 
     inp = _BookInputs(mk.interval, cfg.seed, grid.start_us, mk.t0, mk.t1, mk.slugs, mk.tok_up, mk.tok_dn,
                       np.arange(n_b, dtype=np.float64) * cfg.belief_step_s, belief, cfg.quote_every_s)
     start_us = grid.start_us
-    snaps_all, w_snap, trades, edges = [], [], [], []
+    snaps_all, w_snap, trades, edges = [], [], [], []  # snapshots: the Up token's level 0 only (the quotes)
     n_ev = np.zeros(mk.t0.size, dtype=np.int64)
     n_sn = np.zeros(mk.t0.size, dtype=np.int64)
     for i in range(mk.t0.size):
         events, snaps = _market_books(inp, i)
         n_ev[i], n_sn[i] = events.ts_us.size, snaps.ts_us.size
-        keep = snaps.level < TOP_LEVELS
+        keep = (snaps.level == 0) & (snaps.token == 0)
         snaps_all.append(_take(snaps, keep))
         w_snap.append(np.full(int(keep.sum()), i, dtype=np.int64))
         touch = _touch(events)
@@ -819,9 +838,8 @@ def _maker(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: 
         edges.append(_decision_edges(mk, i, touch, p_true_b[w_b == i], cfg.belief_step_s, start_us))
     top_rows = BookRows(*(np.concatenate([getattr(r, f) for r in snaps_all]) for f in BookRows._fields))
     w_top = np.concatenate(w_snap)
-    top = _top_frame(top_rows, w_top, mk)
-    # quotes: the Up token's level 0 at each snapshot time (both sides present)
-    best = (top_rows.level == 0) & (top_rows.token == 0)
+    # quotes: the Up token's level 0 at each snapshot time
+    best = np.ones(w_top.size, dtype=bool)
     key = w_top[best] * (1 << 44) + (top_rows.ts_us[best] - start_us)  # (window, time) as one sortable key
     uniq, inv = np.unique(key, return_inverse=True)
     bid = np.full(uniq.size, np.nan)
@@ -852,10 +870,10 @@ def _maker(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: 
         "true_prob_up": p_true_b,
     })
     trade_frame = pd.concat(trades, ignore_index=True)
-    return _Maker(frame, top, trade_frame, true_probs, inp, n_ev, n_sn, pd.concat(edges, ignore_index=True))
+    return _Maker(frame, trade_frame, true_probs, inp, n_ev, n_sn, pd.concat(edges, ignore_index=True))
 
 
-def _top_frame(rows: BookRows, w_of: IntArray, mk: _Markets) -> pd.DataFrame:
+def _top_frame(rows: BookRows, w_of: IntArray, mk: _BookInputs) -> pd.DataFrame:
     """``books``-kind rows of several windows at once (text columns dictionary-encoded, as
     :func:`~pmresearch.simulate.maker_book.snapshots_frame`)."""
     def cat(codes: IntArray, labels: np.ndarray) -> pd.Categorical:
