@@ -642,9 +642,27 @@ def _markets(cfg: SimConfig, grid: _Grid, interval: int, oracle_px: FloatArray) 
     return _Markets(interval, t0, t1, lb, strike, slugs, market_ids, tok_up, tok_dn, frame)
 
 
+#: Points per block of :func:`_beliefs` (its temporaries are ~30 arrays of the block's length: ~250 MB).
+BELIEF_BLOCK = 1 << 20
+
+
 def _beliefs(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: FloatArray,
              qt: FloatArray, w_of: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """At each quote time: the spot, the true P(up) and the maker's P(up) (stale, vol-misjudged)."""
+    """At each quote time: the spot, the true P(up) and the maker's P(up) (stale, vol-misjudged), computed
+    in blocks of :data:`BELIEF_BLOCK` points (elementwise: the same values, a bounded memory)."""
+    if qt.size <= BELIEF_BLOCK:
+        return _beliefs_block(cfg, grid, mk, paths, cum_log_o, qt, w_of)
+    out = [np.empty(qt.size) for _ in range(3)]
+    for lo in range(0, qt.size, BELIEF_BLOCK):
+        part = _beliefs_block(cfg, grid, mk, paths, cum_log_o, qt[lo:lo + BELIEF_BLOCK], w_of[lo:lo + BELIEF_BLOCK])
+        for dst, src in zip(out, part, strict=True):
+            dst[lo:lo + BELIEF_BLOCK] = src
+    return out[0], out[1], out[2]
+
+
+def _beliefs_block(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: FloatArray,
+                   qt: FloatArray, w_of: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`_beliefs` on one block of points."""
     m = grid.m
     t1 = mk.t1
     g = np.floor(qt * m + 1e-9).astype(np.int64)  # last realized path step
