@@ -482,8 +482,10 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     markets = pd.concat(market_frames, ignore_index=True)
     quotes = pd.concat(quote_frames, ignore_index=True).sort_values(["ts", "slug"], ignore_index=True)
     trades = pd.concat(trade_frames, ignore_index=True).sort_values(["ts", "trade_id"], ignore_index=True)
-    true_probs = pd.concat([f.assign(slug=f["slug"].astype(str)) for f in truth_frames], ignore_index=True)
-    true_probs["slug"] = true_probs["slug"].astype("category")
+    # one categorical slug across the window lengths (as text, a 30-day world's 41 M grid rows would be ~3 GB)
+    slug = pd.api.types.union_categoricals([f["slug"] for f in truth_frames], sort_categories=True)
+    true_probs = pd.concat([f.drop(columns="slug") for f in truth_frames], ignore_index=True)
+    true_probs.insert(1, "slug", slug)
     bar.update()
     bar.close()
     return World(
@@ -732,8 +734,14 @@ def _market_books(inp: _BookInputs, i: int) -> tuple[BookRows, BookRows]:
     end_us = inp.start_us + int(inp.t1[i]) * _US
     ts = start_us + np.round(inp.grid_s * _US).astype(np.int64)
     rng = np.random.default_rng([inp.seed, 0xB00C, inp.interval, int(inp.t0[i])])
-    return maker_book_events(ts, inp.belief[i], start_us, end_us, rng, MakerBookParams.for_window(inp.interval),
+    return maker_book_events(ts, inp.belief[i], start_us, end_us, rng, _book_params(inp.interval),
                              snapshot_every_s=inp.snapshot_every_s)
+
+
+@functools.cache
+def _book_params(interval: int) -> MakerBookParams:
+    """The calibrated book parameters of a window length (immutable: validated once, not per market)."""
+    return MakerBookParams.for_window(interval)
 
 
 @numba.njit(cache=True)
