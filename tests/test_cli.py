@@ -31,6 +31,19 @@ def test_simulate_writes_a_data_directory(tmp_path: Path) -> None:
     assert [n.split("_sim-")[0] for n in book_files] == ["polymarket_btc_5m_book_events", "polymarket_btc_5m_books"]
 
 
+def test_simulate_books_option_chooses_the_book_files(tmp_path: Path) -> None:
+    base = ["simulate", "--preset", "no-edge", "--days", "0.125", "--seed", "3", "--set", "intervals=[5]"]
+    for choice, kinds in (("events", ["book_events"]), ("none", [])):
+        out = runner.invoke(app, [*base, "--out", str(tmp_path / choice), "--books", choice])
+        assert out.exit_code == 0, out.output
+        names = sorted(p.name.split("_sim-")[0] for p in (tmp_path / choice).glob("polymarket_btc_5m_book*"))
+        assert names == [f"polymarket_btc_5m_{k}" for k in kinds]
+        assert any((tmp_path / choice).glob("polymarket_btc_5m_quotes_*"))
+    bad = runner.invoke(app, [*base, "--out", str(tmp_path / "bad"), "--books", "some"])
+    assert bad.exit_code == 1 and "--books must be all, events or none, got 'some'" in bad.output
+    assert not (tmp_path / "bad").exists()
+
+
 def test_simulate_bad_knob_is_one_clear_line(tmp_path: Path) -> None:
     out = runner.invoke(app, ["simulate", "--out", str(tmp_path), "--set", "sigmaa=1"])
     assert out.exit_code == 1
