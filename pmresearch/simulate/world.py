@@ -644,8 +644,8 @@ def _markets(cfg: SimConfig, grid: _Grid, interval: int, oracle_px: FloatArray) 
     return _Markets(interval, t0, t1, lb, strike, slugs, market_ids, tok_up, tok_dn, frame)
 
 
-#: Points per block of :func:`_beliefs` (its temporaries are ~30 arrays of the block's length: ~250 MB).
-BELIEF_BLOCK = 1 << 20
+#: Points per block of :func:`_beliefs` (its Poisson weights are points x terms: ~0.6 GB at 2^18 points).
+BELIEF_BLOCK = 1 << 18
 
 
 def _beliefs(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: FloatArray,
