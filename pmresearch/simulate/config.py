@@ -102,7 +102,7 @@ class SimConfig(Validated):
 PRESETS: dict[str, dict[str, Any]] = {
     "no-edge": {"mm_stale_s": 0.0, "mm_vol_mult": 1.0, "mm_noise": 0.0},
     "realistic": {"mm_stale_s": 3.0, "mm_vol_mult": 1.05, "mm_noise": 0.06},
-    "hard": {"mm_stale_s": 3.0, "mm_vol_mult": 1.1, "mm_noise": 0.05},
+    "hard": {"mm_stale_s": 4.0, "mm_vol_mult": 1.1, "mm_noise": 0.07},
     "edge": {"mm_stale_s": 20.0, "mm_vol_mult": 1.5, "mm_noise": 0.25},
 }
 
