@@ -485,7 +485,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     # one categorical slug across the window lengths (as text, a 30-day world's 41 M grid rows would be ~3 GB)
     slug = pd.api.types.union_categoricals([f["slug"] for f in truth_frames], sort_categories=True)
     true_probs = pd.concat([f.drop(columns="slug") for f in truth_frames], ignore_index=True)
-    true_probs.insert(1, "slug", slug)
+    true_probs.insert(1, "slug", pd.Series(slug, index=true_probs.index))
     bar.update()
     bar.close()
     return World(
