@@ -12,14 +12,13 @@ ratio, and the new one's rate on ten copies of the hour under other token ids (~
 from __future__ import annotations
 
 import importlib.util
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from _timing import best_time
-from scipy.stats import norm
+from bench_maker_book import belief_path  # the same belief paths as the maker-book benchmark
 
 from pmresearch.data import books
 from pmresearch.simulate import maker_book as mb
@@ -37,16 +36,6 @@ def _reference() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module._best_quotes_reference
-
-
-def belief_path(rng: np.random.Generator, start_us: int, minutes: int, step_s: float = 0.25) -> tuple[
-        np.ndarray, np.ndarray]:
-    n = int(minutes * 60 / step_s)
-    ts = start_us + np.round(np.arange(n) * step_s * US).astype(np.int64)
-    sig = 0.45 / math.sqrt(365 * 86400)
-    x = np.r_[0.0, np.cumsum(sig * math.sqrt(step_s) * rng.standard_normal(n - 1))]
-    tau = np.maximum(minutes * 60 - np.arange(n) * step_s, step_s)
-    return ts, norm.cdf(x / (sig * np.sqrt(tau)))
 
 
 def hour_of_events(seed: int = 0) -> pd.DataFrame:
