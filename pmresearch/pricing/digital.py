@@ -173,6 +173,20 @@ def _kernel_inputs(arrs: list[FloatArray], shape: tuple[int, ...]) -> tuple[list
     return flat, steps
 
 
+def _jump_mixture(classes: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]], level: int,
+                  weight: FloatArray, mean_acc: FloatArray, var_acc: FloatArray, total: FloatArray) -> FloatArray:
+    """``total`` plus the Poisson-weighted Gaussian probabilities of every count combination from class
+    ``level`` on, in lexicographic order. A module function, not a closure: a nested function naming itself
+    is a reference cycle that held the Poisson weights until the cyclic GC ran (which counts objects, not
+    bytes: a simulated world's belief grid piled up ~1 KB per point that way)."""
+    if level == len(classes):
+        return total + weight * _up_prob(mean_acc, var_acc)
+    _, mj_a, vj_a, weights = classes[level]
+    for n, w in enumerate(weights):
+        total = _jump_mixture(classes, level + 1, weight * w, mean_acc + n * mj_a, var_acc + n * vj_a, total)
+    return total
+
+
 def gaussian_jump_up_probability(
     mean: npt.ArrayLike,
     var: npt.ArrayLike,
@@ -200,18 +214,7 @@ def gaussian_jump_up_probability(
         classes.append((lam_a, mj_a, vj_a, weights))
     shape = np.broadcast_shapes(m0.shape, v0.shape, *[np.broadcast_shapes(c[0].shape, c[1].shape, c[2].shape)
                                                       for c in classes])
-    total = np.zeros(shape, dtype=np.float64)
-
-    def recurse(level: int, weight: FloatArray, mean_acc: FloatArray, var_acc: FloatArray) -> None:
-        nonlocal total
-        if level == len(classes):
-            total = total + weight * _up_prob(mean_acc, var_acc)
-            return
-        _, mj_a, vj_a, weights = classes[level]
-        for n, w in enumerate(weights):
-            recurse(level + 1, weight * w, mean_acc + n * mj_a, var_acc + n * vj_a)
-
-    recurse(0, np.ones(shape), m0, v0)
+    total = _jump_mixture(classes, 0, np.ones(shape), m0, v0, np.zeros(shape, dtype=np.float64))
     return np.asarray(np.clip(total, 0.0, 1.0), dtype=np.float64)
 
 

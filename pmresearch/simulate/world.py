@@ -847,6 +847,7 @@ def _maker(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: 
     qt_b, w_b, n_b = _belief_grid(cfg, mk)
     _, p_true_b, p_mm_b = _beliefs(cfg, grid, mk, paths, cum_log_o, qt_b, w_b)
     belief = _maker_noise(cfg, p_mm_b, np.random.default_rng([cfg.seed, 0x3A3A, mk.interval])).reshape(mk.t0.size, n_b)
+    del p_mm_b  # the maker's noiseless belief: not needed past its noisy version (a 30-day grid: 166 MB)
     inp = _BookInputs(mk.interval, cfg.seed, grid.start_us, mk.t0, mk.t1, mk.slugs, mk.tok_up, mk.tok_dn,
                       np.arange(n_b, dtype=np.float64) * cfg.belief_step_s, belief, cfg.quote_every_s)
     start_us = grid.start_us
@@ -861,7 +862,8 @@ def _maker(cfg: SimConfig, grid: _Grid, mk: _Markets, paths: _Paths, cum_log_o: 
         w_snap.append(np.full(int(keep.sum()), i, dtype=np.int64))
         touch = _touch(events)
         trades.append(_taker_trades(cfg, mk, i, touch, start_us))
-        edges.append(_decision_edges(mk, i, touch, p_true_b[w_b == i], cfg.belief_step_s, start_us))
+        # the grid runs window by window (_belief_grid): window i's points are one contiguous slice
+        edges.append(_decision_edges(mk, i, touch, p_true_b[i * n_b:(i + 1) * n_b], cfg.belief_step_s, start_us))
     top_rows = BookRows(*(np.concatenate([getattr(r, f) for r in snaps_all]) for f in BookRows._fields))
     w_top = np.concatenate(w_snap)
     # quotes: the Up token's level 0 at each snapshot time
