@@ -73,6 +73,9 @@ class ExploreConfig(NestedConfig):
                                          "against calibration_reference, side by side")
     calibration_reference: str = param("../shared/data", doc="the calibration report's second source: a data "
                                                              "directory (relative: to the repository root)")
+    kline_history_days: float = param(0.0, ge=0.0, le=366.0,
+                                      doc="simulated world only: days of 1m klines before its start (the real "
+                                          "sample's klines span a quarter; the 1-minute tail share needs them)")
 
 
 #: The experiment's config under its generic name.
@@ -109,12 +112,14 @@ def _load(cfg: ExploreConfig, root: Path | None, *, progress: bool) -> tuple[dic
     if cfg.runner.data_dir:
         return dict(read_data_dir(_resolve(cfg.runner.data_dir, root)).frames), None
     spec = cfg.world
-    w = simulate(spec.preset, days=spec.days, seed=spec.seed, start=spec.start, progress=progress)
+    w = simulate(spec.preset, days=spec.days, seed=spec.seed, start=spec.start, progress=progress,
+                 kline_history_days=cfg.kline_history_days)
     return _world_frames(w), w
 
 
 def _world_frames(w: World) -> dict[str, pd.DataFrame]:
-    klines = pd.concat([w.klines, w.klines_1s, w.eth_klines], ignore_index=True)
+    parts = [w.kline_history] if len(w.kline_history) else []
+    klines = pd.concat([*parts, w.klines, w.klines_1s, w.eth_klines], ignore_index=True)
     return {"klines": klines, "oracle": pd.concat([w.oracle, w.oracle_push], ignore_index=True),
             "markets": w.markets, "quotes": w.quotes, "books": w.top_books, "trades": w.trades}
 

@@ -43,7 +43,7 @@ from pmresearch.models import ModelA, VolForecasts, default_forecasters, model_a
 from pmresearch.pricing import JumpLaw, bipower_vol, fit_merton, range_vol, realized_vol, yang_zhang_vol
 from pmresearch.pricing.jumps import MertonFit, check_alpha
 from pmresearch.simulate import World, WorldParams, simulate, truth_at
-from pmresearch.simulate.process import jump_law
+from pmresearch.simulate.process import jump_law, jump_scale
 
 __all__ = [
     "BENCHMARK",
@@ -242,11 +242,14 @@ def forecast_vol(world: World, cfg: ModelAConfig) -> VolForecasts:
 
 def true_expected_variance(world: World) -> pd.Series:
     """The true expected log-return variance of each 15-minute window, indexed by its start:
-    ``sigma^2 T + lam T (mu_j^2 + sigma_j^2)`` with ``T`` the window in years (diffusion plus the
-    jump law's expected contribution, :attr:`pmresearch.pricing.JumpLaw.second_moment`)."""
+    ``sigma^2 T + lam T k^2 (mu_j^2 + sigma_j^2)`` with ``T`` the window in years (diffusion plus the
+    jump law's expected contribution, :attr:`pmresearch.pricing.JumpLaw.second_moment`, at the window's
+    jump scale ``k``, :func:`pmresearch.simulate.process.jump_scale`: 1 unless jumps scale with the vol)."""
     law = jump_law(world.config)
     horizon = WINDOW_S / SECONDS_PER_YEAR
-    var = world.truth["sigma"].to_numpy(dtype=np.float64) ** 2 * horizon + law.lam * horizon * law.second_moment
+    sigma = world.truth["sigma"].to_numpy(dtype=np.float64)
+    k = jump_scale(world.config, sigma)
+    var = sigma**2 * horizon + law.lam * horizon * law.second_moment * k**2
     return pd.Series(var, index=pd.DatetimeIndex(world.truth["window_start"]), name="true_variance")
 
 
@@ -304,14 +307,16 @@ def jump_table(fit: MertonFit, world: World, alpha: float = 0.05) -> pd.DataFram
     whether they cover it.
 
     The truth of ``sigma`` is the median true window sigma (the returns are rescaled to the median
-    window vol); ``lam`` also shows the jumps that actually happened, per year (``attrs["realized_lam"]``);
+    window vol; jumps that scale with the vol then have the law of that vol: ``mu_j``, ``sigma_j`` times
+    its jump scale); ``lam`` also shows the jumps that actually happened, per year (``attrs["realized_lam"]``);
     ``attrs["alpha"]`` is the intervals' ``alpha``.
     """
     c = world.config
     law = jump_law(c)
     days = len(world.truth) * WINDOW_S / 86400.0
-    truth = {"mu": c.drift, "sigma": float(world.truth["sigma"].median()), "lam": law.lam,
-             "mu_j": law.mu_j, "sigma_j": law.sigma_j}
+    sigma_med = float(world.truth["sigma"].median())
+    k = float(jump_scale(c, sigma_med))  # rescaled to the median vol, vol-scaled jumps are those of that vol
+    truth = {"mu": c.drift, "sigma": sigma_med, "lam": law.lam, "mu_j": law.mu_j * k, "sigma_j": law.sigma_j * k}
     s = fit.summary(alpha)["estimates"]
     out = pd.DataFrame({"estimate": s["estimate"], "std_error": s["std_error"], "lower": s["lower"],
                         "upper": s["upper"], "truth": pd.Series(truth)})

@@ -165,8 +165,9 @@ def inside(name: str, value: float) -> bool | None:
 
 # ------------------------------------------------------------------------------------------------ inputs
 def frames_from_world(world: World, *, book_days: int | None = 1) -> dict[str, pd.DataFrame]:
-    """The canonical frames of a simulated world by kind (1m BTC klines, the Data Streams oracle, markets,
-    quotes, book snapshots and book events), read through its public attributes.
+    """The canonical frames of a simulated world by kind (1m BTC klines, with its kline history before them
+    when it has one, the Data Streams oracle, markets, quotes, book snapshots and book events), read
+    through its public attributes (as :func:`frames_from_dir` reads the files it writes).
 
     The full-depth books are regenerated (:meth:`World.book_files`) for the first ``book_days`` UTC days
     of each window length only (``None``: every day): a day holds ~24 M book rows, and the book
@@ -187,6 +188,9 @@ def frames_from_world(world: World, *, book_days: int | None = 1) -> dict[str, p
         frame = getattr(world, kind, None)
         if isinstance(frame, pd.DataFrame):
             out[kind] = frame
+    history = getattr(world, "kline_history", None)
+    if isinstance(history, pd.DataFrame) and len(history) and "klines" in out:
+        out["klines"] = pd.concat([history, out["klines"]], ignore_index=True)
     return out
 
 

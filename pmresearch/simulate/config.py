@@ -32,6 +32,9 @@ class SimConfig(Validated):
     days: float = param(7.0, gt=0.0, le=366.0, doc="length of the world in days")
     seed: int = param(0, ge=0, doc="random seed: the world is a deterministic function of the config")
     warmup_minutes: int = param(60, ge=0, le=1440, doc="data before the first market (feature history)")
+    kline_history_days: float = param(0.0, ge=0.0, le=366.0,
+                                      doc="days of BTCUSDT 1m klines before the start, on the same vol and jump "
+                                          "law (the real sample holds a quarter of 1m klines; 0: none)")
     intervals: tuple[int, ...] = param((15, 5), doc="market window lengths in minutes (5 and/or 15)")
     # --- BTC spot: log-diffusion with per-window volatility and Merton jumps ----------------------
     s0: float = param(65_000.0, gt=0.0, doc="BTC price at the start")
@@ -39,15 +42,17 @@ class SimConfig(Validated):
     sigma: float = param(0.30, gt=0.0, le=5.0, doc="base annualized diffusion volatility")
     drift: float = param(0.0, ge=-10.0, le=10.0, doc="annualized real-world log drift (excluding jumps)")
     vol_ar: float = param(0.9, ge=0.0, lt=1.0, doc="AR(1) persistence of log-vol from one 15-min window to the next")
-    vol_of_vol: float = param(0.67, ge=0.0, le=2.0, doc="stationary sd of the AR(1) log-vol component")
+    vol_of_vol: float = param(0.53, ge=0.0, le=2.0, doc="stationary sd of the AR(1) log-vol component")
     regime_high_mult: float = param(1.8, ge=1.0, le=10.0, doc="vol multiplier in the high-vol regime")
     regime_p_enter: float = param(0.01, ge=0.0, le=1.0, doc="per-window probability of entering the high regime")
     regime_p_exit: float = param(0.08, ge=0.0, le=1.0, doc="per-window probability of leaving the high regime")
     seasonality: float = param(0.25, ge=0.0, le=2.0, doc="amplitude of the intraday log-vol cycle")
     seasonality_peak_hour: float = param(15.0, ge=0.0, lt=24.0, doc="UTC hour of peak intraday volatility")
-    jumps_per_day: float = param(1300.0, ge=0.0, le=10_000.0, doc="Merton jump intensity (per day)")
+    jumps_per_day: float = param(1000.0, ge=0.0, le=10_000.0, doc="Merton jump intensity (per day)")
     jump_mean: float = param(0.0, ge=-0.5, le=0.5, doc="mean log-jump size")
-    jump_sd: float = param(0.00033, ge=0.0, le=0.5, doc="sd of the log-jump size")
+    jump_sd: float = param(0.00029, ge=0.0, le=0.5, doc="sd of the log-jump size (at the base vol when jumps "
+                                                         "scale with the vol)")
+    jumps_scale_with_vol: bool = param(True, doc="log-jump sizes scale with the window's vol: x sigma_w / sigma")
     # --- volume -----------------------------------------------------------------------------------
     volume_per_s: float = param(0.3, gt=0.0, doc="mean BTC volume per second at typical activity")
     volume_abs_return_beta: float = param(0.6, ge=0.0, doc="volume multiplier slope on |return| / sd")
@@ -59,8 +64,8 @@ class SimConfig(Validated):
     eth_vol_ratio: float = param(1.25, gt=0.0, doc="ETH diffusion vol / BTC diffusion vol")
     eth_jump_beta: float = param(1.2, ge=0.0, doc="ETH log-jump = beta x BTC log-jump (common jumps)")
     # --- settlement oracle (Chainlink Data Streams-like) -------------------------------------------
-    oracle_noise_bps: float = param(0.17, ge=0.0, le=100.0, doc="sd of the oracle's i.i.d. log-noise (bp)")
-    oracle_smoothing_s: float = param(1.6, ge=0.0, le=120.0,
+    oracle_noise_bps: float = param(0.02, ge=0.0, le=100.0, doc="sd of the oracle's i.i.d. log-noise (bp)")
+    oracle_smoothing_s: float = param(1.8, ge=0.0, le=120.0,
                                       doc="time constant (s) of the oracle's exponential smoothing of the "
                                           "spot's diffusive moves (0: spot plus noise)")
     oracle_latency_s: float = param(0.6, ge=0.0, le=30.0, doc="mean delay from stamp to receipt")
@@ -101,29 +106,31 @@ class SimConfig(Validated):
 #: The true edges each gives are measured in the README ("Simulated worlds").
 PRESETS: dict[str, dict[str, Any]] = {
     "no-edge": {"mm_stale_s": 0.0, "mm_vol_mult": 1.0, "mm_noise": 0.0},
-    "realistic": {"mm_stale_s": 3.0, "mm_vol_mult": 1.05, "mm_noise": 0.06},
-    "hard": {"mm_stale_s": 4.0, "mm_vol_mult": 1.1, "mm_noise": 0.07},
+    "realistic": {"mm_stale_s": 3.5, "mm_vol_mult": 1.0, "mm_noise": 0.04},
+    "hard": {"mm_stale_s": 5.0, "mm_vol_mult": 1.1, "mm_noise": 0.07},
     "edge": {"mm_stale_s": 20.0, "mm_vol_mult": 1.5, "mm_noise": 0.25},
 }
 
 
 #: The spot and oracle parameters calibrated to the real sample (issue 13, points 3-4): the simulator's
-#: defaults. The oracle smooths the spot's diffusive moves with a 1.6 s time constant plus 0.17 bp noise;
-#: 1,300 small jumps a day (sd 3.3 bp, passed to the oracle at once) give the 1-s tails, a log-vol of
-#: stationary sd 0.67 the 1-minute tails; the base vol 0.30 keeps the realized vol near ~55% a year.
+#: defaults. The oracle smooths the spot's diffusive moves with a 1.8 s time constant plus 0.02 bp noise;
+#: 1,000 small jumps a day (sd 2.9 bp at the base vol, scaled with each window's vol so that their share
+#: of the variance does not swing with the vol level; passed to the oracle at once) give the 1-s tails, a
+#: log-vol of stationary sd 0.53 the 1-minute tails; the base vol 0.30 gives a realized vol near 50% a year.
 #: Measured (``tests/simulate/test_realism.py``, same definitions as the real sample): oracle 1-s lag-1
-#: autocorrelation 0.29 (real 0.24-0.33), variance ratio at 60 s 2.31 (2.1-2.4), share beyond 5 sd
-#: 0.53% (0.5-0.6%); Binance 1-minute share beyond 5 sd 0.30% (0.27-0.33%).
+#: autocorrelation 0.28 (real 0.24-0.33; sd 0.004 across 7-day worlds), variance ratio at 60 s 2.25
+#: (2.1-2.4; sd 0.04), share beyond 5 sd 0.54% (0.5-0.6%); Binance 1-minute share beyond 5 sd 0.31%
+#: over 400 days (0.27-0.33%; a 7-day world's is too noisy, sd 0.11 points: see ``kline_history_days``).
 REALISTIC_PROCESS: dict[str, Any] = {
-    "sigma": 0.30, "vol_of_vol": 0.67, "jumps_per_day": 1300.0, "jump_sd": 0.00033, "jump_mean": 0.0,
-    "oracle_noise_bps": 0.17, "oracle_smoothing_s": 1.6,
+    "sigma": 0.30, "vol_of_vol": 0.53, "jumps_per_day": 1000.0, "jump_sd": 0.00029, "jump_mean": 0.0,
+    "oracle_noise_bps": 0.02, "oracle_smoothing_s": 1.8, "jumps_scale_with_vol": True,
 }
 
 #: The former (pre-issue-13) process: few large jumps, spot plus white noise as the oracle. For tests
 #: whose estimators need a nearly jump-free path (``make_config("edge", **SIMPLE_PROCESS)``).
 SIMPLE_PROCESS: dict[str, Any] = {
     "sigma": 0.45, "vol_of_vol": 0.2, "jumps_per_day": 4.0, "jump_sd": 0.003, "jump_mean": 0.0,
-    "oracle_noise_bps": 0.5, "oracle_smoothing_s": 0.0,
+    "oracle_noise_bps": 0.5, "oracle_smoothing_s": 0.0, "jumps_scale_with_vol": False,
 }
 
 

@@ -22,7 +22,8 @@ from pmresearch.simulate.config import SimConfig
 from pmresearch.simulate.process import (
     WINDOW_S,
     draw_jump_counts,
-    jump_rate_per_year,
+    jump_law,
+    jump_scale,
     lag_step,
     log_increments,
     stationary_lag,
@@ -152,7 +153,9 @@ def simulate_path(
     else:
         sig = np.full(n_steps, float(sigma))
     dt = step_s / SECONDS_PER_YEAR
-    counts, jumps = draw_jump_counts(rng, jump_rate_per_year(cfg) * dt, cfg.jump_mean, cfg.jump_sd, n_steps)
+    law = jump_law(cfg)
+    counts, jumps = draw_jump_counts(rng, law.lam * dt, law.mu_j, law.sigma_j, n_steps)
+    jumps = jumps * jump_scale(cfg, sig)
     inc = cfg.drift * dt + sig * np.sqrt(dt) * rng.standard_normal(n_steps) + jumps
     ts = start + pd.to_timedelta((np.arange(1, n_steps + 1) * step_s * 1e6).round().astype(np.int64), unit="us")
     return pd.DataFrame({

@@ -88,7 +88,7 @@ class MakerBookParams(Validated):
     recenter_ticks: float = param(1.5, ge=0.5, le=1.5, doc="re-centre when |base mid - belief| exceeds this (ticks)")
     follow_mean_s: float = param(0.01, ge=0.0, le=10.0,
                                  doc="mean lag of the second side of a re-centre (s); 0 moves both at once")
-    follow_prob: float = param(0.75, ge=0.0, le=1.0, doc="share of re-centres whose second side lags")
+    follow_prob: float = param(0.72, ge=0.0, le=1.0, doc="share of re-centres whose second side lags")
     # sizes (shares)
     size_p10: float = param(18.0, gt=0.0, doc="best-level size, 10th percentile before thinning")
     size_median: float = param(146.0, gt=0.0, doc="best-level size, median before thinning")

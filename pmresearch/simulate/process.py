@@ -4,10 +4,13 @@ Spot follows, within each 15-minute window ``w``,
 
     d ln S = drift dt + sigma_w dW + dJ,
 
-with ``J`` compound Poisson (``jumps_per_day``, log-jumps ``N(jump_mean, jump_sd^2)``). ``sigma_w`` is
+with ``J`` compound Poisson (``jumps_per_day``, log-jumps ``N(k_w jump_mean, (k_w jump_sd)^2)``). ``sigma_w`` is
 constant within a window and changes between windows: ``sigma_w = sigma exp(season(hour) + h_w) x
 (regime_high_mult if high regime)``, where ``h_w`` is a stationary Gaussian AR(1) and the regime a
-two-state Markov chain.
+two-state Markov chain. With ``jumps_scale_with_vol`` the jump sizes scale with the window's vol,
+``k_w = sigma_w / sigma`` (:func:`jump_scale`; else ``k_w = 1``): the jumps' share of the variance is
+then the same in calm and busy windows, as the real oracle's autocorrelation, which does not swing
+with the vol level, requires.
 
 The settlement oracle (Chainlink Data Streams-like) is a smoothed, lagging view of the exchanges. Write
 ``ln S = C + J`` (``C`` the drift-plus-diffusion part, ``J`` the jumps). On the path grid (steps of
@@ -46,6 +49,7 @@ __all__ = [
     "draw_jumps",
     "jump_law",
     "jump_rate_per_year",
+    "jump_scale",
     "lag_step",
     "log_increments",
     "oracle_lag",
@@ -63,6 +67,15 @@ def jump_law(cfg: SimConfig) -> JumpLaw:
     """The world's jump law: ``cfg.jumps_per_day`` a day (``lam`` per year of 365 days), log-jumps
     ``N(cfg.jump_mean, cfg.jump_sd^2)``."""
     return JumpLaw.from_daily(cfg.jumps_per_day, cfg.jump_mean, cfg.jump_sd)
+
+
+def jump_scale(cfg: SimConfig, sigma: npt.ArrayLike) -> FloatArray:
+    """The factor ``k`` of the log-jump law at diffusion vol ``sigma``: log-jumps are ``N(k jump_mean, (k
+    jump_sd)^2)`` with ``k = sigma / cfg.sigma`` when ``cfg.jumps_scale_with_vol``, else 1."""
+    s = np.asarray(sigma, dtype=np.float64)
+    if not cfg.jumps_scale_with_vol:
+        return np.ones(s.shape)
+    return np.asarray(s / cfg.sigma, dtype=np.float64)
 
 
 def jump_rate_per_year(cfg: SimConfig) -> float:
@@ -124,12 +137,16 @@ def log_increments(
     """Exact increments of ``ln S`` over steps of ``dt_s`` seconds at volatility ``sigma``.
 
     Returns ``(increment, z, jumps)`` where ``increment = drift dt + sigma sqrt(dt) z + jumps``;
-    ``z`` (standard normal shocks) is returned so that a correlated asset can share it.
+    ``z`` (standard normal shocks) is returned so that a correlated asset can share it. The jumps are
+    drawn at the base law and multiplied by :func:`jump_scale` (a sum of ``n`` jumps ``N(n mu, n sd^2)``
+    times ``k`` is ``N(n k mu, n (k sd)^2)``: the scaled law exactly).
     """
     dt = np.asarray(dt_s, dtype=np.float64) / SECONDS_PER_YEAR
     z = rng.standard_normal(size)
     law = jump_law(cfg)
     jumps = draw_jumps(rng, law.count_mean(dt), law.mu_j, law.sigma_j, size)
+    if cfg.jumps_scale_with_vol:
+        jumps = jumps * jump_scale(cfg, np.broadcast_to(np.asarray(sigma, dtype=np.float64), jumps.shape))
     inc = cfg.drift * dt + np.asarray(sigma) * np.sqrt(dt) * z + jumps
     return np.asarray(inc, dtype=np.float64), z, jumps
 
@@ -270,6 +287,8 @@ def true_prob_up(
     log_s = np.log(np.asarray(spot, dtype=np.float64))
     log_k = np.log(np.asarray(strike, dtype=np.float64))
     lag_a = np.asarray(lag, dtype=np.float64)
+    k_j = jump_scale(cfg, s)
+    mu_j, var_j = law.mu_j * k_j, (law.sigma_j * k_j) ** 2
     if twap_lookback_s > 0:
         shape = np.broadcast_shapes(tau_arr.shape, s.shape, log_s.shape, log_k.shape, lag_a.shape,
                                     np.shape(log_known_sum))
@@ -283,9 +302,8 @@ def true_prob_up(
         jumps = []
         if lam > 0:
             frac = u / n_ticks
-            mj, sj = law.mu_j, law.sigma_j
-            jumps = [(lam * u_first, frac * mj, frac * frac * sj * sj),
-                     (lam * span, w_mean * mj, w_sq * (sj * sj + mj * mj) - (w_mean * mj) ** 2)]
+            jumps = [(lam * u_first, frac * mu_j, frac * frac * var_j),
+                     (lam * span, w_mean * mu_j, w_sq * (var_j + mu_j * mu_j) - (w_mean * mu_j) ** 2)]
         return gaussian_jump_up_probability(mean, var, jumps)
     tau = tau_arr / SECONDS_PER_YEAR
     n = tau_arr * m_steps
@@ -293,5 +311,5 @@ def true_prob_up(
     decay = a**n if a > 0 else np.zeros(n.shape)
     mean = log_s - log_k - decay * lag_a + cfg.drift * h * (n - big_a)
     var = s * s * h * (n - 2.0 * big_a + big_b) + noise * noise
-    classes = [law.jump_class(tau)] if lam > 0 else []
+    classes = [(law.count_mean(tau), mu_j, var_j)] if lam > 0 else []
     return gaussian_jump_up_probability(mean, var, classes)

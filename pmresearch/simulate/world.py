@@ -70,6 +70,10 @@ class World(SummaryMixin):
         What generated it (the world is a deterministic function of them).
     klines, klines_1s, eth_klines
         BTCUSDT 1-minute and 1-second klines, ETHUSDT 1-minute klines.
+    kline_history
+        BTCUSDT 1-minute klines of the ``kline_history_days`` before the start (empty by default), on the
+        same vol and jump law from their own random stream, ending at the world's first open (written as
+        ``btcusdt_1m_<tag>_history.parquet``; the real sample also holds a quarter of 1m klines).
     oracle
         The 1 Hz settlement stream (Chainlink Data Streams-like: a smoothed spot plus noise).
     oracle_push
@@ -112,6 +116,7 @@ class World(SummaryMixin):
     truth: pd.DataFrame
     true_probs: pd.DataFrame
     decision_edges: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    kline_history: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
     book_inputs: tuple[Any, ...] = field(default=(), repr=False, compare=False)
     book_counts: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     elapsed_s: float = field(default=0.0, compare=False)
@@ -129,6 +134,7 @@ class World(SummaryMixin):
         memory; the books are written day by day, :meth:`book_files`)."""
         out: dict[str, pd.DataFrame] = {
             f"btcusdt_1m_{self.tag}.parquet": self.klines,
+            **({f"btcusdt_1m_{self.tag}_history.parquet": self.kline_history} if len(self.kline_history) else {}),
             f"btcusdt_1s_{self.tag}.parquet": self.klines_1s,
             f"ethusdt_1m_{self.tag}.parquet": self.eth_klines,
             f"chainlink_btcusd_ds_{self.tag}.parquet": self.oracle,
@@ -460,6 +466,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     paths = _spot_paths(cfg, grid, rng)
     bar.update()
     klines_1s, klines, eth_klines = _kline_frames(cfg, grid, paths, rng)
+    history = _kline_history(cfg, grid)
     bar.update()
     oracle = _oracle_feeds(cfg, grid, paths, rng)
     bar.update()
@@ -492,7 +499,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
         config=cfg, preset=preset, klines=klines, klines_1s=klines_1s, eth_klines=eth_klines,
         oracle=oracle.stream, oracle_push=oracle.push, markets=markets, quotes=quotes, trades=trades,
         truth=paths.truth, true_probs=true_probs,
-        decision_edges=pd.concat(edge_frames, ignore_index=True), book_inputs=tuple(inputs),
+        decision_edges=pd.concat(edge_frames, ignore_index=True), kline_history=history, book_inputs=tuple(inputs),
         book_counts=types.MappingProxyType(counts), elapsed_s=time.perf_counter() - t_clock,
     )
 
@@ -540,7 +547,15 @@ def _one_second_bars(cfg: SimConfig, grid: _Grid, sig_w: FloatArray, log_path: F
     n_sec, m = grid.n_sec, grid.m
     p = np.exp(log_path[: grid.n_steps]).reshape(n_sec, m)
     o, h, low, c = p[:, 0], p.max(axis=1), p.min(axis=1), p[:, -1]
-    sd_1s = np.repeat(sig_w, WINDOW_S) * np.sqrt(1.0 / (365.0 * 86400.0))
+    return _with_volume(cfg, (o, h, low, c), np.repeat(sig_w, WINDOW_S), rng, size_scale)
+
+
+def _with_volume(cfg: SimConfig, ohlc: tuple[FloatArray, FloatArray, FloatArray, FloatArray], sigma_1s: FloatArray,
+                 rng: np.random.Generator, size_scale: float) -> Bars:
+    """1-second bars from their OHLC: volume, trade count and taker-buy share rising with |return| / sd."""
+    o, h, low, c = ohlc
+    n_sec = o.size
+    sd_1s = sigma_1s * np.sqrt(1.0 / (365.0 * 86400.0))
     zr = np.log(c / o) / np.maximum(sd_1s, 1e-12)
     beta = cfg.volume_abs_return_beta
     activity = (1.0 + beta * np.abs(zr)) / (1.0 + beta * np.sqrt(2.0 / np.pi))
@@ -549,6 +564,40 @@ def _one_second_bars(cfg: SimConfig, grid: _Grid, sig_w: FloatArray, log_path: F
     n_tr = 1 + rng.poisson(vol / (cfg.trade_size_btc * size_scale))
     buy_share = np.clip(0.5 + 0.35 * np.tanh(zr), 0.02, 0.98)
     return o, h, low, c, vol, vol * (o + h + low + c) / 4.0, n_tr, vol * buy_share
+
+
+#: The kline history's random stream: the 13th child of the world's seed (the first 12 are :class:`_Streams`).
+_HISTORY_STREAM = 12
+
+
+def _kline_history(cfg: SimConfig, grid: _Grid) -> pd.DataFrame:
+    """``cfg.kline_history_days`` of BTCUSDT 1m klines ending at the world's start (its first open), on the
+    world's vol and jump law at 1-s steps (exact increments; bars from the 1-s points), day by day.
+
+    Whole 15-minute windows; the history's own random stream, so the world itself is unchanged by it."""
+    n_win = round(cfg.kline_history_days * 86400 / WINDOW_S)
+    if n_win == 0:
+        return pd.DataFrame()
+    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(_HISTORY_STREAM + 1)[_HISTORY_STREAM])
+    start = grid.start - pd.Timedelta(seconds=n_win * WINDOW_S)
+    sig_w = window_vols(cfg, start, n_win, rng)
+    per_day = 86400 // WINDOW_S
+    parts: list[Bars] = []
+    level = 0.0  # log price relative to the history's start
+    for d0 in range(0, n_win, per_day):
+        sig_s = np.repeat(sig_w[d0:d0 + per_day], WINDOW_S)
+        inc, _, _ = log_increments(rng, 1.0, sig_s, cfg, sig_s.size)
+        lp = level + np.concatenate([[0.0], np.cumsum(inc)])
+        level = float(lp[-1])
+        p = np.exp(lp)
+        o, c = p[:-1], p[1:]
+        parts.append(_aggregate_bars(_with_volume(cfg, (o, np.maximum(o, c), np.minimum(o, c), c), sig_s, rng, 1.0),
+                                     60))
+    scale = cfg.s0 / np.exp(level)  # the last close is the world's first open
+    bars = tuple(np.concatenate([b[i] for b in parts]) for i in range(8))
+    o, h, low, c, v, qv, n, tb = bars
+    scaled: Bars = (o * scale, h * scale, low * scale, c * scale, v, qv * scale, n.astype(np.int64), tb)
+    return _klines_frame(start.value // 1000, 60, scaled, "BTCUSDT")
 
 
 def _kline_frames(cfg: SimConfig, grid: _Grid, paths: _Paths,

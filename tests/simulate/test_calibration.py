@@ -243,6 +243,25 @@ def test_simulated_world_finite_or_nan_with_note() -> None:
                                                                                                  name="n"))
     assert s.counts["share_up"] == w.markets["outcome_up"].notna().sum()
     assert (table["a"].fillna(-1) == table["b"].fillna(-1)).all()
+    # the calibrated process and book on half a day (sampling sd of a 2-day world's statistic: 0.013 for the
+    # autocorrelation, 0.077 for the variance ratio, 0.010 points for the 1-s tail share; test_realism.py)
+    for name in ("spread_median_c", "spread_p90_c", "levels_per_book", "oracle_ac1", "oracle_vr60",
+                 "tail_share_1s_pct", "ask_change_interval_median_s"):
+        assert inside(name, s[name]), (name, s[name], REAL_RANGES[name])
+
+
+@pytest.mark.slow
+def test_world_kline_history_feeds_the_one_minute_tails() -> None:
+    """A world's kline history (``kline_history_days``) joins its klines in the calibration frames, so the
+    1-minute tail share stands on ~13 times as many returns; without it the statistic has a week's."""
+    from pmresearch.simulate import simulate
+
+    w = simulate("no-edge", days=0.5, seed=1, kline_history_days=6, intervals=(5,))
+    k = frames_from_world(w)["klines"]
+    assert len(k) == len(w.kline_history) + len(w.klines) == 6 * 1440 + 720
+    assert k["ts"].is_monotonic_increasing and k["ts"].diff().dropna().eq(pd.Timedelta(minutes=1)).all()
+    s = calibration_stats({"klines": k}, "k")
+    assert s.counts["tail_share_1m_pct"] == len(k) - 1 - 720
 
 
 def test_touch_kernel_compiled_equals_its_python_reference() -> None:

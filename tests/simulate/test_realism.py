@@ -7,14 +7,16 @@ beyond 5 sd of the previous 3,600 is 0.5-0.6%, that of Binance 1-minute returns 
 previous 1,440 (at least 720) 0.27-0.33%. The same measuring code on the real files gives 0.326, 2.26
 and 0.54% on ``chainlink_btcusd_ds_2026-06-08`` and 0.28% on ``btcusdt_1m_2025q1``.
 
-The calibrated parameters are :data:`pmresearch.simulate.config.REALISTIC_PROCESS`.
-Sampling noise: over 12 seeds the sd of one 2-day world's statistic is about 0.054 (autocorrelation),
-0.21 (variance ratio) and 0.032 points (1-s tail share): vol clustering makes a single 2-day world
-too noisy for these ranges, so the test averages 12 two-day worlds (sd of the mean ~0.016, 0.060,
-0.009; measured means 0.291, 2.31, 0.53%). The 1-minute tail share needs many more minutes (~10
-events beyond 5 sd a 2-day world): it is
-measured on the exact 1-minute law (``simulate_path`` with 60-s steps, the same volatility and jump
-law) over 3 x 400 days (0.287-0.324% per seed, mean 0.302%; sd of the mean ~0.01 points).
+The calibrated parameters are :data:`pmresearch.simulate.config.REALISTIC_PROCESS` (jump sizes scale
+with each window's vol, so the jumps' share of the variance, and with it the autocorrelation, does not
+swing with the vol level: across 7-day worlds the autocorrelation's sd is 0.004, against 0.05 when the
+jump law was the same in every window).
+Sampling noise: over 12 seeds the sd of one 2-day world's statistic is 0.013 (autocorrelation), 0.077
+(variance ratio) and 0.010 points (1-s tail share); the test averages 12 two-day worlds (sd of the mean
+~0.004, 0.022, 0.003; measured means 0.287, 2.27, 0.53%). The 1-minute tail share needs many more
+minutes (a 7-day world's has sd 0.11 points, which is why a calibration world carries a 90-day kline
+history, ``kline_history_days``): it is measured on the exact 1-minute law (``simulate_path`` with
+60-s steps, the same volatility and jump law) over 3 x 400 days (0.295-0.320% per seed, mean 0.308%).
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ def hosmer_lemeshow_pvalue(p: np.ndarray, y: np.ndarray, groups: int = 10) -> fl
 # A world with frequent large jumps so that the jump terms of the truth matter, with a smoothed oracle.
 CFG = make_config("edge", jumps_per_day=48.0, jump_sd=0.002, jump_mean=-0.0005, drift=2.0, seed=3,
                   oracle_smoothing_s=1.6)
-# The calibrated process (smoothed oracle, 1,300 small jumps a day, vol of vol 0.67) with a drift and a jump mean.
+# The calibrated process (smoothed oracle, 1,000 small jumps a day scaled with the vol: at the states' sigma 0.3-0.9
+# the jump sd is 1-3 x jump_sd) with a drift and a jump mean.
 CFG_TAILS = make_config("edge", **{**REALISTIC_PROCESS, "jump_mean": -0.0001}, drift=2.0, seed=3)
 # The smoothing slowed down so that the filter state matters over many seconds.
 CFG_SLOW = make_config("edge", oracle_smoothing_s=8.0, drift=2.0, seed=3)

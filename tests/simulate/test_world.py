@@ -364,6 +364,47 @@ def test_simulate_path_has_the_configured_law() -> None:
     assert str(p["ts"].dt.tz) == "UTC"
 
 
+@pytest.mark.parametrize("scaled", [True, False])
+def test_jump_sizes_scale_with_the_window_vol(scaled: bool) -> None:
+    """With ``jumps_scale_with_vol`` a step's log-jump law at vol ``sigma`` is ``N(k mu, (k sd)^2)`` per jump,
+    ``k = sigma / cfg.sigma``: single jumps at sigma 0.6 (base 0.3, so k = 2) pass a Kolmogorov-Smirnov test
+    against N(2 x -0.001, (2 x 0.002)^2) (scipy) and fail it against the unscaled law; without the flag k = 1."""
+    from scipy import stats
+
+    from pmresearch.simulate import simulate_path
+
+    cfg = make_config("edge", jumps_per_day=2000.0, jump_sd=0.002, jump_mean=-0.001, sigma=0.3, seed=5,
+                      jumps_scale_with_vol=scaled)
+    p = simulate_path(cfg, 86_400 * 4, sigma=0.6)
+    one = p.loc[p["jump_count"] == 1, "jump"].to_numpy()
+    assert one.size > 7000
+    k = 2.0 if scaled else 1.0
+    assert stats.kstest(one, stats.norm(-0.001 * k, 0.002 * k).cdf).pvalue > 1e-3
+    assert stats.kstest(one, stats.norm(-0.001 * (3.0 - k), 0.002 * (3.0 - k)).cdf).pvalue < 1e-6
+
+
+def test_kline_history_precedes_the_world_on_its_law() -> None:
+    """``kline_history_days`` prepends 1m klines ending at the world's first open: whole minutes, the same
+    columns, the last close equal to ``s0`` (the world's first open); the world itself is unchanged (its
+    streams are not touched), and the history's annualized vol is near the world's vol law."""
+    base = simulate("no-edge", days=0.5, seed=3)
+    w = simulate("no-edge", days=0.5, seed=3, kline_history_days=3)
+    h = w.kline_history
+    assert len(base.kline_history) == 0 and len(h) == 3 * 1440
+    assert list(h.columns) == list(w.klines.columns)
+    assert h["ts"].iloc[-1] + pd.Timedelta(minutes=1) == w.klines["ts"].iloc[0]
+    assert h["ts"].diff().dropna().eq(pd.Timedelta(minutes=1)).all()
+    assert h["close"].iloc[-1] == pytest.approx(w.config.s0, rel=1e-12)
+    assert (h["high"] >= h[["open", "close"]].max(axis=1)).all()
+    assert (h["low"] <= h[["open", "close"]].min(axis=1)).all()
+    pd.testing.assert_frame_equal(w.klines, base.klines)
+    pd.testing.assert_frame_equal(w.oracle, base.oracle)
+    rv = np.log(h["close"]).diff().std() * np.sqrt(525_600)
+    assert 0.2 < rv < 1.2, rv
+    assert any(name.endswith("_history.parquet") for name in w.files())
+    assert not any(name.endswith("_history.parquet") for name in base.files())
+
+
 @pytest.mark.parametrize("smoothed", [True, False])
 def test_smoothed_oracle_lags_the_exchange(smoothed: bool) -> None:
     """With :data:`REALISTIC_PROCESS` the oracle's 1-s return follows the exchange's return two seconds
