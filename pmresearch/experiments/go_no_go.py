@@ -54,7 +54,7 @@ from pmresearch.labels.schedule import DecisionSchedule
 from pmresearch.metrics.trading import cluster_ratio_lower_bound
 from pmresearch.models import ModelA
 from pmresearch.simulate import WorldSpec, simulate_config
-from pmresearch.simulate.world import TRUE_PROBS_FILE, truth_at
+from pmresearch.simulate.world import SIMULATOR_VERSION, TRUE_PROBS_FILE, truth_at
 
 __all__ = [
     "DEFAULT_VOL_FEATURES",
@@ -259,8 +259,9 @@ def evaluate(trades: pd.DataFrame, cfg: GoNoGoConfig) -> tuple[str, tuple[Criter
 def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tuple[Path, dict[str, Any]]:
     """The data directory of the run: ``cfg.data_dir``, or a simulated world under ``data/sim/``.
 
-    A simulated world is a deterministic function of its config, so one already written with the
-    same config (``world.json``) is reused.
+    A simulated world is a deterministic function of its config and the simulator's code, so one already
+    written with the same config and :data:`~pmresearch.simulate.world.SIMULATOR_VERSION` (``world.json``)
+    is reused.
     """
     if cfg.runner.data_dir:
         path = Path(cfg.runner.data_dir)
@@ -275,7 +276,7 @@ def ensure_world(cfg: GoNoGoConfig, root: Path, *, progress: bool = False) -> tu
     meta_file = path / "world.json"
     if meta_file.exists():
         meta = json.loads(meta_file.read_text())
-        if meta.get("config") == to_mapping(sim_cfg):
+        if meta.get("config") == to_mapping(sim_cfg) and meta.get("simulator_version") == SIMULATOR_VERSION:
             return path, meta["summary"]
     if path.exists():
         shutil.rmtree(path)

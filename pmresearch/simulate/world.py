@@ -38,7 +38,7 @@ from pmresearch.simulate.maker_book import (
 from pmresearch.simulate.oracle import push_update_indices, twap_values
 from pmresearch.simulate.process import WINDOW_S, log_increments, oracle_lag, true_prob_up, window_vols
 
-__all__ = ["EDGE_SCHEDULE", "TOP_LEVELS", "TRUE_PROBS_FILE", "World", "simulate", "simulate_config", "truth_at"]
+__all__ = ["EDGE_SCHEDULE", "SIMULATOR_VERSION", "TOP_LEVELS", "TRUE_PROBS_FILE", "World", "simulate", "simulate_config", "truth_at"]
 
 _US = 1_000_000
 SOURCE = "simulator"
@@ -240,7 +240,8 @@ class World(SummaryMixin):
                     del frame
                     bar.update()
                 bar.close()
-            meta = {"preset": self.preset, "config": to_mapping(self.config), "summary": dict(self.stats)}
+            meta = {"preset": self.preset, "simulator_version": SIMULATOR_VERSION, "config": to_mapping(self.config),
+                    "summary": dict(self.stats)}
             self.truth.to_parquet(tmp / "truth_windows.parquet", compression="zstd", index=False)
             names.append("truth_windows.parquet")
             self.true_probs.to_parquet(tmp / TRUE_PROBS_FILE, compression="zstd", index=False)
@@ -388,6 +389,12 @@ def _aggregate_bars(bars: Bars, k: int) -> Bars:
     n = np.asarray(bars[6], dtype=np.int64).reshape(-1, k)
     return (o[:, 0], h.max(axis=1), low.min(axis=1), c[:, -1], v.sum(axis=1), qv.sum(axis=1),
             n.sum(axis=1), tb.sum(axis=1))
+
+
+#: Bumped whenever the same config would simulate a different world (a law, a calibrated default outside
+#: :class:`SimConfig`, such as :class:`MakerBookParams`), so that worlds cached on disk (``world.json``) with
+#: older code are rebuilt rather than reused.
+SIMULATOR_VERSION = "13.3"
 
 
 class _Grid(NamedTuple):

@@ -144,7 +144,11 @@ def test_planted_oracle_lag_and_quote_hole_are_recovered_from_the_store(world: W
     skew = r.clock_skew.set_index("target")
     assert skew.loc["oracle chainlink-data-streams", "lag_s"] == 2.0
     assert skew.loc["oracle chainlink-data-streams", "within_tolerance"]  # 2 s is at the 2 s tolerance
-    assert skew.loc["oracle chainlink-polygon-aggregator", "lag_s"] == 0.0
+    # the push feed is not shifted: it updates about once a minute, so its event-time returns span ~60 s and the
+    # correlation curve is flat to within a second (measured -1 s on this world, 0 s before the oracle's
+    # smoothing constant and noise were recalibrated); the estimate must stay inside the 2 s tolerance
+    push = skew.loc["oracle chainlink-polygon-aggregator"]
+    assert abs(push["lag_s"]) <= 1.0 and push["within_tolerance"]
     quote_gaps = r.gaps[r.gaps["series"].str.startswith("quotes")]
     assert quote_gaps["where"].tolist() == [slug]  # the only quote gap is the planted one
     kept = q.loc[(q["slug"] == slug) & ~hole, "ts"]

@@ -180,3 +180,23 @@ def test_calibration_compares_model_and_market_on_the_same_rows() -> None:
     names = [t.name for t in calibration_figure(rows).data][1:]
     # same rows 0, 2, 4: model (0.01 + 0.16 + 0.04) / 3 = 0.07; mid (0.09 + 0.25 + 0.16) / 3 = 0.1667
     assert names == ["model (BS): Brier 0.0700 (n=3)", "market mid: Brier 0.1667 (n=3)"]
+
+
+def test_cached_world_is_rebuilt_when_the_simulator_changed(tmp_path: Path) -> None:
+    """``ensure_world`` reuses a world written with the same config and simulator version, and rebuilds one
+    written by other simulator code (its ``world.json`` names another ``simulator_version``)."""
+    import json
+
+    from pmresearch.simulate.world import SIMULATOR_VERSION
+
+    cfg = Config(run_name="cache", preset="no-edge", days=0.05, seed=3)
+    path, _ = ensure_world(cfg, tmp_path)
+    meta_file = path / "world.json"
+    meta = json.loads(meta_file.read_text())
+    assert meta["simulator_version"] == SIMULATOR_VERSION
+    marker = path / "marker"
+    marker.write_text("kept while the world is reused")
+    assert ensure_world(cfg, tmp_path)[0] == path and marker.exists()
+    meta_file.write_text(json.dumps({**meta, "simulator_version": "older"}))
+    assert ensure_world(cfg, tmp_path)[0] == path
+    assert not marker.exists() and json.loads(meta_file.read_text())["simulator_version"] == SIMULATOR_VERSION

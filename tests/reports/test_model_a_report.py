@@ -79,7 +79,10 @@ def test_true_expected_variance_is_diffusion_plus_the_jump_law(world: World) -> 
     c = world.config
     var = ma.true_expected_variance(world)
     t = 900.0 / (365 * 86400)
-    expect = world.truth["sigma"].to_numpy() ** 2 * t + c.jumps_per_day * 365 * t * (c.jump_mean**2 + c.jump_sd**2)
+    sigma = world.truth["sigma"].to_numpy()
+    k = sigma / c.sigma if c.jumps_scale_with_vol else 1.0  # jump sizes scale with the window's vol
+    assert c.jumps_scale_with_vol and np.ptp(sigma) > 0  # the scaled case, with windows of different vol
+    expect = sigma**2 * t + c.jumps_per_day * 365 * t * (c.jump_mean**2 + c.jump_sd**2) * k**2
     # 15-minute variances are ~1e-5: the floor 1e-19 is 1e-14 of them (a few ulps of the products)
     np.testing.assert_allclose(var.to_numpy(), expect, rtol=1e-14, atol=1e-19)
     assert var.index[0] == world.truth["window_start"].iloc[0]
