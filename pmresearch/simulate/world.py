@@ -38,8 +38,8 @@ from pmresearch.simulate.maker_book import (
 from pmresearch.simulate.oracle import push_update_indices, twap_values
 from pmresearch.simulate.process import WINDOW_S, log_increments, oracle_lag, true_prob_up, window_vols
 
-__all__ = ["EDGE_SCHEDULE", "SIMULATOR_VERSION", "TOP_LEVELS", "TRUE_PROBS_FILE", "World", "simulate", "simulate_config",
-           "truth_at"]
+__all__ = ["EDGE_SCHEDULE", "SIMULATOR_VERSION", "TOP_LEVELS", "TRUE_PROBS_FILE", "World", "simulate",
+           "simulate_config", "truth_at"]
 
 _US = 1_000_000
 SOURCE = "simulator"
