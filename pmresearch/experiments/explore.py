@@ -133,6 +133,8 @@ def calibration_report(cfg: ExploreConfig, world: World | None, root: Path | Non
     if world is not None:
         spec = cfg.world
         run_label = f"sim {spec.preset} {spec.days:g}d seed {spec.seed}"
+        if cfg.kline_history_days:
+            run_label += f" (+{cfg.kline_history_days:g}d 1m klines)"
         run_stats = calibration_stats(frames_from_world(world), run_label)
     else:
         run_label = cfg.runner.data_dir
