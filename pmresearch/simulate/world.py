@@ -413,7 +413,8 @@ class _Grid(NamedTuple):
 
 
 class _Streams(NamedTuple):
-    """One independent random stream per component (``SeedSequence(seed).spawn(12)``, in this order)."""
+    """One independent random stream per component (the children of ``SeedSequence(seed)`` in this order,
+    :func:`_streams`)."""
 
     vol: np.random.Generator
     path: np.random.Generator
@@ -427,6 +428,17 @@ class _Streams(NamedTuple):
     missing: np.random.Generator
     latency: np.random.Generator
     eth_volume: np.random.Generator
+
+
+def _seed_children(seed: int) -> list[np.random.SeedSequence]:
+    """``SeedSequence(seed)``'s children: one per :class:`_Streams` field, then the kline history's."""
+    return np.random.SeedSequence(seed).spawn(len(_Streams._fields) + 1)
+
+
+def _streams(seed: int) -> _Streams:
+    """The world's component streams (children are deterministic by index: adding the history's last
+    child left these unchanged)."""
+    return _Streams(*(np.random.default_rng(s) for s in _seed_children(seed)[:-1]))
 
 
 class _Paths(NamedTuple):
@@ -469,7 +481,7 @@ def simulate_config(cfg: SimConfig, *, preset: str = "custom", progress: bool = 
     """
     t_clock = time.perf_counter()
     grid = _grid(cfg)
-    rng = _Streams(*(np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(12)))
+    rng = _streams(cfg.seed)
     bar = progress_bar(total=5, desc="simulate", enabled=progress, unit="stage")
     paths = _spot_paths(cfg, grid, rng)
     bar.update()
@@ -574,10 +586,6 @@ def _with_volume(cfg: SimConfig, ohlc: tuple[FloatArray, FloatArray, FloatArray,
     return o, h, low, c, vol, vol * (o + h + low + c) / 4.0, n_tr, vol * buy_share
 
 
-#: The kline history's random stream: the 13th child of the world's seed (the first 12 are :class:`_Streams`).
-_HISTORY_STREAM = 12
-
-
 def _kline_history(cfg: SimConfig, grid: _Grid) -> pd.DataFrame:
     """``cfg.kline_history_days`` of BTCUSDT 1m klines ending at the world's start (its first open), on the
     world's vol and jump law at 1-s steps (exact increments; bars from the 1-s points), day by day.
@@ -586,7 +594,7 @@ def _kline_history(cfg: SimConfig, grid: _Grid) -> pd.DataFrame:
     n_win = round(cfg.kline_history_days * 86400 / WINDOW_S)
     if n_win == 0:
         return pd.DataFrame()
-    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(_HISTORY_STREAM + 1)[_HISTORY_STREAM])
+    rng = np.random.default_rng(_seed_children(cfg.seed)[-1])  # after the world's own streams
     start = grid.start - pd.Timedelta(seconds=n_win * WINDOW_S)
     sig_w = window_vols(cfg, start, n_win, rng)
     per_day = 86400 // WINDOW_S

@@ -49,7 +49,7 @@ def _oracle_stats(log_o: np.ndarray) -> tuple[float, float, float]:
 
 def _oracle_log_prices(cfg: SimConfig) -> np.ndarray:
     grid = sim_world._grid(cfg)
-    rng = sim_world._Streams(*(np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(12)))
+    rng = sim_world._streams(cfg.seed)
     paths = sim_world._spot_paths(cfg, grid, rng)
     log_o = sim_world._oracle_feeds(cfg, grid, paths, rng).log_o
     return np.asarray(log_o[cfg.warmup_minutes * 60:])
